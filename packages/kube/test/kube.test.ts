@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { InvalidInputError, NotFoundError, waitFor } from '@breakfix/core';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { createKube, type KubeObject, type WatchEventType } from '../src/index.js';
+
+const adminKube = async () => createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
+
+const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+
+function vm(namespace: string, name: string, spec: Record<string, unknown> = {}): KubeObject {
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name, namespace, labels: { 'breakfix.dev/lab': namespace } },
+    spec: {
+      runStrategy: 'Halted',
+      template: {
+        spec: {
+          domain: {
+            devices: { interfaces: [{ name: 'default', bridge: {} }] },
+            resources: { requests: { memory: '1Gi' } },
+          },
+          networks: [{ name: 'default', pod: {} }],
+        },
+      },
+      ...spec,
+    },
+  };
+}
+
+function nodePortService(namespace: string, name: string, nodePort: number): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace },
+    spec: { type: 'NodePort', selector: { app: name }, ports: [{ name: 'ssh', port: 22, targetPort: 22, nodePort }] },
+  };
+}
+
+describe('kube port against the sandbox apiserver', () => {
+  test('strict validation: a misspelled VirtualMachine field is rejected, naming the field', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const misspelled = vm(name, 'cp');
+    const spec = misspelled.spec as Record<string, unknown>;
+    spec.runStategy = spec.runStrategy;
+    delete spec.runStrategy;
+
+    await assert.rejects(kube.apply(misspelled), (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError, String(error));
+      assert.match(error.message, /\.spec\.runStategy: field not declared in schema/);
+      return true;
+    });
+    assert.equal(
+      await kube.get({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace: name, name: 'cp' }),
+      undefined,
+    );
+  });
+
+  test('a valid VirtualMachine is accepted; a wrong type deep in the template is rejected with its path', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const applied = await kube.apply(vm(name, 'cp'));
+    assert.ok(applied.metadata.uid);
+    assert.equal(applied.metadata.labels?.['breakfix.dev/lab'], name);
+
+    const wrong = vm(name, 'cp2', {
+      template: { spec: { domain: { cpu: { cores: 'two' }, devices: {} } } },
+    });
+    await assert.rejects(kube.apply(wrong), /spec\.template\.spec\.domain\.cpu\.cores/);
+  });
+
+  test('dry run validates without persisting', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const result = await kube.apply(vm(name, 'dry'), { dryRun: true });
+    assert.equal(result.metadata.name, 'dry');
+    assert.equal(
+      await kube.get({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace: name, name: 'dry' }),
+      undefined,
+    );
+  });
+
+  test('a Service asking for a NodePort already in use is rejected', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const port = 30000 + Math.floor(Math.random() * 2700);
+    await kube.apply(nodePortService(name, 'first', port));
+    await assert.rejects(kube.apply(nodePortService(name, 'second', port)), (error: unknown) => {
+      assert.ok(error instanceof InvalidInputError);
+      assert.match(error.message, new RegExp(`provided port is already allocated|${port}`));
+      return true;
+    });
+  });
+
+  test('get, list by label, delete report absence plainly', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    await kube.apply(vm(name, 'a'));
+    await kube.apply({ ...vm(name, 'b'), metadata: { name: 'b', namespace: name, labels: { other: 'x' } } });
+
+    const listed = await kube.list('kubevirt.io/v1', 'VirtualMachine', {
+      namespace: name,
+      labelSelector: `breakfix.dev/lab=${name}`,
+    });
+    assert.deepEqual(
+      listed.map((o) => o.metadata.name),
+      ['a'],
+    );
+    assert.equal(listed[0]?.kind, 'VirtualMachine', 'list items carry their kind');
+
+    const ref = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace: name, name: 'a' };
+    assert.equal(await kube.delete(ref), true);
+    assert.equal(await kube.delete({ ...ref, name: 'never-was' }), false);
+    assert.equal(await kube.get({ ...ref, name: 'never-was' }), undefined);
+    await assert.rejects(kube.list('kubevirt.io/v1', 'NoSuchKind'), NotFoundError);
+  });
+
+  test('watch delivers existing objects, then changes, until stopped', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    await kube.apply(vm(name, 'before'));
+    const seen: [WatchEventType, string][] = [];
+    const handle = await kube.watch(
+      'kubevirt.io/v1',
+      'VirtualMachine',
+      { namespace: name },
+      (type, object) => {
+        seen.push([type, object.metadata.name]);
+      },
+      () => {},
+    );
+    try {
+      await kube.apply(vm(name, 'after'));
+      await kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace: name, name: 'before' });
+      await waitFor(async () => (seen.some(([t, n]) => t === 'DELETED' && n === 'before') ? true : undefined), {
+        what: 'DELETED event',
+        timeoutMs: 5_000,
+      });
+      assert.deepEqual(seen.find(([, n]) => n === 'before')?.[0], 'ADDED');
+      assert.ok(seen.some(([t, n]) => t === 'ADDED' && n === 'after'));
+    } finally {
+      handle.stop();
+    }
+  });
+
+  test('patchStatus writes through the status subresource without touching spec', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    await kube.apply(vm(name, 'cp'));
+    const ref = { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace: name, name: 'cp' };
+    await kube.patchStatus(ref, { printableStatus: 'Stopped', ready: false });
+    const current = await kube.get<KubeObject & { spec: { runStrategy: string }; status: { printableStatus: string } }>(
+      ref,
+    );
+    assert.equal(current?.status.printableStatus, 'Stopped');
+    assert.equal(current?.spec.runStrategy, 'Halted');
+  });
+});

@@ -1,0 +1,8 @@
+export { type Binaries, type BinaryName, envVarFor, resolveBinaries } from './binaries.js';
+export { installCrds, KUBEVIRT_CRDS_PATH, loadKubevirtCrds } from './crds/install.js';
+export { freePort } from './ports.js';
+export { type ManagedProcess, spawnManaged } from './process.js';
+export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
+export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';
+export type { GuestInfo, VirtSimulator } from './virt/simulator.js';
+export { ANNOTATION_BOOT_DELAY, ANNOTATION_CRASH_AFTER, ANNOTATION_FAULT } from './virt/vm-objects.js';

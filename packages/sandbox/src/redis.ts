@@ -1,0 +1,65 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '@breakfix/core';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+import { type ManagedProcess, spawnManaged } from './process.js';
+
+export interface StartedRedis {
+  url: string;
+  process: ManagedProcess;
+}
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port with the settings production needs
+ * (`noeviction`: BullMQ must never lose keys to eviction) and no persistence (tests are throwaway).
+ */
+export async function startRedis(options: {
+  dir: string;
+  redisServer?: string;
+  startTimeoutMs: number;
+}): Promise<StartedRedis> {
+  const port = await freePort();
+  const data = join(options.dir, 'redis');
+  mkdirSync(data, { recursive: true });
+  const process = spawnManaged(
+    'redis-server',
+    options.redisServer ?? 'redis-server',
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      data,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'yes',
+    ],
+    { logFile: join(options.dir, 'logs', 'redis.log') },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG' ? true : undefined;
+        } finally {
+          client.disconnect();
+        }
+      },
+      { what: `redis-server on ${url} (log: ${process.logFile})`, timeoutMs: options.startTimeoutMs, intervalMs: 50 },
+    );
+  } catch (error) {
+    await process.stop(1_000);
+    throw error;
+  }
+  return { url, process };
+}

@@ -1,0 +1,179 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { UnsupportedEnvironmentError } from '@breakfix/core';
+import { createKube, type Kube } from '@breakfix/kube';
+import type { SandboxInfo } from '@breakfix/testkit';
+import { type Binaries, resolveBinaries } from './binaries.js';
+import { startControlPlane } from './control-plane.js';
+import { installCrds, loadKubevirtCrds } from './crds/install.js';
+import type { ManagedProcess } from './process.js';
+import { startRedis } from './redis.js';
+import { BUSYBOX, SSHD } from './virt/guest.js';
+import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
+
+export interface SandboxOptions {
+  /** Working directory (data, kubeconfig, logs). Default: a new temporary directory. */
+  dir?: string;
+  /** Keep `dir` after stop() (logs for a failed run). Default false for a temporary dir. */
+  keepDir?: boolean;
+  binaries?: Binaries;
+  /** Default 10.96.0.0/16. */
+  serviceCidr?: string;
+  /** Default 30000-32767, as in a stock cluster. */
+  nodePortRange?: string;
+  /** Run the virt simulator (needs root: one sshd per VM). Default true. */
+  simulator?: boolean;
+  /** Boot delay of simulated VMs without their own annotation. Default 0. */
+  defaultBootDelayMs?: number;
+  startTimeoutMs?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface Sandbox {
+  dir: string;
+  kubeconfig: string;
+  apiServerUrl: string;
+  adminToken: string;
+  redisUrl: string;
+  kube: Kube;
+  simulator: VirtSimulator | undefined;
+  /** PEM bundle that verifies the apiserver. */
+  caPem: string;
+  /** etcd, kube-apiserver, kube-controller-manager, redis-server (guests' sshds are the simulator's). */
+  managed: readonly ManagedProcess[];
+  /** Writes a kubeconfig for another identity (a ServiceAccount token, say). */
+  writeKubeconfig(path: string, user: string, token: string): string;
+  info(): SandboxInfo;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local substrate: etcd + kube-apiserver + kube-controller-manager with KubeVirt's CRDs
+ * Established, a redis-server, and the virt simulator. Everything listens on loopback only and
+ * dies with this process (see process.ts).
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const progress = options.onProgress ?? (() => {});
+  const simulate = options.simulator ?? true;
+  checkHost(simulate);
+  const temporary = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'breakfix-sandbox-'));
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const processes: ManagedProcess[] = [];
+  let simulator: VirtSimulator | undefined;
+  // sshd only chroots into paths whose every component is root-owned and not writable by others.
+  const guestsDir = join('/run/breakfix-sandbox', `${basename(dir)}-${randomBytes(3).toString('hex')}`);
+
+  const stop = async () => {
+    await simulator?.stop();
+    for (const process of [...processes].reverse()) await process.stop();
+    rmSync(guestsDir, { recursive: true, force: true });
+    if (temporary && !options.keepDir) rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const binaries = options.binaries ?? (await resolveBinaries({ onProgress: progress }));
+    progress('starting etcd, kube-apiserver and redis-server');
+    const [controlPlane, redis] = await Promise.all([
+      startControlPlane({
+        binaries,
+        dir,
+        serviceCidr: options.serviceCidr ?? '10.96.0.0/16',
+        nodePortRange: options.nodePortRange ?? '30000-32767',
+        startTimeoutMs,
+      }).then((cp) => {
+        processes.push(...cp.processes);
+        return cp;
+      }),
+      startRedis({ dir, startTimeoutMs }).then((r) => {
+        processes.push(r.process);
+        return r;
+      }),
+    ]);
+    const kubeconfig = join(dir, 'admin.kubeconfig');
+    const kube = createKube({ kubeconfig });
+    progress('installing KubeVirt CRDs');
+    await installCrds(kube, loadKubevirtCrds(), startTimeoutMs);
+
+    if (simulate) {
+      mkdirSync(guestsDir, { recursive: true, mode: 0o755 });
+      simulator = createVirtSimulator({
+        kube: createKube({ kubeconfig, fieldManager: 'virt-controller' }),
+        guestsDir,
+        addressPrefix: `127.${64 + ((randomBytes(1)[0] ?? 0) % 128)}`,
+        defaultBootDelayMs: options.defaultBootDelayMs ?? 0,
+        log: (line) => progress(`[virt] ${line}`),
+      });
+      await simulator.start();
+    }
+
+    const info: SandboxInfo = {
+      kubeconfig,
+      apiServerUrl: controlPlane.url,
+      adminToken: controlPlane.adminToken,
+      redisUrl: redis.url,
+      dir,
+      pid: process.pid,
+      processes: processes.map((p) => ({ name: p.name, pid: p.pid })),
+    };
+    return {
+      dir,
+      kubeconfig,
+      apiServerUrl: info.apiServerUrl,
+      adminToken: info.adminToken,
+      redisUrl: info.redisUrl,
+      kube,
+      simulator,
+      caPem: controlPlane.caPem,
+      managed: processes,
+      writeKubeconfig: controlPlane.writeKubeconfig,
+      info: () => ({
+        ...info,
+        processes: [
+          ...info.processes,
+          ...(simulator?.guests().map((g) => ({ name: `sshd ${g.namespace}/${g.name}`, pid: g.pid })) ?? []),
+        ],
+      }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function checkHost(simulate: boolean): void {
+  const missing: string[] = [];
+  if (!onPath('redis-server')) missing.push('redis-server');
+  if (simulate) {
+    if (!existsSync(SSHD)) missing.push('openssh-server');
+    if (!existsSync(BUSYBOX)) missing.push('busybox-static');
+  }
+  if (missing.length > 0) {
+    throw new UnsupportedEnvironmentError(`missing Debian packages: ${missing.join(', ')}`, {
+      hint: `run \`npm run deps\` (as root) or \`apt-get install ${missing.join(' ')}\``,
+    });
+  }
+  if (simulate && process.getuid?.() !== 0) {
+    throw new UnsupportedEnvironmentError(
+      'the virt simulator needs root: each simulated VM is an sshd on port 22 of its own loopback address, chrooted into its own root',
+      {
+        hint: 'run as root (a container or VM of your own works), or start the sandbox with simulator: false',
+      },
+    );
+  }
+  if (simulate) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+}
+
+function onPath(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

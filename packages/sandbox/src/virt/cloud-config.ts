@@ -1,0 +1,63 @@
+import { InvalidInputError } from '@breakfix/core';
+import { parse } from 'yaml';
+
+/** What a simulated VM needs from its cloud-init user-data: who may log in and which host keys it shows. */
+export interface GuestIdentity {
+  hostname: string | undefined;
+  hostKeys: { type: 'ed25519' | 'ecdsa' | 'rsa'; privateKey: string; publicKey: string | undefined }[];
+  users: { name: string; authorizedKeys: string[] }[];
+}
+
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+const KEY_TYPES = ['ed25519', 'ecdsa', 'rsa'] as const;
+
+interface CloudConfig {
+  hostname?: unknown;
+  ssh_keys?: Record<string, unknown>;
+  ssh_authorized_keys?: unknown;
+  users?: unknown;
+}
+
+/**
+ * Reads the parts of a `#cloud-config` document that cloud-init's ssh and users modules act on
+ * (https://cloudinit.readthedocs.io/en/latest/reference/modules.html#ssh): `ssh_keys.<type>_private`
+ * / `_public`, `users[].ssh_authorized_keys`, and top-level `ssh_authorized_keys` for the default user.
+ */
+export function parseGuestIdentity(userData: string, defaultUser = 'ubuntu'): GuestIdentity {
+  if (!userData.startsWith('#cloud-config')) {
+    throw new InvalidInputError('user-data is not a #cloud-config document; the simulator reads only that format');
+  }
+  const config = (parse(userData) ?? {}) as CloudConfig;
+  const hostKeys: GuestIdentity['hostKeys'] = [];
+  for (const type of KEY_TYPES) {
+    const privateKey = config.ssh_keys?.[`${type}_private`];
+    if (typeof privateKey !== 'string') continue;
+    const publicKey = config.ssh_keys?.[`${type}_public`];
+    hostKeys.push({ type, privateKey, publicKey: typeof publicKey === 'string' ? publicKey : undefined });
+  }
+
+  const users = new Map<string, string[]>();
+  const addKeys = (name: string, keys: unknown) => {
+    if (!USER_NAME.test(name) || name === 'root') {
+      throw new InvalidInputError(`user-data names user "${name}", which the simulator will not create`);
+    }
+    const list = users.get(name) ?? [];
+    if (Array.isArray(keys)) list.push(...keys.filter((k): k is string => typeof k === 'string'));
+    users.set(name, list);
+  };
+  if (Array.isArray(config.users)) {
+    for (const entry of config.users) {
+      if (entry === 'default') addKeys(defaultUser, []);
+      else if (typeof entry === 'object' && entry !== null && typeof (entry as { name?: unknown }).name === 'string') {
+        addKeys((entry as { name: string }).name, (entry as { ssh_authorized_keys?: unknown }).ssh_authorized_keys);
+      }
+    }
+  }
+  if (config.ssh_authorized_keys !== undefined) addKeys(defaultUser, config.ssh_authorized_keys);
+
+  return {
+    hostname: typeof config.hostname === 'string' ? config.hostname : undefined,
+    hostKeys,
+    users: [...users].map(([name, authorizedKeys]) => ({ name, authorizedKeys })),
+  };
+}

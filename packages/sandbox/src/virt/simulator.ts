@@ -1,0 +1,352 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kube, KubeObject } from '@breakfix/kube';
+import { parseGuestIdentity } from './cloud-config.js';
+import { bootGuest, type Guest } from './guest.js';
+import {
+  desiredRunning,
+  faultsOf,
+  readUserData,
+  type VirtualMachine,
+  type VirtualMachineInstance,
+  vmiFor,
+} from './vm-objects.js';
+
+export interface SimulatorOptions {
+  /** A Kube port whose field manager names the writer (we use `virt-controller`). */
+  kube: Kube;
+  /** Root-owned directory under which each guest gets its file system. */
+  guestsDir: string;
+  /** First two octets of the loopback addresses handed to guests, e.g. `127.77`. */
+  addressPrefix: string;
+  /** Port each guest's sshd listens on. Default 22. */
+  sshPort?: number;
+  /** Boot delay for VMs without a `sim.breakfix.dev/boot-delay-ms` annotation. Default 0. */
+  defaultBootDelayMs?: number;
+  /** Delay before a failed VMI is replaced (KubeVirt backs off too). Default 1 s. */
+  restartBackoffMs?: number;
+  /** Names reported as `status.nodeName`, assigned round-robin. */
+  nodeNames?: readonly string[];
+  log?: (message: string) => void;
+}
+
+export interface GuestInfo {
+  namespace: string;
+  name: string;
+  address: string;
+  port: number;
+  root: string;
+  /** The sshd serving this guest. */
+  pid: number;
+}
+
+export interface VirtSimulator {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Guests whose sshd currently runs. */
+  guests(): GuestInfo[];
+}
+
+interface Boot {
+  uid: string;
+  controller: AbortController;
+  guest?: Guest;
+  done: Promise<void>;
+}
+
+/**
+ * Plays virt-controller and virt-handler against a real apiserver: for each VirtualMachine it
+ * creates the VirtualMachineInstance its runStrategy asks for, moves it through
+ * Pending -> Scheduling -> Scheduled -> Running, reports the guest's address, node and conditions,
+ * and keeps VM status (`printableStatus`, `ready`, `created`) in step. A Running guest is a real sshd
+ * (see guest.ts). Faults come from annotations on the VM, so any process can inject them:
+ *   sim.breakfix.dev/boot-delay-ms: "1500"
+ *   sim.breakfix.dev/fault: unschedulable | no-ssh
+ *   sim.breakfix.dev/crash-after-ms: "3000"
+ */
+export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
+  const { kube, guestsDir, addressPrefix } = options;
+  const sshPort = options.sshPort ?? 22;
+  const nodeNames = options.nodeNames ?? ['sim-node-1', 'sim-node-2', 'sim-node-3'];
+  const restartBackoffMs = options.restartBackoffMs ?? 1_000;
+  const log = options.log ?? (() => {});
+  const boots = new Map<string, Boot>();
+  const queues = new Map<string, Promise<void>>();
+  const watches: { stop(): void }[] = [];
+  let nextAddress = 1;
+  let nextNode = 0;
+  let stopped = false;
+
+  const keyOf = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
+
+  function enqueue(key: string, work: () => Promise<void>): void {
+    const previous = queues.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(work)
+      .catch((error: unknown) => log(`reconcile ${key} failed: ${(error as Error).message}`))
+      .finally(() => {
+        if (queues.get(key) === next) queues.delete(key);
+      });
+    queues.set(key, next);
+  }
+
+  function allocateAddress(): string {
+    for (;;) {
+      const n = nextAddress++;
+      const [c, d] = [(n >> 8) & 255, n & 255];
+      if (d !== 0 && d !== 255) return `${addressPrefix}.${c}.${d}`;
+    }
+  }
+
+  async function reconcile(namespace: string, name: string): Promise<void> {
+    if (stopped) return;
+    const key = `${namespace}/${name}`;
+    const vm = await kube.get<VirtualMachine>({
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      namespace,
+      name,
+    });
+    const vmi = await kube.get<VirtualMachineInstance>({
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      namespace,
+      name,
+    });
+    const boot = boots.get(key);
+
+    const desired = vm === undefined || vm.metadata.deletionTimestamp !== undefined ? false : desiredRunning(vm);
+    if (vm === undefined || desired === false) {
+      await shutdown(key);
+      if (vmi !== undefined && vmi.metadata.deletionTimestamp === undefined) {
+        await kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', namespace, name });
+      }
+      if (vm !== undefined && vm.metadata.deletionTimestamp === undefined) {
+        await setVmStatus(vm, {
+          printableStatus: vmi === undefined ? 'Stopped' : 'Stopping',
+          ready: false,
+          created: vmi !== undefined,
+        });
+      }
+      return;
+    }
+    if (desired === undefined) return; // runStrategy Manual: only start/stop requests move it.
+
+    if (vmi === undefined) {
+      await shutdown(key);
+      const created = await kube.apply(vmiFor(vm));
+      startBoot(key, vm, created);
+      return;
+    }
+    if (vmi.metadata.deletionTimestamp !== undefined) return;
+    if (vmi.status?.phase === 'Failed' || vmi.status?.phase === 'Succeeded') {
+      const strategy = vm.spec.runStrategy ?? (vm.spec.running ? 'Always' : 'Halted');
+      if (strategy === 'Always' || (strategy === 'RerunOnFailure' && vmi.status.phase === 'Failed')) {
+        await shutdown(key);
+        await sleep(restartBackoffMs);
+        await kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', namespace, name });
+        enqueue(key, () => reconcile(namespace, name));
+      }
+      return;
+    }
+    if (boot?.uid === vmi.metadata.uid) return;
+    // A VMI we did not boot (the simulator restarted): boot it again; its disk is gone anyway.
+    startBoot(key, vm, vmi);
+  }
+
+  function startBoot(key: string, vm: VirtualMachine, vmi: VirtualMachineInstance): void {
+    const controller = new AbortController();
+    const boot: Boot = { uid: vmi.metadata.uid ?? '', controller, done: Promise.resolve() };
+    boot.done = runBoot(boot, vm, vmi).catch((error: unknown) => {
+      if (!controller.signal.aborted) log(`boot of ${key} failed: ${(error as Error).message}`);
+    });
+    boots.set(key, boot);
+  }
+
+  async function runBoot(boot: Boot, vm: VirtualMachine, vmi: VirtualMachineInstance): Promise<void> {
+    const { signal } = boot.controller;
+    const faults = faultsOf(vm);
+    const namespace = vm.metadata.namespace ?? '';
+    const name = vm.metadata.name;
+    const transitions: { phase: string; phaseTransitionTimestamp: string }[] = [];
+    const phase = async (value: string, extra: Record<string, unknown> = {}) => {
+      signal.throwIfAborted();
+      transitions.push({ phase: value, phaseTransitionTimestamp: new Date().toISOString() });
+      await setVmiStatus(vmi, { phase: value, phaseTransitionTimestamps: [...transitions], ...extra });
+    };
+
+    await setVmStatus(vm, { printableStatus: 'Starting', ready: false, created: true });
+    await phase('Pending');
+    await phase('Scheduling', { conditions: [condition('PodScheduled', 'False', 'Pending')] });
+    if (faults.fault === 'unschedulable') {
+      await setVmiStatus(vmi, {
+        phase: 'Scheduling',
+        phaseTransitionTimestamps: [...transitions],
+        conditions: [condition('PodScheduled', 'False', 'Unschedulable', '0/3 nodes are available (simulated fault)')],
+      });
+      await setVmStatus(vm, { printableStatus: 'ErrorUnschedulable', ready: false, created: true });
+      return;
+    }
+    const nodeName = nodeNames[nextNode++ % nodeNames.length] ?? 'sim-node';
+    await phase('Scheduled', { nodeName, conditions: [condition('PodScheduled', 'True')] });
+    await sleep(faults.bootDelayMs ?? options.defaultBootDelayMs ?? 0, undefined, { signal });
+
+    const userData = await readUserData(kube, vm);
+    signal.throwIfAborted();
+    const identity = parseGuestIdentity(userData);
+    const address = allocateAddress();
+    if (faults.fault !== 'no-ssh') {
+      boot.guest = bootGuest({
+        dir: join(guestsDir, `${namespace}.${name}`),
+        address,
+        port: sshPort,
+        identity,
+        hostname: identity.hostname ?? name,
+      });
+      boot.guest.sshd.exited.then((code) => {
+        if (!signal.aborted) log(`sshd of ${namespace}/${name} exited with ${code}; see ${boot.guest?.sshd.logFile}`);
+      });
+      // The guest agent connects once the guest is up; we report both when sshd answers.
+      await boot.guest.listening();
+    }
+    const agent = faults.fault === 'no-ssh' ? [] : [condition('AgentConnected', 'True')];
+    await phase('Running', {
+      nodeName,
+      interfaces: [
+        {
+          name: 'default',
+          interfaceName: 'eth0',
+          ipAddress: address,
+          ipAddresses: [address],
+          mac: macFor(address),
+          infoSource: 'domain, guest-agent',
+          linkState: 'up',
+        },
+      ],
+      conditions: [condition('PodScheduled', 'True'), condition('Ready', 'True'), ...agent],
+      guestOSInfo: { id: 'breakfix-sim', name: 'breakfix simulated guest' },
+    });
+    await setVmStatus(vm, {
+      printableStatus: 'Running',
+      ready: true,
+      created: true,
+      conditions: [condition('Ready', 'True')],
+    });
+    log(`${namespace}/${name} running at ${address}:${sshPort}`);
+
+    if (faults.crashAfterMs !== undefined) {
+      await sleep(faults.crashAfterMs, undefined, { signal });
+      await boot.guest?.stop();
+      await phase('Failed', { conditions: [condition('Ready', 'False', 'GuestCrashed', 'simulated crash')] });
+      await setVmStatus(vm, { printableStatus: 'CrashLoopBackOff', ready: false, created: true });
+      log(`${namespace}/${name} crashed (simulated)`);
+      enqueue(`${namespace}/${name}`, () => reconcile(namespace, name));
+    }
+  }
+
+  async function shutdown(key: string): Promise<void> {
+    const boot = boots.get(key);
+    if (boot === undefined) return;
+    boots.delete(key);
+    boot.controller.abort();
+    await boot.done;
+    await boot.guest?.stop();
+  }
+
+  async function setVmiStatus(vmi: VirtualMachineInstance, status: Record<string, unknown>): Promise<void> {
+    await kube.patchStatus(
+      {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        name: vmi.metadata.name,
+        namespace: vmi.metadata.namespace ?? '',
+      },
+      status,
+    );
+  }
+
+  async function setVmStatus(vm: VirtualMachine, status: Record<string, unknown>): Promise<void> {
+    try {
+      await kube.patchStatus(
+        {
+          apiVersion: 'kubevirt.io/v1',
+          kind: 'VirtualMachine',
+          name: vm.metadata.name,
+          namespace: vm.metadata.namespace ?? '',
+        },
+        { ...status, runStrategy: vm.spec.runStrategy },
+      );
+    } catch (error) {
+      // The VM may be deleted while we report on it; that is not a failure of the simulation.
+      if ((error as { code?: string }).code !== 'not_found') throw error;
+    }
+  }
+
+  async function watchKind(kind: 'VirtualMachine' | 'VirtualMachineInstance'): Promise<void> {
+    const handle = await kube.watch<KubeObject>(
+      'kubevirt.io/v1',
+      kind,
+      {},
+      (type, object) => {
+        const namespace = object.metadata.namespace ?? '';
+        const name = object.metadata.name;
+        if (kind === 'VirtualMachineInstance' && type !== 'DELETED') return;
+        enqueue(keyOf(object), () => reconcile(namespace, name));
+      },
+      (error) => {
+        if (stopped) return;
+        log(`watch of ${kind} ended (${(error as Error).message ?? error}); restarting`);
+        setTimeout(
+          () => void watchKind(kind).catch((e: unknown) => log(`rewatch failed: ${(e as Error).message}`)),
+          1_000,
+        );
+      },
+    );
+    watches.push(handle);
+  }
+
+  return {
+    async start() {
+      await watchKind('VirtualMachine');
+      await watchKind('VirtualMachineInstance');
+    },
+    async stop() {
+      stopped = true;
+      for (const watch of watches) watch.stop();
+      await Promise.all([...boots.keys()].map((key) => shutdown(key)));
+    },
+    guests() {
+      return [...boots.entries()].flatMap(([key, boot]) => {
+        if (boot.guest === undefined) return [];
+        const [namespace = '', name = ''] = key.split('/');
+        return [
+          {
+            namespace,
+            name,
+            address: boot.guest.address,
+            port: boot.guest.port,
+            root: boot.guest.root,
+            pid: boot.guest.sshd.pid,
+          },
+        ];
+      });
+    },
+  };
+}
+
+function condition(type: string, status: 'True' | 'False', reason?: string, message?: string) {
+  return {
+    type,
+    status,
+    lastProbeTime: null,
+    lastTransitionTime: new Date().toISOString(),
+    ...(reason === undefined ? {} : { reason }),
+    ...(message === undefined ? {} : { message }),
+  };
+}
+
+/** A stable locally administered MAC derived from the guest address. */
+function macFor(address: string): string {
+  const octets = address.split('.').map(Number);
+  return ['02', '00', ...octets.map((o) => o.toString(16).padStart(2, '0'))].join(':');
+}

@@ -1,0 +1,145 @@
+import { Buffer } from 'node:buffer';
+import { InvalidInputError, NotFoundError } from '@breakfix/core';
+import type { Kube, KubeObject } from '@breakfix/kube';
+
+/** The fields of a KubeVirt VirtualMachine the simulator reads. */
+export interface VirtualMachine extends KubeObject {
+  spec: {
+    runStrategy?: string;
+    running?: boolean;
+    template: {
+      metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+      spec: {
+        volumes?: {
+          name: string;
+          cloudInitNoCloud?: CloudInitSource;
+          cloudInitConfigDrive?: CloudInitSource;
+        }[];
+        [field: string]: unknown;
+      };
+    };
+  };
+}
+
+interface CloudInitSource {
+  secretRef?: { name: string };
+  userDataSecretRef?: { name: string };
+  userData?: string;
+  userDataBase64?: string;
+}
+
+export interface VirtualMachineInstance extends KubeObject {
+  status?: { phase?: string };
+}
+
+export type Fault = 'unschedulable' | 'no-ssh';
+
+export interface Faults {
+  bootDelayMs?: number;
+  fault?: Fault;
+  crashAfterMs?: number;
+}
+
+export const ANNOTATION_BOOT_DELAY = 'sim.breakfix.dev/boot-delay-ms';
+export const ANNOTATION_FAULT = 'sim.breakfix.dev/fault';
+export const ANNOTATION_CRASH_AFTER = 'sim.breakfix.dev/crash-after-ms';
+
+/**
+ * Whether the VM wants a running instance, per its runStrategy
+ * (https://kubevirt.io/user-guide/compute/run_strategies/); undefined for Manual, which only
+ * start/stop requests move. The deprecated `running` flag maps to Always / Halted.
+ */
+export function desiredRunning(vm: VirtualMachine): boolean | undefined {
+  const strategy = vm.spec.runStrategy ?? (vm.spec.running === true ? 'Always' : 'Halted');
+  switch (strategy) {
+    case 'Always':
+    case 'RerunOnFailure':
+    case 'Once':
+      return true;
+    case 'Halted':
+      return false;
+    default:
+      return undefined;
+  }
+}
+
+export function faultsOf(vm: VirtualMachine): Faults {
+  const annotations = { ...vm.spec.template.metadata?.annotations, ...vm.metadata.annotations };
+  const number = (key: string) => {
+    const value = annotations[key];
+    if (value === undefined) return undefined;
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < 0) {
+      throw new InvalidInputError(
+        `annotation ${key} on VM ${vm.metadata.name} must be a number of milliseconds, got "${value}"`,
+      );
+    }
+    return parsed;
+  };
+  const fault = annotations[ANNOTATION_FAULT];
+  if (fault !== undefined && fault !== 'unschedulable' && fault !== 'no-ssh') {
+    throw new InvalidInputError(`annotation ${ANNOTATION_FAULT} must be unschedulable or no-ssh, got "${fault}"`);
+  }
+  const faults: Faults = {};
+  const bootDelayMs = number(ANNOTATION_BOOT_DELAY);
+  const crashAfterMs = number(ANNOTATION_CRASH_AFTER);
+  if (bootDelayMs !== undefined) faults.bootDelayMs = bootDelayMs;
+  if (crashAfterMs !== undefined) faults.crashAfterMs = crashAfterMs;
+  if (fault !== undefined) faults.fault = fault;
+  return faults;
+}
+
+/** The VMI virt-controller creates for a VM: the template, owned by the VM. */
+export function vmiFor(vm: VirtualMachine): VirtualMachineInstance {
+  const template = vm.spec.template;
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: {
+      name: vm.metadata.name,
+      namespace: vm.metadata.namespace ?? '',
+      labels: { ...template.metadata?.labels, 'kubevirt.io/created-by': vm.metadata.uid ?? '' },
+      annotations: { ...template.metadata?.annotations },
+      ownerReferences: [
+        {
+          apiVersion: 'kubevirt.io/v1',
+          kind: 'VirtualMachine',
+          name: vm.metadata.name,
+          uid: vm.metadata.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: template.spec,
+    status: { phase: 'Pending' },
+  };
+}
+
+/** Reads the VM's cloud-init user-data from its inline field or its Secret (key `userdata` or `userData`). */
+export async function readUserData(kube: Kube, vm: VirtualMachine): Promise<string> {
+  const namespace = vm.metadata.namespace ?? '';
+  for (const volume of vm.spec.template.spec.volumes ?? []) {
+    const source = volume.cloudInitNoCloud ?? volume.cloudInitConfigDrive;
+    if (source === undefined) continue;
+    if (source.userData !== undefined) return source.userData;
+    if (source.userDataBase64 !== undefined) return Buffer.from(source.userDataBase64, 'base64').toString('utf8');
+    const secretName = (source.userDataSecretRef ?? source.secretRef)?.name;
+    if (secretName === undefined) continue;
+    const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace,
+      name: secretName,
+    });
+    if (secret === undefined) {
+      throw new NotFoundError(`cloud-init Secret ${namespace}/${secretName} of VM ${vm.metadata.name} does not exist`);
+    }
+    const encoded = secret.data?.userdata ?? secret.data?.userData;
+    if (encoded === undefined) {
+      throw new InvalidInputError(`Secret ${namespace}/${secretName} has no "userdata" key`);
+    }
+    return Buffer.from(encoded, 'base64').toString('utf8');
+  }
+  throw new InvalidInputError(`VM ${namespace}/${vm.metadata.name} has no cloud-init volume`);
+}

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { waitFor } from '@breakfix/core';
+import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { ANNOTATION_BOOT_DELAY, ANNOTATION_CRASH_AFTER, ANNOTATION_FAULT } from '../src/index.js';
+import { cloudInitSecret, isListening, keyPair, namespace, sshExec, userData, virtualMachine } from './fixtures.js';
+
+interface Vmi extends KubeObject {
+  status?: {
+    phase?: string;
+    nodeName?: string;
+    interfaces?: { ipAddress?: string }[];
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+}
+interface Vm extends KubeObject {
+  status?: { printableStatus?: string; ready?: boolean; created?: boolean };
+}
+
+const adminKube = async () => createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
+const vmiRef = (ns: string, name: string) => ({
+  apiVersion: 'kubevirt.io/v1',
+  kind: 'VirtualMachineInstance',
+  namespace: ns,
+  name,
+});
+const vmRef = (ns: string, name: string) => ({
+  apiVersion: 'kubevirt.io/v1',
+  kind: 'VirtualMachine',
+  namespace: ns,
+  name,
+});
+
+async function runningVmi(kube: Kube, ns: string, name: string, timeoutMs = 20_000): Promise<Vmi> {
+  return await waitFor(
+    async () => {
+      const vmi = await kube.get<Vmi>(vmiRef(ns, name));
+      return vmi?.status?.phase === 'Running' ? vmi : undefined;
+    },
+    { what: `VMI ${ns}/${name} Running`, timeoutMs },
+  );
+}
+
+async function labVm(kube: Kube, options: { runStrategy?: string; annotations?: Record<string, string> } = {}) {
+  const ns = uniqueName('sim');
+  const hostKey = keyPair('host');
+  const learner = keyPair('learner');
+  await kube.apply(namespace(ns));
+  await kube.apply(
+    cloudInitSecret(ns, 'cp-cloud-init', userData({ hostKey, users: { breakfix: [learner.public] }, hostname: 'cp' })),
+  );
+  await kube.apply(virtualMachine(ns, 'cp', { secret: 'cp-cloud-init', ...options }));
+  return { ns, hostKey, learner };
+}
+
+describe('virt simulator', () => {
+  test('brings a VM to Running and serves SSH with the keys from its cloud-init Secret', async () => {
+    const kube = await adminKube();
+    const { ns, hostKey, learner } = await labVm(kube);
+
+    const vmi = await runningVmi(kube, ns, 'cp');
+    const address = vmi.status?.interfaces?.[0]?.ipAddress;
+    assert.match(address ?? '', /^127\.\d+\.\d+\.\d+$/);
+    assert.ok(vmi.status?.nodeName, 'a node name is reported');
+    assert.deepEqual(
+      vmi.status?.conditions
+        ?.filter((c) => c.status === 'True')
+        .map((c) => c.type)
+        .sort(),
+      ['AgentConnected', 'PodScheduled', 'Ready'],
+    );
+    assert.equal(vmi.metadata.ownerReferences?.[0]?.kind, 'VirtualMachine');
+    assert.equal(vmi.metadata.labels?.['breakfix.dev/role'], 'control-plane', 'template labels flow to the VMI');
+
+    const vm = await waitFor(
+      async () => {
+        const current = await kube.get<Vm>(vmRef(ns, 'cp'));
+        return current?.status?.ready ? current : undefined;
+      },
+      { what: 'VM ready', timeoutMs: 5_000 },
+    );
+    assert.equal(vm.status?.printableStatus, 'Running');
+
+    const result = await sshExec({
+      host: address ?? '',
+      username: 'breakfix',
+      privateKey: learner.private,
+      hostKey: hostKey.public,
+      command: 'id -un; cat /etc/hostname; ls /home',
+    });
+    assert.equal(result.code, 0);
+    assert.deepEqual(result.stdout.trim().split('\n'), ['breakfix', 'cp', 'breakfix']);
+  });
+
+  test('refuses a key that is not authorized, and a client pinning another host key refuses the guest', async () => {
+    const kube = await adminKube();
+    const { ns, hostKey, learner } = await labVm(kube);
+    const address = (await runningVmi(kube, ns, 'cp')).status?.interfaces?.[0]?.ipAddress ?? '';
+
+    await assert.rejects(
+      sshExec({
+        host: address,
+        username: 'breakfix',
+        privateKey: keyPair().private,
+        hostKey: hostKey.public,
+        command: 'true',
+      }),
+      /authentication methods failed/,
+    );
+    await assert.rejects(
+      sshExec({
+        host: address,
+        username: 'breakfix',
+        privateKey: learner.private,
+        hostKey: keyPair().public,
+        command: 'true',
+      }),
+      /verification failed/i,
+    );
+    await assert.rejects(
+      sshExec({
+        host: address,
+        username: 'root',
+        privateKey: learner.private,
+        hostKey: hostKey.public,
+        command: 'true',
+      }),
+      /authentication methods failed/,
+    );
+  });
+
+  test('sessions are confined to the guest root', async () => {
+    const kube = await adminKube();
+    const { ns, hostKey, learner } = await labVm(kube);
+    const address = (await runningVmi(kube, ns, 'cp')).status?.interfaces?.[0]?.ipAddress ?? '';
+    const run = (command: string) =>
+      sshExec({ host: address, username: 'breakfix', privateKey: learner.private, hostKey: hostKey.public, command });
+
+    const osRelease = await run('cat /etc/os-release');
+    assert.match(osRelease.stdout, /breakfix simulated guest/);
+    const outside = await run('ls /work /root /proc 2>&1; touch /etc/x 2>&1; echo done');
+    assert.doesNotMatch(outside.stdout, /node_modules|package\.json/);
+    assert.match(outside.stdout, /done/);
+    const write = await run('echo hello > /tmp/note && cat /tmp/note && sudo cat /tmp/note');
+    assert.equal(write.stdout, 'hello\nhello\n');
+  });
+
+  test('deleting the VM deletes its VMI and stops its sshd', async () => {
+    const kube = await adminKube();
+    const { ns } = await labVm(kube);
+    const address = (await runningVmi(kube, ns, 'cp')).status?.interfaces?.[0]?.ipAddress ?? '';
+    assert.equal(await isListening(address, 22), true);
+
+    assert.equal(await kube.delete(vmRef(ns, 'cp')), true);
+    await waitFor(async () => ((await kube.get(vmiRef(ns, 'cp'))) === undefined ? true : undefined), {
+      what: 'VMI deleted',
+      timeoutMs: 10_000,
+    });
+    await waitFor(async () => ((await isListening(address, 22)) ? undefined : true), {
+      what: 'sshd stopped',
+      timeoutMs: 10_000,
+    });
+  });
+
+  test('runStrategy Halted creates no VMI and reports Stopped; switching to Always starts it', async () => {
+    const kube = await adminKube();
+    const { ns } = await labVm(kube, { runStrategy: 'Halted' });
+    await waitFor(
+      async () => ((await kube.get<Vm>(vmRef(ns, 'cp')))?.status?.printableStatus === 'Stopped' ? true : undefined),
+      { what: 'VM Stopped', timeoutMs: 10_000 },
+    );
+    assert.equal(await kube.get(vmiRef(ns, 'cp')), undefined);
+
+    const vm = await kube.get<KubeObject & { spec: Record<string, unknown> }>(vmRef(ns, 'cp'));
+    assert.ok(vm);
+    await kube.apply({ ...virtualMachine(ns, 'cp', { secret: 'cp-cloud-init', runStrategy: 'Always' }) });
+    await runningVmi(kube, ns, 'cp');
+  });
+
+  test('an unschedulable fault leaves the VMI Scheduling and the VM ErrorUnschedulable', async () => {
+    const kube = await adminKube();
+    const { ns } = await labVm(kube, { annotations: { [ANNOTATION_FAULT]: 'unschedulable' } });
+    const vm = await waitFor(
+      async () => {
+        const current = await kube.get<Vm>(vmRef(ns, 'cp'));
+        return current?.status?.printableStatus === 'ErrorUnschedulable' ? current : undefined;
+      },
+      { what: 'VM ErrorUnschedulable', timeoutMs: 10_000 },
+    );
+    assert.equal(vm.status?.ready, false);
+    const vmi = await kube.get<Vmi>(vmiRef(ns, 'cp'));
+    assert.equal(vmi?.status?.phase, 'Scheduling');
+    assert.equal(vmi?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.reason, 'Unschedulable');
+  });
+
+  test('a no-ssh fault runs the VMI but nobody answers on port 22', async () => {
+    const kube = await adminKube();
+    const { ns } = await labVm(kube, { annotations: { [ANNOTATION_FAULT]: 'no-ssh' } });
+    const vmi = await runningVmi(kube, ns, 'cp');
+    assert.equal(
+      vmi.status?.conditions?.some((c) => c.type === 'AgentConnected'),
+      false,
+    );
+    assert.equal(await isListening(vmi.status?.interfaces?.[0]?.ipAddress ?? '', 22), false);
+  });
+
+  test('a boot delay holds the VMI in Scheduled until it passes', async () => {
+    const kube = await adminKube();
+    const started = Date.now();
+    const { ns } = await labVm(kube, { annotations: { [ANNOTATION_BOOT_DELAY]: '1500' } });
+    await waitFor(
+      async () => ((await kube.get<Vmi>(vmiRef(ns, 'cp')))?.status?.phase === 'Scheduled' ? true : undefined),
+      {
+        what: 'VMI Scheduled',
+        timeoutMs: 5_000,
+      },
+    );
+    await runningVmi(kube, ns, 'cp');
+    assert.ok(Date.now() - started >= 1_500, 'Running only after the boot delay');
+  });
+
+  test('a crashed guest is replaced by a new VMI with a fresh disk (runStrategy Always)', async () => {
+    const kube = await adminKube();
+    const { ns, hostKey, learner } = await labVm(kube, { annotations: { [ANNOTATION_CRASH_AFTER]: '2000' } });
+    const first = await runningVmi(kube, ns, 'cp');
+    const address = first.status?.interfaces?.[0]?.ipAddress ?? '';
+    await sshExec({
+      host: address,
+      username: 'breakfix',
+      privateKey: learner.private,
+      hostKey: hostKey.public,
+      command: 'echo mark > /tmp/mark',
+    });
+    // Faults are read at boot: without the annotation the replacement boots for good.
+    await kube.apply(virtualMachine(ns, 'cp', { secret: 'cp-cloud-init' }));
+
+    const second = await waitFor(
+      async () => {
+        const vmi = await kube.get<Vmi>(vmiRef(ns, 'cp'));
+        return vmi?.metadata.uid !== first.metadata.uid && vmi?.status?.phase === 'Running' ? vmi : undefined;
+      },
+      { what: 'a new Running VMI', timeoutMs: 20_000 },
+    );
+    const again = await sshExec({
+      host: second.status?.interfaces?.[0]?.ipAddress ?? '',
+      username: 'breakfix',
+      privateKey: learner.private,
+      hostKey: hostKey.public,
+      command: 'cat /tmp/mark 2>/dev/null || echo gone',
+    });
+    assert.equal(again.stdout.trim(), 'gone', 'a containerDisk does not survive a new VMI');
+  });
+});

@@ -1,0 +1,3 @@
+export type { SandboxInfo } from './sandbox-info.js';
+export { type SandboxProcess, startSandboxProcess } from './sandbox-process.js';
+export { type TestSandbox, uniqueName, useSandbox } from './use-sandbox.js';

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what breakfix's sandbox and tests need on a Debian/Ubuntu machine, then builds the Go
+# test binaries. Idempotent and quiet when everything is present. Prints the binaries' directory last.
+#   BREAKFIX_SKIP_APT=1   never call apt-get (report what is missing instead)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# command-or-file : Debian package
+needs=(
+  "redis-server:redis-server"
+  "/usr/sbin/sshd:openssh-server"
+  "ssh:openssh-client"
+  "ssh-keygen:openssh-client"
+  "/bin/busybox:busybox-static"
+  "setpriv:util-linux"
+  "shellcheck:shellcheck"
+)
+missing=()
+for entry in "${needs[@]}"; do
+  probe=${entry%%:*}
+  package=${entry#*:}
+  if [[ $probe == /* ]]; then [[ -x $probe ]] && continue; else command -v "$probe" >/dev/null && continue; fi
+  [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} > 0)); then
+  if [[ ${BREAKFIX_SKIP_APT:-} == 1 || $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+    echo "missing packages: ${missing[*]}" >&2
+    echo "install them (e.g. sudo apt-get install -y ${missing[*]}) and run again" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash "$here/../infra/testbin/build.sh"

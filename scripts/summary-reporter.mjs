@@ -1,0 +1,13 @@
+// A node:test reporter that ends the run with one line: "N passed, M failed".
+export default async function* summary(source) {
+  let passed = 0;
+  let failed = 0;
+  for await (const event of source) {
+    // Count leaf tests only: a suite's own pass/fail event carries `details.type === 'suite'`.
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    if (event.data.details?.type === 'suite') continue;
+    if (event.type === 'test:pass' && !event.data.skip && !event.data.todo) passed += 1;
+    if (event.type === 'test:fail') failed += 1;
+  }
+  yield `${passed} passed, ${failed} failed\n`;
+}
