@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
@@ -66,7 +66,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const processes: ManagedProcess[] = [];
   let simulator: VirtSimulator | undefined;
   // sshd only chroots into paths whose every component is root-owned and not writable by others.
-  const guestsDir = join('/run/breakfix-sandbox', `${basename(dir)}-${randomBytes(3).toString('hex')}`);
+  const guestsDir = join(GUESTS_ROOT, `${process.pid}-${basename(dir)}-${randomBytes(3).toString('hex')}`);
+  if (simulate) removeStaleGuests();
 
   const stop = async () => {
     await simulator?.stop();
@@ -117,6 +118,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       adminToken: controlPlane.adminToken,
       redisUrl: redis.url,
       dir,
+      guestsDir,
       pid: process.pid,
       processes: processes.map((p) => ({ name: p.name, pid: p.pid })),
     };
@@ -143,6 +145,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+const GUESTS_ROOT = '/run/breakfix-sandbox';
+
+/** Guest directories of sandboxes whose process died without stop() (SIGKILL) are removed. */
+function removeStaleGuests(): void {
+  if (!existsSync(GUESTS_ROOT)) return;
+  for (const entry of readdirSync(GUESTS_ROOT)) {
+    const pid = Number(entry.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid))
+      rmSync(join(GUESTS_ROOT, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

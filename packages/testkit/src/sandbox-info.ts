@@ -6,6 +6,8 @@ export interface SandboxInfo {
   redisUrl: string;
   /** The sandbox's working directory (data, logs). */
   dir: string;
+  /** Where simulated guests keep their root file systems and sshd configs. */
+  guestsDir: string;
   /** The process that runs the sandbox. */
   pid: number;
   /** Every helper process it started, by name. */

@@ -8,7 +8,6 @@ import type { SandboxInfo } from './sandbox-info.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = join(ROOT, 'packages/sandbox/src/bin/sandbox.ts');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 export interface SandboxProcess {
   info: SandboxInfo;
@@ -29,14 +28,14 @@ export async function startSandboxProcess(
 ): Promise<SandboxProcess> {
   const work = mkdtempSync(join(tmpdir(), 'breakfix-sandbox-run-'));
   const infoFile = join(work, 'sandbox.json');
-  const args = [CLI, '--info-file', infoFile, '--dir', join(work, 'sandbox')];
+  // Node itself with tsx's loader, not the tsx CLI: the CLI runs the script in a grandchild that
+  // neither a kill nor the parent-death signal would reach.
+  const args = ['--import', 'tsx', CLI, '--info-file', infoFile, '--dir', join(work, 'sandbox')];
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
   const child =
     options.tie === false
-      ? spawn(TSX, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', TSX, ...args], {
-          cwd: ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+      ? spawn(process.execPath, args, { cwd: ROOT, stdio })
+      : spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...args], { cwd: ROOT, stdio });
   let output = '';
   child.stdout?.on('data', (chunk) => {
     output += chunk;

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DeadlineExceededError, waitFor, withDeadline } from '../src/index.js';
+
+describe('deadlines', () => {
+  test('waitFor returns the first defined value', async () => {
+    let calls = 0;
+    const value = await waitFor(async () => (++calls === 3 ? 'ready' : undefined), {
+      what: 'x',
+      timeoutMs: 1_000,
+      intervalMs: 1,
+    });
+    assert.equal(value, 'ready');
+    assert.equal(calls, 3);
+  });
+
+  test('waitFor names what it waited for and the last error', async () => {
+    await assert.rejects(
+      waitFor(
+        async () => {
+          throw new Error('connection refused');
+        },
+        { what: 'the apiserver', timeoutMs: 30, intervalMs: 5 },
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof DeadlineExceededError);
+        assert.match(error.message, /waiting for the apiserver: last error: connection refused/);
+        return true;
+      },
+    );
+  });
+
+  test('withDeadline aborts the work and rejects when time runs out', async () => {
+    let aborted = false;
+    await assert.rejects(
+      withDeadline('a slow call', 20, (signal) => {
+        signal.addEventListener('abort', () => {
+          aborted = true;
+        });
+        return new Promise(() => {});
+      }),
+      /a slow call did not finish within 20 ms/,
+    );
+    assert.equal(aborted, true);
+  });
+
+  test('withDeadline passes results through', async () => {
+    assert.equal(await withDeadline('fast', 1_000, async () => 42), 42);
+  });
+});
