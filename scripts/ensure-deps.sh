@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what breakfix's sandbox and tests need on a Debian/Ubuntu machine, then builds the Go
 # test binaries. Idempotent and quiet when everything is present. Prints the binaries' directory last.
+#   --packages-only       skip the Go build (the sandbox CLI builds, with progress, itself)
 #   BREAKFIX_SKIP_APT=1   never call apt-get (report what is missing instead)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,4 +36,5 @@ if ((${#missing[@]} > 0)); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+[[ ${1:-} == --packages-only ]] && exit 0
 bash "$here/../infra/testbin/build.sh"

@@ -1,53 +1,49 @@
 #!/usr/bin/env bash
-# Builds the test binaries breakfix runs against (kube-apiserver, kube-controller-manager, etcd,
-# kubeadm, kubectl) from the Go modules pinned in go.mod, into a cache directory keyed by version.
-# Idempotent: a binary already in the cache is not rebuilt. Prints the directory on its last line.
+# Builds the test binaries breakfix runs against from the Go modules pinned here, into a cache
+# directory keyed by version: kube-apiserver, kube-controller-manager, kubectl, kubeadm and etcd
+# from ./go.mod, plus kubeadm-v<version> for every older Kubernetes minor breakfix supports
+# (./kubeadm-1.*/go.mod). Idempotent: a binary already in the cache is not rebuilt.
+# Prints the directory on its last line.
 #
+#   build.sh --check     build nothing: print the directory, exit 3 if a binary is missing
 #   BREAKFIX_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/breakfix)
 #   GOFLAGS, GOPROXY     passed to go as usual
 set -euo pipefail
+check_only=false
+[[ ${1:-} == --check ]] && check_only=true
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${BREAKFIX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}
 
-module_version() { awk -v m="$1" '$1 == "require" { $1 = "" ; $0 = $0 } $1 == m && $2 ~ /^v/ { print $2; exit }' "$here/go.mod"; }
-kube_version=$(module_version k8s.io/kubernetes)
-etcd_version=$(module_version go.etcd.io/etcd/server/v3)
+# module_version <go.mod> <module path>
+module_version() {
+  awk -v m="$2" '$1 == "require" { $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ { print $2; exit }' "$1"
+}
+kube_version=$(module_version "$here/go.mod" k8s.io/kubernetes)
+etcd_version=$(module_version "$here/go.mod" go.etcd.io/etcd/server/v3)
 if [[ -z $kube_version || -z $etcd_version ]]; then
   echo "build.sh: cannot read the Kubernetes or etcd version from $here/go.mod" >&2
   exit 1
 fi
-
 bin_dir="$cache_root/bin/kubernetes-$kube_version-etcd-$etcd_version"
-mkdir -p "$bin_dir"
 
-if ! command -v go >/dev/null; then
-  echo "build.sh: Go is needed to build the test binaries (or point BREAKFIX_KUBE_APISERVER & co. at existing ones; see README)" >&2
-  exit 1
-fi
-
-minor=${kube_version#v1.}
-minor=${minor%%.*}
-# Stamp the release version the way Kubernetes' own build does (hack/lib/version.sh), so that
-# `kubeadm config validate` and `kubectl version` see v1.x instead of v0.0.0-master.
-version_pkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
-ldflags="-s -w"
-for pkg in "${version_pkgs[@]}"; do
-  ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
-
+# Each target: <module dir> <binary name> <package>
 targets=(
-  "kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"
-  "etcd ./cmd/etcd"
-  "kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
-  "kubectl k8s.io/kubernetes/cmd/kubectl"
-  "kubeadm k8s.io/kubernetes/cmd/kubeadm"
+  ". kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"
+  ". etcd ./cmd/etcd"
+  ". kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
+  ". kubectl k8s.io/kubernetes/cmd/kubectl"
+  ". kubeadm k8s.io/kubernetes/cmd/kubeadm"
 )
+for module in "$here"/kubeadm-1.*/; do
+  module=${module%/}
+  version=$(module_version "$module/go.mod" k8s.io/kubernetes)
+  targets+=("${module#"$here"/} kubeadm-$version k8s.io/kubernetes/cmd/kubeadm")
+done
 
 missing=()
 for target in "${targets[@]}"; do
-  name=${target%% *}
+  read -r _ name _ <<<"$target"
   [[ -x "$bin_dir/$name" ]] || missing+=("$target")
 done
 
@@ -56,19 +52,46 @@ if ((${#missing[@]} == 0)); then
   echo "$bin_dir"
   exit 0
 fi
+if $check_only; then
+  names=()
+  for target in "${missing[@]}"; do
+    read -r _ name _ <<<"$target"
+    names+=("$name")
+  done
+  echo "missing in $bin_dir: ${names[*]}"
+  echo "$bin_dir"
+  exit 3
+fi
+if ! command -v go >/dev/null; then
+  echo "build.sh: Go is needed to build the test binaries (or point BREAKFIX_KUBE_APISERVER & co. at existing ones; see README)" >&2
+  exit 1
+fi
+mkdir -p "$bin_dir"
 
-cd "$here"
-echo "building ${#missing[@]} test binaries (Kubernetes $kube_version, etcd $etcd_version) into $bin_dir"
-echo "first build downloads modules and compiles for several minutes; later runs reuse the cache"
+# Stamp the release version the way Kubernetes' own build does (hack/lib/version.sh), so that
+# `kubeadm config validate` and `kubectl version` see v1.x instead of v0.0.0-master.
+ldflags_for() {
+  local version=$1 minor flags="-s -w" pkg
+  minor=${version#v1.}
+  minor=${minor%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "$flags"
+}
+
+echo "building ${#missing[@]} test binaries into $bin_dir"
+echo "a first build downloads modules and compiles for several minutes; later runs reuse the cache"
 start=$SECONDS
 i=0
 for target in "${missing[@]}"; do
+  read -r module name pkg <<<"$target"
   i=$((i + 1))
-  name=${target%% *}
-  pkg=${target#* }
+  version=$(module_version "$here/$module/go.mod" k8s.io/kubernetes)
   step_start=$SECONDS
-  echo "[$i/${#missing[@]}] $name ($pkg)"
-  go build -ldflags "$ldflags" -o "$bin_dir/.$name.tmp" "$pkg"
+  echo "[$i/${#missing[@]}] $name ($pkg @ $version)"
+  (cd "$here/$module" && go build -ldflags "$(ldflags_for "$version")" -o "$bin_dir/.$name.tmp" "$pkg")
   mv "$bin_dir/.$name.tmp" "$bin_dir/$name"
   echo "      done in $((SECONDS - step_start)) s"
 done

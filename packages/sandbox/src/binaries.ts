@@ -1,8 +1,9 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
 
 export type BinaryName = 'kube-apiserver' | 'kube-controller-manager' | 'etcd' | 'kubectl' | 'kubeadm';
@@ -41,15 +42,15 @@ export async function resolveBinaries(options: ResolveOptions = {}): Promise<Bin
   };
 
   const found = new Map(NAMES.map((name) => [name, explicit(name)]));
-  if ([...found.values()].some((path) => path === undefined)) {
-    if (options.build === false) {
-      const missing = NAMES.filter((name) => found.get(name) === undefined);
-      throw new UnsupportedEnvironmentError(`test binaries not found: ${missing.join(', ')}`, {
-        hint: `run infra/testbin/build.sh, or set ${missing.map(envVarFor).join(' / ')}`,
-      });
-    }
-    const dir = await runBuildScript(env, options.onProgress);
-    for (const name of NAMES) if (found.get(name) === undefined) found.set(name, join(dir, name));
+  const missing = () => NAMES.filter((name) => found.get(name) === undefined);
+  if (missing().length > 0) {
+    const { dir, complete } = await runBuildScript(env, options.build !== false, options.onProgress);
+    if (complete) for (const name of missing()) found.set(name, join(dir, name));
+  }
+  if (missing().length > 0) {
+    throw new UnsupportedEnvironmentError(`test binaries not found: ${missing().join(', ')}`, {
+      hint: `run infra/testbin/build.sh, or set ${missing().map(envVarFor).join(' / ')}`,
+    });
   }
 
   const binaries = Object.fromEntries(found) as Binaries;
@@ -63,25 +64,31 @@ export async function resolveBinaries(options: ResolveOptions = {}): Promise<Bin
   return binaries;
 }
 
-async function runBuildScript(env: NodeJS.ProcessEnv, onProgress?: (line: string) => void): Promise<string> {
-  try {
-    const child = promisify(execFile)('bash', [BUILD_SCRIPT], { env, maxBuffer: 16 * 1024 * 1024 });
-    const { stdout } = await child;
-    const lines = stdout.trim().split('\n');
-    for (const line of lines.slice(0, -1)) onProgress?.(line);
-    const dir = lines.at(-1);
-    if (dir === undefined || dir === '') throw new Error('build.sh printed no directory');
-    return dir;
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new UnsupportedEnvironmentError(
-      `building the test binaries failed: ${stderr.trim().split('\n').slice(-5).join('\n')}`,
-      {
-        hint: 'run infra/testbin/build.sh to see the whole output',
-        cause: error,
-      },
-    );
-  }
+/**
+ * Runs build.sh (or `build.sh --check`, which builds nothing), streaming its progress lines as they
+ * come (a first build takes minutes), and reads the directory it prints last.
+ */
+async function runBuildScript(
+  env: NodeJS.ProcessEnv,
+  build: boolean,
+  onProgress?: (line: string) => void,
+): Promise<{ dir: string; complete: boolean }> {
+  const child = spawn('bash', build ? [BUILD_SCRIPT] : [BUILD_SCRIPT, '--check'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (lines.length > 0) onProgress?.(lines.at(-1) ?? '');
+    lines.push(line);
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code === 0 || (!build && code === 3)) return { dir: lines.at(-1) ?? '', complete: code === 0 };
+  throw new UnsupportedEnvironmentError(`building the test binaries failed: ${stderr.slice(-5).join('\n')}`, {
+    hint: 'run infra/testbin/build.sh to see the whole output',
+  });
 }
 
 function isExecutable(path: string): boolean {

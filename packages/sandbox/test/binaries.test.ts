@@ -37,7 +37,9 @@ test('envtest asset directories work too', async () => {
 
 test('missing binaries are named with the variables that would provide them', async () => {
   const dir = fakeBinaries(['etcd', 'kubectl']);
-  await assert.rejects(resolveBinaries({ env: { BREAKFIX_TESTBIN_DIR: dir }, build: false }), (error: unknown) => {
+  const emptyCache = mkdtempSync(join(tmpdir(), 'breakfix-cache-'));
+  const env = { PATH: process.env.PATH, BREAKFIX_TESTBIN_DIR: dir, BREAKFIX_CACHE_DIR: emptyCache };
+  await assert.rejects(resolveBinaries({ env, build: false }), (error: unknown) => {
     assert.ok(error instanceof UnsupportedEnvironmentError);
     assert.match(error.message, /kube-apiserver, kube-controller-manager, kubeadm/);
     assert.match(error.hint ?? '', /BREAKFIX_KUBE_APISERVER/);

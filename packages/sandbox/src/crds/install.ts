@@ -15,7 +15,10 @@ interface CrdStatus {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
-/** Applies the CRDs and waits until the apiserver reports each one Established (i.e. it serves the kind). */
+/**
+ * Applies the CRDs and waits until each is Established and its kind answers a list: Established
+ * comes a moment before the storage is ready, and a watch opened in that moment gets a 429.
+ */
 export async function installCrds(kube: Kube, crds: readonly KubeObject[], timeoutMs = 30_000): Promise<void> {
   await Promise.all(crds.map((crd) => kube.apply(crd)));
   await Promise.all(
@@ -28,7 +31,10 @@ export async function installCrds(kube: Kube, crds: readonly KubeObject[], timeo
             name: crd.metadata.name,
           });
           const established = current?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-          return established ? true : undefined;
+          if (!established) return undefined;
+          const spec = crd.spec as { group: string; names: { kind: string }; versions: { name: string }[] };
+          for (const version of spec.versions) await kube.list(`${spec.group}/${version.name}`, spec.names.kind);
+          return true;
         },
         { what: `CRD ${crd.metadata.name} to be Established`, timeoutMs },
       ),

@@ -1,0 +1,123 @@
+import { performance } from 'node:perf_hooks';
+import { waitFor } from '@breakfix/core';
+import type { KubeObject } from '@breakfix/kube';
+import { resolveBinaries, startSandbox } from '@breakfix/sandbox';
+import ssh2 from 'ssh2';
+import type { Figure } from '../bench.js';
+import { percentile, round } from './stats.js';
+
+const RUNS = 3;
+const VMS = 20;
+
+/** Sandbox start with a warm binary cache, and VM apply -> SSH login through the simulator. */
+export async function* benchSandbox(): AsyncGenerator<Figure> {
+  const binaries = await resolveBinaries({ build: false });
+  const starts: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const started = performance.now();
+    const sandbox = await startSandbox({ binaries });
+    starts.push(performance.now() - started);
+    if (run < RUNS - 1) {
+      await sandbox.stop();
+      continue;
+    }
+
+    const host = ssh2.utils.generateKeyPairSync('ed25519');
+    const user = ssh2.utils.generateKeyPairSync('ed25519');
+    await sandbox.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
+    const userdata = [
+      '#cloud-config',
+      'ssh_keys:',
+      '  ed25519_private: |',
+      ...host.private
+        .trim()
+        .split('\n')
+        .map((l) => `    ${l}`),
+      'users:',
+      `  - name: breakfix\n    ssh_authorized_keys: ['${user.public}']`,
+      '',
+    ].join('\n');
+    await sandbox.kube.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'ci', namespace: 'bench' },
+      stringData: { userdata },
+    });
+    const toSsh: number[] = [];
+    await Promise.all(
+      Array.from({ length: VMS }, async (_, i) => {
+        const started = performance.now();
+        await sandbox.kube.apply(vm(`vm-${i}`));
+        const address = await waitFor(
+          async () => {
+            const vmi = await sandbox.kube.get<
+              KubeObject & { status?: { phase?: string; interfaces?: { ipAddress?: string }[] } }
+            >({
+              apiVersion: 'kubevirt.io/v1',
+              kind: 'VirtualMachineInstance',
+              namespace: 'bench',
+              name: `vm-${i}`,
+            });
+            return vmi?.status?.phase === 'Running' ? vmi.status.interfaces?.[0]?.ipAddress : undefined;
+          },
+          { what: `vm-${i} running`, timeoutMs: 60_000, intervalMs: 20 },
+        );
+        await login(address, user.private);
+        toSsh.push(performance.now() - started);
+      }),
+    );
+    await sandbox.stop();
+    yield {
+      name: `simulator.vm_apply_to_ssh_login.p50 (${VMS} VMs at once)`,
+      value: round(percentile(toSsh, 50)),
+      unit: 'ms',
+    };
+    yield {
+      name: `simulator.vm_apply_to_ssh_login.p99 (${VMS} VMs at once)`,
+      value: round(percentile(toSsh, 99)),
+      unit: 'ms',
+    };
+  }
+  yield { name: `sandbox.start.warm_cache.median (${RUNS} runs)`, value: round(percentile(starts, 50)), unit: 'ms' };
+  yield { name: `sandbox.start.warm_cache.max (${RUNS} runs)`, value: round(Math.max(...starts)), unit: 'ms' };
+}
+
+function vm(name: string): KubeObject {
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name, namespace: 'bench' },
+    spec: {
+      runStrategy: 'Always',
+      template: {
+        spec: {
+          domain: {
+            devices: { interfaces: [{ name: 'default', bridge: {} }] },
+            resources: { requests: { memory: '1Gi' } },
+          },
+          networks: [{ name: 'default', pod: {} }],
+          volumes: [{ name: 'cloudinit', cloudInitNoCloud: { secretRef: { name: 'ci' } } }],
+        },
+      },
+    },
+  };
+}
+
+function login(host: string, privateKey: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    client.on('ready', () => {
+      client.end();
+      resolve();
+    });
+    client.on('error', reject);
+    client.connect({
+      host,
+      port: 22,
+      username: 'breakfix',
+      privateKey,
+      readyTimeout: 10_000,
+      hostVerifier: () => true,
+    });
+  });
+}
