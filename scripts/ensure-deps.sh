@@ -15,6 +15,7 @@ needs=(
   "/bin/busybox:busybox-static"
   "setpriv:util-linux"
   "shellcheck:shellcheck"
+  "cloud-init:cloud-init"
 )
 missing=()
 for entry in "${needs[@]}"; do

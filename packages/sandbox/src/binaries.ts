@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
@@ -98,4 +98,28 @@ function isExecutable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+const kubeadmVersions = new Map<string, Promise<string>>();
+
+/**
+ * The kubeadm for a Kubernetes version: kubeadm validates configs only for its own minor and the
+ * one before, so build.sh keeps `kubeadm-<version>` beside the main kubeadm for older releases.
+ */
+export async function kubeadmFor(binaries: Binaries, version: string): Promise<string> {
+  const versioned = join(dirname(binaries.kubeadm), `kubeadm-${version}`);
+  if (isExecutable(versioned)) return versioned;
+  let own = kubeadmVersions.get(binaries.kubeadm);
+  if (own === undefined) {
+    own = new Promise((resolve, reject) =>
+      execFile(binaries.kubeadm, ['version', '-o', 'short'], (error, stdout) =>
+        error ? reject(error) : resolve(stdout.trim()),
+      ),
+    );
+    kubeadmVersions.set(binaries.kubeadm, own);
+  }
+  if ((await own) === version) return binaries.kubeadm;
+  throw new UnsupportedEnvironmentError(`no kubeadm ${version} (have ${await own} at ${binaries.kubeadm})`, {
+    hint: `add infra/testbin/kubeadm-<minor>/ for ${version} and rerun infra/testbin/build.sh`,
+  });
 }

@@ -1,4 +1,4 @@
-export { type Binaries, type BinaryName, envVarFor, resolveBinaries } from './binaries.js';
+export { type Binaries, type BinaryName, envVarFor, kubeadmFor, resolveBinaries } from './binaries.js';
 export { installCrds, KUBEVIRT_CRDS_PATH, loadKubevirtCrds } from './crds/install.js';
 export { freePort } from './ports.js';
 export { type ManagedProcess, spawnManaged } from './process.js';

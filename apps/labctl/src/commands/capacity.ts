@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '@breakfix/core';
+import { labFootprint, labsPerHost, parseMemoryMiB, SIZE_PROFILES, type SizeProfileName } from '@breakfix/manifests';
+
+export async function capacity(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'host-memory': { type: 'string' },
+      'host-cpu': { type: 'string' },
+      workers: { type: 'string' },
+      size: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values['host-memory'] === undefined)
+    throw new InvalidInputError('--host-memory is required, e.g. --host-memory 64Gi');
+  let memoryMiB: number;
+  try {
+    memoryMiB = parseMemoryMiB(values['host-memory']);
+  } catch (error) {
+    throw new InvalidInputError(`--host-memory: ${(error as Error).message}`);
+  }
+  const cpuMilli = values['host-cpu'] === undefined ? undefined : Math.round(Number(values['host-cpu']) * 1000);
+  if (cpuMilli !== undefined && !(cpuMilli > 0))
+    throw new InvalidInputError('--host-cpu must be a number of cores, e.g. 32');
+  const sizes = (values.size === undefined ? Object.keys(SIZE_PROFILES) : [values.size]) as SizeProfileName[];
+  for (const size of sizes) {
+    if (!(size in SIZE_PROFILES))
+      throw new InvalidInputError(`--size must be one of ${Object.keys(SIZE_PROFILES).join(', ')}`);
+  }
+  const workerCounts = values.workers === undefined ? [0, 2] : [Number(values.workers)];
+
+  const rows = sizes.flatMap((size) =>
+    workerCounts.map((workers) => {
+      const footprint = labFootprint({ workers, size });
+      const fit = labsPerHost({ memoryMiB, ...(cpuMilli === undefined ? {} : { cpuMilli }) }, { workers, size });
+      return {
+        size,
+        vms: footprint.vms,
+        memoryPerLabMiB: footprint.memoryMiB,
+        cpuPerLabMilli: footprint.cpuMilli,
+        ...fit,
+      };
+    }),
+  );
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify({ hostMemoryMiB: memoryMiB, hostCpuMilli: cpuMilli ?? null, rows }, null, 2)}\n`,
+    );
+    return;
+  }
+  const header = ['SIZE', 'VMS', 'MEMORY/LAB', 'CPU/LAB', 'LABS/HOST', 'LIMITED BY'];
+  const table = [
+    header,
+    ...rows.map((r) => [
+      r.size,
+      String(r.vms),
+      `${(r.memoryPerLabMiB / 1024).toFixed(1)} GiB`,
+      `${r.cpuPerLabMilli / 1000}`,
+      String(r.labs),
+      r.limitedBy,
+    ]),
+  ];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  for (const row of table)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  process.stdout.write(
+    `\nper VM: guest memory + ${'0.4'} GiB KubeVirt overhead; host: ${(memoryMiB / 1024).toFixed(1)} GiB allocatable\n`,
+  );
+}

@@ -1,0 +1,58 @@
+import { SIZE_PROFILES, type SizeProfileName } from './catalog.js';
+import { podMemoryMiB } from './render.js';
+
+export interface LabShape {
+  workers: number;
+  size: SizeProfileName;
+}
+
+export interface Footprint {
+  vms: number;
+  /** Memory the lab's virt-launcher pods request: guests plus KubeVirt's per-VM overhead. */
+  memoryMiB: number;
+  cpuMilli: number;
+}
+
+/** What one lab asks the host cluster's scheduler for (the same numbers its ResourceQuota allows). */
+export function labFootprint(shape: LabShape): Footprint {
+  const profile = SIZE_PROFILES[shape.size];
+  const sizes = [profile['control-plane'], ...Array.from({ length: shape.workers }, () => profile.worker)];
+  return {
+    vms: sizes.length,
+    memoryMiB: sizes.reduce((sum, size) => sum + podMemoryMiB(size), 0),
+    cpuMilli: sizes.reduce((sum, size) => sum + size.cpuRequestMilli, 0),
+  };
+}
+
+export interface HostCapacity {
+  /** Allocatable memory of one host, MiB. */
+  memoryMiB: number;
+  /** Allocatable CPU, millicores; omit to count memory only. */
+  cpuMilli?: number;
+}
+
+/** How many labs of one shape fit on a host, and what bounds it. */
+export function labsPerHost(host: HostCapacity, shape: LabShape): { labs: number; limitedBy: 'memory' | 'cpu' } {
+  const footprint = labFootprint(shape);
+  const byMemory = Math.floor(host.memoryMiB / footprint.memoryMiB);
+  const byCpu = host.cpuMilli === undefined ? Number.POSITIVE_INFINITY : Math.floor(host.cpuMilli / footprint.cpuMilli);
+  return byCpu < byMemory ? { labs: byCpu, limitedBy: 'cpu' } : { labs: byMemory, limitedBy: 'memory' };
+}
+
+/** Parses Kubernetes-style memory quantities (`64Gi`, `65536Mi`, `64G`) into MiB. */
+export function parseMemoryMiB(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(quantity.trim());
+  if (match === null) throw new Error(`"${quantity}" is not a memory quantity such as 64Gi`);
+  const value = Number(match[1]);
+  const factor: Record<string, number> = {
+    Ki: 1 / 1024,
+    Mi: 1,
+    Gi: 1024,
+    Ti: 1024 * 1024,
+    K: 1000 / 1048576,
+    M: 1e6 / 1048576,
+    G: 1e9 / 1048576,
+    T: 1e12 / 1048576,
+  };
+  return Math.floor(value * (factor[match[2] ?? ''] ?? 1 / 1048576));
+}

@@ -1,0 +1,68 @@
+/**
+ * The Kubernetes versions breakfix builds golden images for. Each entry names the exact release
+ * the image carries (kubeadm/kubelet/kubectl are pinned to it) and the kubeadm config API it speaks.
+ * Adding a version: build its image (images/README.md), add it here, add its kubeadm to infra/testbin.
+ */
+export interface KubernetesRelease {
+  /** `1.36` */
+  minor: string;
+  /** `v1.36.3` */
+  version: string;
+  kubeadmApiVersion: 'kubeadm.k8s.io/v1beta4';
+  /** Tag of the golden containerDisk image for this release. */
+  imageTag: string;
+}
+
+export const KUBERNETES_RELEASES: readonly KubernetesRelease[] = [
+  { minor: '1.34', version: 'v1.34.4', kubeadmApiVersion: 'kubeadm.k8s.io/v1beta4', imageTag: 'v1.34.4' },
+  { minor: '1.35', version: 'v1.35.4', kubeadmApiVersion: 'kubeadm.k8s.io/v1beta4', imageTag: 'v1.35.4' },
+  { minor: '1.36', version: 'v1.36.3', kubeadmApiVersion: 'kubeadm.k8s.io/v1beta4', imageTag: 'v1.36.3' },
+];
+
+export const DEFAULT_KUBERNETES_MINOR = '1.36';
+
+/** Finds a release by `1.36`, `v1.36`, `1.36.3` or `v1.36.3`; undefined when unsupported. */
+export function findRelease(requested: string): KubernetesRelease | undefined {
+  const wanted = requested.trim().replace(/^v/, '');
+  return KUBERNETES_RELEASES.find((release) => release.minor === wanted || release.version === `v${wanted}`);
+}
+
+export type NodeRole = 'control-plane' | 'worker';
+
+export interface NodeSize {
+  cores: number;
+  /** Guest memory in MiB. */
+  memoryMiB: number;
+  /** CPU the virt-launcher pod requests, in millicores (VMs may burst above it). */
+  cpuRequestMilli: number;
+}
+
+export type SizeProfileName = 'small' | 'medium' | 'large';
+
+/**
+ * Size profiles. Memory is what the guest sees; kubeadm wants 2 vCPU and ~1.7 GiB on a control
+ * plane. CPU requests are below the vCPU count: labs idle most of the time.
+ */
+export const SIZE_PROFILES: Readonly<Record<SizeProfileName, Readonly<Record<NodeRole, NodeSize>>>> = {
+  small: {
+    'control-plane': { cores: 2, memoryMiB: 2048, cpuRequestMilli: 500 },
+    worker: { cores: 1, memoryMiB: 1536, cpuRequestMilli: 250 },
+  },
+  medium: {
+    'control-plane': { cores: 2, memoryMiB: 3072, cpuRequestMilli: 1000 },
+    worker: { cores: 2, memoryMiB: 2048, cpuRequestMilli: 500 },
+  },
+  large: {
+    'control-plane': { cores: 4, memoryMiB: 4096, cpuRequestMilli: 2000 },
+    worker: { cores: 2, memoryMiB: 4096, cpuRequestMilli: 1000 },
+  },
+};
+
+/** Workers per lab at most: beyond this a lab is a cluster, not an exercise. */
+export const MAX_WORKERS = 4;
+
+/**
+ * Memory KubeVirt adds to every virt-launcher pod on top of the guest (QEMU, libvirt, the
+ * launcher): about 0.3 GiB, about 0.4 GiB with guest-agent exec probes. We count the larger.
+ */
+export const VM_OVERHEAD_MIB = 410;

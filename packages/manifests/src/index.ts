@@ -1,0 +1,41 @@
+export {
+  type Footprint,
+  type HostCapacity,
+  type LabShape,
+  labFootprint,
+  labsPerHost,
+  parseMemoryMiB,
+} from './capacity.js';
+export {
+  DEFAULT_KUBERNETES_MINOR,
+  findRelease,
+  KUBERNETES_RELEASES,
+  type KubernetesRelease,
+  MAX_WORKERS,
+  type NodeRole,
+  type NodeSize,
+  SIZE_PROFILES,
+  type SizeProfileName,
+  VM_OVERHEAD_MIB,
+} from './catalog.js';
+export { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
+export {
+  LABELS,
+  type LabAddon,
+  type LabContext,
+  type LabNode,
+  labNamespace,
+  labNodes,
+  podMemoryMiB,
+  type RenderOptions,
+  renderLab,
+} from './render.js';
+export {
+  type LabSpec,
+  type LabSpecInput,
+  type PlatformConfig,
+  type PlatformConfigInput,
+  parseLabSpec,
+  parsePlatformConfig,
+} from './spec.js';
+export { checkKubevirtRules, INLINE_USER_DATA_LIMIT, type RuleViolation } from './webhook-rules.js';

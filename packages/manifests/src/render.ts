@@ -1,0 +1,250 @@
+import { type NodeBootstrap, renderUserData } from '@breakfix/cloud-init';
+import type { KubeObject } from '@breakfix/kube';
+import type { LabSecrets } from '@breakfix/secrets';
+import { type NodeRole, type NodeSize, SIZE_PROFILES, VM_OVERHEAD_MIB } from './catalog.js';
+import type { LabSpec, PlatformConfig } from './spec.js';
+
+export const LABELS = {
+  lab: 'breakfix.dev/lab',
+  role: 'breakfix.dev/role',
+  node: 'breakfix.dev/node',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+export interface LabNode {
+  name: string;
+  role: NodeRole;
+  size: NodeSize;
+  /** Our labels, set on the VM template so they reach the VMI and its virt-launcher pod. */
+  labels: Record<string, string>;
+}
+
+/** What an addon (NetworkPolicies, say) needs to know about the lab it adds objects to. */
+export interface LabContext {
+  spec: LabSpec;
+  platform: PlatformConfig;
+  namespace: string;
+  /** Labels every object of the lab carries. */
+  labels: Record<string, string>;
+  nodes: readonly LabNode[];
+}
+
+/** Adds objects to a rendered lab; they are placed after the lab's Services and before its VMs. */
+export type LabAddon = (lab: LabContext) => KubeObject[];
+
+export interface RenderOptions {
+  addons?: readonly LabAddon[];
+}
+
+export function labNamespace(spec: Pick<LabSpec, 'labId'>, platform: Pick<PlatformConfig, 'namespacePrefix'>): string {
+  return `${platform.namespacePrefix}${spec.labId}`;
+}
+
+/** `cp`, `worker-1`, ... */
+export function labNodes(spec: LabSpec): LabNode[] {
+  const profile = SIZE_PROFILES[spec.size];
+  const node = (name: string, role: NodeRole): LabNode => ({
+    name,
+    role,
+    size: profile[role],
+    labels: { [LABELS.lab]: spec.labId, [LABELS.role]: role, [LABELS.node]: name },
+  });
+  return [
+    node('cp', 'control-plane'),
+    ...Array.from({ length: spec.workers }, (_, i) => node(`worker-${i + 1}`, 'worker')),
+  ];
+}
+
+/**
+ * Renders one lab as the ordered list of objects to apply: Namespace, ResourceQuota, LimitRange,
+ * one cloud-init Secret per node, the `cp-api` Service, whatever the addons add, then one
+ * VirtualMachine per node. Pure: the same inputs give the same objects.
+ */
+export function renderLab(
+  spec: LabSpec,
+  platform: PlatformConfig,
+  secrets: LabSecrets,
+  options: RenderOptions = {},
+): KubeObject[] {
+  const namespace = labNamespace(spec, platform);
+  const labels = { [LABELS.lab]: spec.labId, [LABELS.managedBy]: 'breakfix' };
+  const nodes = labNodes(spec);
+  const context: LabContext = { spec, platform, namespace, labels, nodes };
+  const endpointHost = `cp-api.${namespace}.svc.${platform.hostClusterDomain}`;
+
+  const secretsPerNode = nodes.map((node) =>
+    cloudInitSecret(namespace, labels, node, {
+      role: node.role,
+      hostname: node.name,
+      clusterName: spec.labId,
+      kubernetesVersion: spec.release.version,
+      kubeadmApiVersion: spec.release.kubeadmApiVersion,
+      controlPlaneEndpoint: `${endpointHost}:6443`,
+      certSANs: ['cp-api', `cp-api.${namespace}`, `cp-api.${namespace}.svc`, endpointHost],
+      podSubnet: platform.nested.podSubnet,
+      serviceSubnet: platform.nested.serviceSubnet,
+      bootstrapToken: secrets.bootstrapToken,
+      caCertHash: secrets.caCertHash,
+      ...(node.role === 'control-plane' ? { ca: secrets.ca } : {}),
+      expectedNodes: nodes.length,
+      hostKey: hostKeyOf(secrets, node.name),
+      operator: { user: platform.operator.user, authorizedKeys: [platform.operator.publicKey] },
+      cni: spec.cni,
+      taintControlPlane: spec.workers > 0,
+      bootstrapTimeoutSeconds: platform.bootstrapTimeoutSeconds,
+    }),
+  );
+
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: {
+          ...labels,
+          // virt-launcher pods are privileged workloads (KubeVirt's PSA integration labels VM
+          // namespaces the same way); warn and audit at baseline so anything else stands out.
+          'pod-security.kubernetes.io/enforce': 'privileged',
+          'pod-security.kubernetes.io/warn': 'baseline',
+          'pod-security.kubernetes.io/audit': 'baseline',
+        },
+      },
+    },
+    resourceQuota(namespace, labels, nodes),
+    limitRange(namespace, labels),
+    ...secretsPerNode,
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'cp-api', namespace, labels },
+      spec: {
+        type: 'ClusterIP',
+        selector: { [LABELS.lab]: spec.labId, [LABELS.role]: 'control-plane' },
+        ports: [{ name: 'https', port: 6443, targetPort: 6443, protocol: 'TCP' }],
+        // kubeadm init talks to its own endpoint before the API server is Ready.
+        publishNotReadyAddresses: true,
+      },
+    },
+    ...(options.addons ?? []).flatMap((addon) => addon(context)),
+    ...nodes.map((node) => virtualMachine(spec, platform, namespace, labels, node)),
+  ];
+}
+
+function hostKeyOf(secrets: LabSecrets, node: string) {
+  const key = secrets.hostKeys[node];
+  if (key === undefined) throw new Error(`lab secrets have no host key for node ${node}`);
+  return key;
+}
+
+function cloudInitSecret(
+  namespace: string,
+  labels: Record<string, string>,
+  node: LabNode,
+  bootstrap: NodeBootstrap,
+): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `${node.name}-cloud-init`, namespace, labels: { ...labels, [LABELS.node]: node.name } },
+    type: 'Opaque',
+    // KubeVirt reads the key `userdata` (cloudInitNoCloud.secretRef); inline user-data is capped at 2048 bytes.
+    stringData: { userdata: renderUserData(bootstrap) },
+  };
+}
+
+/** Memory a node's virt-launcher pod requests: the guest plus KubeVirt's overhead. */
+export function podMemoryMiB(size: NodeSize): number {
+  return size.memoryMiB + VM_OVERHEAD_MIB;
+}
+
+function resourceQuota(namespace: string, labels: Record<string, string>, nodes: readonly LabNode[]): KubeObject {
+  const memory = nodes.reduce((sum, node) => sum + podMemoryMiB(node.size), 0);
+  const cpu = nodes.reduce((sum, node) => sum + node.size.cpuRequestMilli, 0);
+  return {
+    apiVersion: 'v1',
+    kind: 'ResourceQuota',
+    metadata: { name: 'lab', namespace, labels },
+    spec: {
+      hard: {
+        'requests.memory': `${memory}Mi`,
+        'requests.cpu': `${cpu}m`,
+        // One virt-launcher per VM, plus room for a replacement while the old one terminates.
+        pods: String(nodes.length * 2),
+        'count/virtualmachines.kubevirt.io': String(nodes.length),
+        'count/virtualmachineinstances.kubevirt.io': String(nodes.length),
+        secrets: String(nodes.length + 2),
+        // cp-api, and the SSH Service a claim adds.
+        services: '2',
+        'services.nodeports': '1',
+        'services.loadbalancers': '0',
+        persistentvolumeclaims: '0',
+      },
+    },
+  };
+}
+
+function limitRange(namespace: string, labels: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'LimitRange',
+    metadata: { name: 'lab', namespace, labels },
+    spec: {
+      // Requests only: a default *limit* would cap virt-launcher below what its VM needs.
+      limits: [{ type: 'Container', defaultRequest: { cpu: '50m', memory: '64Mi' } }],
+    },
+  };
+}
+
+function virtualMachine(
+  spec: LabSpec,
+  platform: PlatformConfig,
+  namespace: string,
+  labels: Record<string, string>,
+  node: LabNode,
+): KubeObject {
+  const bandwidth: Record<string, string> = {};
+  if (spec.bandwidth?.ingress !== undefined) bandwidth['kubernetes.io/ingress-bandwidth'] = spec.bandwidth.ingress;
+  if (spec.bandwidth?.egress !== undefined) bandwidth['kubernetes.io/egress-bandwidth'] = spec.bandwidth.egress;
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name: node.name, namespace, labels: { ...labels, ...node.labels } },
+    spec: {
+      runStrategy: 'Always',
+      template: {
+        metadata: {
+          labels: { ...labels, ...node.labels },
+          ...(Object.keys(bandwidth).length > 0 ? { annotations: bandwidth } : {}),
+        },
+        spec: {
+          hostname: node.name,
+          // Bridge binding on the pod network cannot live-migrate; a drained node ends the lab
+          // rather than hanging the drain.
+          evictionStrategy: 'None',
+          terminationGracePeriodSeconds: 0,
+          domain: {
+            cpu: { cores: node.size.cores },
+            memory: { guest: `${node.size.memoryMiB}Mi` },
+            resources: { requests: { cpu: `${node.size.cpuRequestMilli}m`, memory: `${node.size.memoryMiB}Mi` } },
+            devices: {
+              disks: [
+                { name: 'root', disk: { bus: 'virtio' } },
+                { name: 'cloud-init', disk: { bus: 'virtio' } },
+              ],
+              // bridge, never masquerade: with masquerade every guest is 10.0.2.2 and kubeadm's
+              // nodes share one address (https://kubevirt.io/user-guide/network/interfaces_and_networks/).
+              interfaces: [{ name: 'default', bridge: {} }],
+              rng: {},
+            },
+          },
+          networks: [{ name: 'default', pod: {} }],
+          volumes: [
+            { name: 'root', containerDisk: { image: `${platform.imageRepository}:${spec.release.imageTag}` } },
+            { name: 'cloud-init', cloudInitNoCloud: { secretRef: { name: `${node.name}-cloud-init` } } },
+          ],
+        },
+      },
+    },
+  };
+}

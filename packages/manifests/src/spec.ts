@@ -1,0 +1,138 @@
+import { InvalidInputError } from '@breakfix/core';
+import { z } from 'zod';
+import {
+  DEFAULT_KUBERNETES_MINOR,
+  findRelease,
+  KUBERNETES_RELEASES,
+  type KubernetesRelease,
+  MAX_WORKERS,
+  type SizeProfileName,
+} from './catalog.js';
+import { overlaps, parseCidr } from './cidr.js';
+
+const LAB_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
+const BANDWIDTH = /^\d+[KMG]$/;
+
+const labSpecSchema = z.strictObject({
+  labId: z
+    .string()
+    .regex(LAB_ID, 'must be 1-20 lowercase letters, digits or dashes, starting and ending with a letter or digit'),
+  kubernetesVersion: z.string().default(DEFAULT_KUBERNETES_MINOR),
+  workers: z.number().int('must be a whole number').min(0, 'cannot be negative').default(0),
+  size: z.enum(['small', 'medium', 'large']).default('medium'),
+  cni: z.enum(['flannel', 'calico']).default('flannel'),
+  egress: z.enum(['none', 'internet']).default('none'),
+  bandwidth: z
+    .strictObject({
+      ingress: z.string().regex(BANDWIDTH, 'must look like 100M').optional(),
+      egress: z.string().regex(BANDWIDTH, 'must look like 100M').optional(),
+    })
+    .optional(),
+});
+
+const platformSchema = z.strictObject({
+  /** Lab namespaces are `<prefix><labId>`. */
+  namespacePrefix: z
+    .string()
+    .regex(/^[a-z0-9-]{1,20}$/)
+    .default('lab-'),
+  /** Golden image repository; the tag comes from the version catalog. */
+  imageRepository: z.string().min(1).default('registry.example.com/breakfix/node'),
+  /** The host cluster's own ranges: nested clusters must not overlap them. */
+  hostNetworks: z
+    .strictObject({
+      podCidrs: z.array(z.string()).default(['10.244.0.0/16']),
+      serviceCidrs: z.array(z.string()).default(['10.96.0.0/12']),
+      nodeCidrs: z.array(z.string()).default([]),
+    })
+    .default({ podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], nodeCidrs: [] }),
+  /** The nested clusters' ranges (the same in every lab: labs never route to each other). */
+  nested: z
+    .strictObject({ podSubnet: z.string().default('10.243.0.0/16'), serviceSubnet: z.string().default('10.95.0.0/16') })
+    .default({ podSubnet: '10.243.0.0/16', serviceSubnet: '10.95.0.0/16' }),
+  operator: z.strictObject({
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+      .default('breakfix'),
+    publicKey: z.string().regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+/, 'must be an OpenSSH public key'),
+  }),
+  /** How long a node may take to boot into its cluster before it reports failure. */
+  bootstrapTimeoutSeconds: z.number().int().min(60).default(900),
+  /** The host cluster's DNS domain (where `cp-api.<ns>.svc.<domain>` resolves). */
+  hostClusterDomain: z.string().default('cluster.local'),
+});
+
+export type LabSpecInput = z.input<typeof labSpecSchema>;
+export type PlatformConfigInput = z.input<typeof platformSchema>;
+export type PlatformConfig = z.output<typeof platformSchema>;
+
+export interface LabSpec extends Omit<z.output<typeof labSpecSchema>, 'kubernetesVersion'> {
+  release: KubernetesRelease;
+  size: SizeProfileName;
+}
+
+/** Validates a lab request; errors name the field and say what is allowed. */
+export function parseLabSpec(input: unknown): LabSpec {
+  const parsed = labSpecSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidInputError(`invalid lab spec: ${describeIssues(parsed.error)}`);
+  const { kubernetesVersion, ...rest } = parsed.data;
+  const release = findRelease(kubernetesVersion);
+  if (release === undefined) {
+    throw new InvalidInputError(
+      `kubernetesVersion: ${kubernetesVersion} is not supported; supported: ${KUBERNETES_RELEASES.map((r) => `${r.minor} (${r.version})`).join(', ')}`,
+    );
+  }
+  if (rest.workers > MAX_WORKERS) {
+    throw new InvalidInputError(`workers: ${rest.workers} is too many; a lab has at most ${MAX_WORKERS} workers`);
+  }
+  return { ...rest, release };
+}
+
+/** Validates platform configuration, including that nested ranges stay clear of the host's. */
+export function parsePlatformConfig(input: unknown): PlatformConfig {
+  const parsed = platformSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidInputError(`invalid platform config: ${describeIssues(parsed.error)}`);
+  const config = parsed.data;
+  const nested = [
+    parseCidr(config.nested.podSubnet, 'nested.podSubnet'),
+    parseCidr(config.nested.serviceSubnet, 'nested.serviceSubnet'),
+  ] as const;
+  const [pod, service] = nested;
+  if (overlaps(pod, service)) {
+    throw new InvalidInputError(`nested.podSubnet ${pod.cidr} overlaps nested.serviceSubnet ${service.cidr}`);
+  }
+  const host = [
+    ...config.hostNetworks.podCidrs.map((c, i) => ({
+      name: `hostNetworks.podCidrs[${i}]`,
+      range: parseCidr(c, `hostNetworks.podCidrs[${i}]`),
+    })),
+    ...config.hostNetworks.serviceCidrs.map((c, i) => ({
+      name: `hostNetworks.serviceCidrs[${i}]`,
+      range: parseCidr(c, `hostNetworks.serviceCidrs[${i}]`),
+    })),
+    ...config.hostNetworks.nodeCidrs.map((c, i) => ({
+      name: `hostNetworks.nodeCidrs[${i}]`,
+      range: parseCidr(c, `hostNetworks.nodeCidrs[${i}]`),
+    })),
+  ];
+  for (const [field, range] of [
+    ['nested.podSubnet', pod],
+    ['nested.serviceSubnet', service],
+  ] as const) {
+    const clash = host.find((h) => overlaps(h.range, range));
+    if (clash !== undefined) {
+      throw new InvalidInputError(
+        `${field} ${range.cidr} overlaps the host cluster's ${clash.name} ${clash.range.cidr}: nested traffic would be routed to the host`,
+        { hint: `pick a nested range outside ${clash.range.cidr} (platform config "nested")` },
+      );
+    }
+  }
+  return config;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length === 0 ? '(root)' : issue.path.join('.')}: ${issue.message}`)
+    .join('; ');
+}

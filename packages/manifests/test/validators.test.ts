@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { createKube, type KubeObject } from '@breakfix/kube';
+import { kubeadmFor, resolveBinaries } from '@breakfix/sandbox';
+import { createLabSecrets } from '@breakfix/secrets';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { parse } from 'yaml';
+import { KUBERNETES_RELEASES, labNodes, parseLabSpec, renderLab } from '../src/index.js';
+import { platform } from './fixtures.js';
+
+const run = promisify(execFile);
+const work = mkdtempSync(join(tmpdir(), 'breakfix-validate-'));
+const TOPOLOGIES = [0, 1, 2]; // 1, 2 and 3 nodes
+
+interface UserData {
+  write_files: { path: string; content: string }[];
+}
+
+async function labFor(minor: string, workers: number) {
+  const spec = parseLabSpec({
+    labId: uniqueName(`v${minor.replace('.', '')}w${workers}`).slice(0, 20),
+    kubernetesVersion: minor,
+    workers,
+  });
+  const secrets = await createLabSecrets({ labId: spec.labId, nodes: labNodes(spec).map((n) => n.name) });
+  return { spec, objects: renderLab(spec, platform, secrets) };
+}
+
+/** Fails with the tool's own output, so a broken template says what the validator said. */
+async function check(command: string, args: string[]): Promise<void> {
+  try {
+    const { stdout, stderr } = await run(command, args);
+    assert.doesNotMatch(`${stdout}${stderr}`, /Error|error:/, `${command} ${args.join(' ')}\n${stdout}${stderr}`);
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string };
+    assert.fail(`${command} ${args.join(' ')} failed:\n${failed.stdout ?? ''}${failed.stderr ?? ''}`);
+  }
+}
+
+for (const release of KUBERNETES_RELEASES) {
+  describe(`Kubernetes ${release.minor}: generated artifacts pass the real validators`, () => {
+    for (const workers of TOPOLOGIES) {
+      test(`${workers + 1}-node lab: cloud-init schema, kubeadm config validate, shellcheck`, async () => {
+        const { spec, objects } = await labFor(release.minor, workers);
+        const kubeadm = await kubeadmFor(await resolveBinaries({ build: false }), release.version);
+        for (const secret of objects.filter((o) => o.kind === 'Secret')) {
+          const userData = (secret.stringData as { userdata: string }).userdata;
+          const base = join(work, `${spec.labId}-${secret.metadata.name}`);
+          writeFileSync(`${base}.user-data`, userData);
+          await check('cloud-init', ['schema', '--config-file', `${base}.user-data`]);
+
+          const files = (parse(userData) as UserData).write_files;
+          const config = files.find((f) => f.path === '/etc/breakfix/kubeadm.yaml');
+          assert.ok(config, 'user-data carries a kubeadm config');
+          writeFileSync(`${base}.kubeadm.yaml`, config.content);
+          await check(kubeadm, ['config', 'validate', '--config', `${base}.kubeadm.yaml`]);
+
+          const script = files.find((f) => f.path === '/usr/local/sbin/breakfix-bootstrap');
+          const env = files.find((f) => f.path === '/etc/breakfix/bootstrap.env');
+          assert.ok(script && env);
+          writeFileSync(`${base}.bootstrap.sh`, script.content);
+          await check('shellcheck', [`${base}.bootstrap.sh`]);
+          // The values as the script sees them: the env file in place of its `source` line.
+          const [shebang, ...body] = script.content.split('\n');
+          writeFileSync(`${base}.bootstrap-with-env.sh`, [shebang, env.content, ...body].join('\n'));
+          await check('shellcheck', [`${base}.bootstrap-with-env.sh`]);
+        }
+      });
+    }
+  });
+}
+
+describe('the sandbox apiserver accepts every rendered object (server-side apply, dryRun=All, strict)', () => {
+  for (const release of KUBERNETES_RELEASES) {
+    for (const workers of TOPOLOGIES) {
+      test(`Kubernetes ${release.minor}, ${workers + 1} node(s)`, async () => {
+        const kube = createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
+        const { objects } = await labFor(release.minor, workers);
+        const [namespace, ...rest] = objects as [KubeObject, ...KubeObject[]];
+        // Namespaced objects can only be dry-run into a namespace that exists.
+        await kube.apply(namespace);
+        try {
+          for (const object of rest) {
+            const accepted = await kube.apply(object, { dryRun: true });
+            assert.equal(accepted.metadata.name, object.metadata.name);
+          }
+          const persisted = await kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace: namespace.metadata.name });
+          assert.equal(persisted.length, 0, 'dry run persisted nothing');
+        } finally {
+          await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace.metadata.name });
+        }
+      });
+    }
+  }
+});
