@@ -24,6 +24,8 @@ for entry in "${needs[@]}"; do
   if [[ $probe == /* ]]; then [[ -x $probe ]] && continue; else command -v "$probe" >/dev/null && continue; fi
   [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
 done
+# python3 -m venv (for the isolation analyzer) needs ensurepip, which Debian ships apart.
+python3 -c 'import ensurepip' 2>/dev/null || missing+=("python3-venv")
 
 if ((${#missing[@]} > 0)); then
   if [[ ${BREAKFIX_SKIP_APT:-} == 1 || $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
@@ -38,4 +40,5 @@ if ((${#missing[@]} > 0)); then
 fi
 
 [[ ${1:-} == --packages-only ]] && exit 0
+bash "$here/../infra/nca/install.sh" | tail -n 2 | head -n 1
 bash "$here/../infra/testbin/build.sh"

@@ -19,6 +19,7 @@ export {
   VM_OVERHEAD_MIB,
 } from './catalog.js';
 export { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
+export { accessPorts, isolationPolicies, METADATA_CIDR, SSH_SERVICE_NAME, sshService } from './isolation.js';
 export {
   LABELS,
   type LabAddon,
@@ -31,6 +32,7 @@ export {
   renderLab,
 } from './render.js';
 export {
+  hostRanges,
   type LabSpec,
   type LabSpecInput,
   type PlatformConfig,

@@ -8,7 +8,7 @@ import {
   MAX_WORKERS,
   type SizeProfileName,
 } from './catalog.js';
-import { overlaps, parseCidr } from './cidr.js';
+import { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
 
 const LAB_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
 const BANDWIDTH = /^\d+[KMG]$/;
@@ -44,8 +44,24 @@ const platformSchema = z.strictObject({
       podCidrs: z.array(z.string()).default(['10.244.0.0/16']),
       serviceCidrs: z.array(z.string()).default(['10.96.0.0/12']),
       nodeCidrs: z.array(z.string()).default([]),
+      /** Where the host cluster's API server listens, when outside the ranges above. */
+      apiServerCidrs: z.array(z.string()).default([]),
     })
-    .default({ podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], nodeCidrs: [] }),
+    .default({ podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], nodeCidrs: [], apiServerCidrs: [] }),
+  /** The namespace breakfix's own workloads run in; the only in-cluster source allowed to SSH into labs. */
+  platformNamespace: z
+    .string()
+    .regex(/^[a-z0-9-]{1,63}$/)
+    .default('breakfix-system'),
+  /** Also open the nested cluster's API (6443) to learners and the platform, not only SSH. */
+  exposeNestedApiServer: z.boolean().default(false),
+  /** Where the host cluster's DNS runs; labs may reach it on port 53 only. */
+  dns: z
+    .strictObject({
+      namespace: z.string().default('kube-system'),
+      podLabels: z.record(z.string(), z.string()).default({ 'k8s-app': 'kube-dns' }),
+    })
+    .default({ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } }),
   /** The nested clusters' ranges (the same in every lab: labs never route to each other). */
   nested: z
     .strictObject({ podSubnet: z.string().default('10.243.0.0/16'), serviceSubnet: z.string().default('10.95.0.0/16') })
@@ -102,20 +118,7 @@ export function parsePlatformConfig(input: unknown): PlatformConfig {
   if (overlaps(pod, service)) {
     throw new InvalidInputError(`nested.podSubnet ${pod.cidr} overlaps nested.serviceSubnet ${service.cidr}`);
   }
-  const host = [
-    ...config.hostNetworks.podCidrs.map((c, i) => ({
-      name: `hostNetworks.podCidrs[${i}]`,
-      range: parseCidr(c, `hostNetworks.podCidrs[${i}]`),
-    })),
-    ...config.hostNetworks.serviceCidrs.map((c, i) => ({
-      name: `hostNetworks.serviceCidrs[${i}]`,
-      range: parseCidr(c, `hostNetworks.serviceCidrs[${i}]`),
-    })),
-    ...config.hostNetworks.nodeCidrs.map((c, i) => ({
-      name: `hostNetworks.nodeCidrs[${i}]`,
-      range: parseCidr(c, `hostNetworks.nodeCidrs[${i}]`),
-    })),
-  ];
+  const host = hostRanges(config);
   for (const [field, range] of [
     ['nested.podSubnet', pod],
     ['nested.serviceSubnet', service],
@@ -129,6 +132,17 @@ export function parsePlatformConfig(input: unknown): PlatformConfig {
     }
   }
   return config;
+}
+
+/** Every host range a lab must stay clear of, with the config field it came from. */
+export function hostRanges(config: PlatformConfig): { name: string; range: Ipv4Range }[] {
+  const groups = ['podCidrs', 'serviceCidrs', 'nodeCidrs', 'apiServerCidrs'] as const;
+  return groups.flatMap((group) =>
+    config.hostNetworks[group].map((cidr, i) => {
+      const name = `hostNetworks.${group}[${i}]`;
+      return { name, range: parseCidr(cidr, name) };
+    }),
+  );
 }
 
 function describeIssues(error: z.ZodError): string {

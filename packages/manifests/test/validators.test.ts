@@ -10,7 +10,7 @@ import { kubeadmFor, resolveBinaries } from '@breakfix/sandbox';
 import { createLabSecrets } from '@breakfix/secrets';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { parse } from 'yaml';
-import { KUBERNETES_RELEASES, labNodes, parseLabSpec, renderLab } from '../src/index.js';
+import { isolationPolicies, KUBERNETES_RELEASES, labNodes, parseLabSpec, renderLab, sshService } from '../src/index.js';
 import { platform } from './fixtures.js';
 
 const run = promisify(execFile);
@@ -28,7 +28,7 @@ async function labFor(minor: string, workers: number) {
     workers,
   });
   const secrets = await createLabSecrets({ labId: spec.labId, nodes: labNodes(spec).map((n) => n.name) });
-  return { spec, objects: renderLab(spec, platform, secrets) };
+  return { spec, objects: renderLab(spec, platform, secrets, { addons: [isolationPolicies] }) };
 }
 
 /** Fails with the tool's own output, so a broken template says what the validator said. */
@@ -75,12 +75,12 @@ for (const release of KUBERNETES_RELEASES) {
   });
 }
 
-describe('the sandbox apiserver accepts every rendered object (server-side apply, dryRun=All, strict)', () => {
+describe('the sandbox apiserver accepts every rendered object, policies and SSH Service included (server-side apply, dryRun=All, strict)', () => {
   for (const release of KUBERNETES_RELEASES) {
     for (const workers of TOPOLOGIES) {
       test(`Kubernetes ${release.minor}, ${workers + 1} node(s)`, async () => {
         const kube = createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
-        const { objects } = await labFor(release.minor, workers);
+        const { spec, objects } = await labFor(release.minor, workers);
         const [namespace, ...rest] = objects as [KubeObject, ...KubeObject[]];
         // Namespaced objects can only be dry-run into a namespace that exists.
         await kube.apply(namespace);
@@ -89,6 +89,17 @@ describe('the sandbox apiserver accepts every rendered object (server-side apply
             const accepted = await kube.apply(object, { dryRun: true });
             assert.equal(accepted.metadata.name, object.metadata.name);
           }
+          const ssh = sshService(
+            {
+              namespace: namespace.metadata.name,
+              labels: namespace.metadata.labels ?? {},
+              platform,
+              labId: spec.labId,
+            },
+            30000 + Math.floor(Math.random() * 2767),
+          );
+          assert.equal((await kube.apply(ssh, { dryRun: true })).metadata.name, 'ssh');
+          assert.equal(rest.filter((o) => o.kind === 'NetworkPolicy').length, 4);
           const persisted = await kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace: namespace.metadata.name });
           assert.equal(persisted.length, 0, 'dry run persisted nothing');
         } finally {
