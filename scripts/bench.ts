@@ -5,6 +5,7 @@
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
 import { spawnSync } from 'node:child_process';
+import { benchIsolation } from './bench/isolation.js';
 import { benchRender } from './bench/render.js';
 import { benchSandbox } from './bench/sandbox.js';
 import { benchColdBuild } from './bench/testbin.js';
@@ -17,6 +18,7 @@ export interface Figure {
 
 const groups: Record<string, () => AsyncGenerator<Figure>> = {
   render: benchRender,
+  isolation: benchIsolation,
   sandbox: benchSandbox,
   testbin: benchColdBuild,
 };

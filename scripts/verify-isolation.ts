@@ -2,17 +2,7 @@
 // platform namespace and kube-dns, asks np-guard's analyzer what their NetworkPolicies allow,
 // and checks breakfix's isolation promises. Last line: "cross-lab connections: N".
 import { resolveNca, verifyIsolation } from '@breakfix/isolation';
-import { parsePlatformConfig } from '@breakfix/manifests';
-
-export const VERIFY_PLATFORM = parsePlatformConfig({
-  hostNetworks: {
-    podCidrs: ['10.244.0.0/16'],
-    serviceCidrs: ['10.96.0.0/12'],
-    nodeCidrs: ['192.168.10.0/24'],
-    apiServerCidrs: ['172.20.0.1/32'],
-  },
-  operator: { publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIsolationProofOnly breakfix-operator' },
-});
+import { VERIFY_PLATFORM } from './verify-isolation-platform.js';
 
 const report = await verifyIsolation({ platform: VERIFY_PLATFORM, nca: await resolveNca(), labs: 50 });
 console.log(

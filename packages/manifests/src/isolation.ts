@@ -1,5 +1,5 @@
 import type { KubeObject } from '@breakfix/kube';
-import { LABELS, type LabAddon, type LabContext } from './render.js';
+import { LABELS, type LabAddon } from './render.js';
 import { hostRanges, type PlatformConfig } from './spec.js';
 
 /** The cloud metadata address: reachable from any pod on most clouds unless a policy says no. */
@@ -94,7 +94,7 @@ function policy(metadata: KubeObject['metadata'], spec: Record<string, unknown>)
  * and means only the node running the VM answers: hand out that node's address. See docs/adr/0005.
  */
 export function sshService(
-  lab: Pick<LabContext, 'namespace' | 'labels' | 'platform'> & { labId: string },
+  lab: { labId: string; namespace: string; labels: Record<string, string> },
   nodePort: number,
 ): KubeObject {
   return {

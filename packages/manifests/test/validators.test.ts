@@ -93,7 +93,6 @@ describe('the sandbox apiserver accepts every rendered object, policies and SSH 
             {
               namespace: namespace.metadata.name,
               labels: namespace.metadata.labels ?? {},
-              platform,
               labId: spec.labId,
             },
             30000 + Math.floor(Math.random() * 2767),

@@ -1,4 +1,4 @@
 export type { SandboxInfo } from './sandbox-info.js';
 export { type SandboxProcess, startSandboxProcess } from './sandbox-process.js';
 export { assertSnapshot } from './snapshot.js';
-export { type TestSandbox, uniqueName, useSandbox } from './use-sandbox.js';
+export { closeRedisConnections, type TestSandbox, uniqueName, useSandbox } from './use-sandbox.js';

@@ -31,7 +31,7 @@ export function useSandbox(): Promise<TestSandbox> {
         (stream as { unref?: () => void } | null)?.unref?.();
       info = sandbox.info;
     }
-    return { info, redis: () => new Redis(info.redisUrl, { maxRetriesPerRequest: 1 }) };
+    return { info, redis: () => track(new Redis(info.redisUrl, { maxRetriesPerRequest: 1 })) };
   })();
   return shared;
 }
@@ -39,4 +39,21 @@ export function useSandbox(): Promise<TestSandbox> {
 /** A DNS-1123 name no other test uses: `prefix-` plus 8 random hex characters. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+const connections = new Set<Redis>();
+
+function track(redis: Redis): Redis {
+  connections.add(redis);
+  redis.once('end', () => connections.delete(redis));
+  return redis;
+}
+
+/**
+ * Closes every connection `redis()` opened. A test file calls it in `after()`: an open connection
+ * keeps the file's process alive, and the runner would wait for it forever.
+ */
+export function closeRedisConnections(): void {
+  for (const redis of connections) redis.disconnect();
+  connections.clear();
 }

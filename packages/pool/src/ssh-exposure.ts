@@ -1,0 +1,105 @@
+import { InvalidInputError } from '@breakfix/core';
+import type { Kube, KubeObject } from '@breakfix/kube';
+import { LABELS, SSH_SERVICE_NAME, sshService } from '@breakfix/manifests';
+import type { NodePortAllocator } from './nodeport-allocator.js';
+
+export interface ExposureDeps {
+  kube: Kube;
+  allocator: NodePortAllocator;
+  /** How long a port found taken outside breakfix is skipped. Default 10 minutes. */
+  blockMs?: number;
+  now?: () => number;
+}
+
+export interface LabRef {
+  labId: string;
+  namespace: string;
+  labels: Record<string, string>;
+}
+
+const PORT_TAKEN = /provided port is already allocated/;
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Opens SSH into a claimed lab: leases a NodePort and creates the lab's `ssh` Service on it. When
+ * the apiserver says the port is taken (a Service breakfix did not make), the port is blocked and
+ * another one picked. Idempotent: a lab that already has its port gets the same Service again.
+ */
+export async function openSsh(deps: ExposureDeps, lab: LabRef): Promise<{ nodePort: number }> {
+  const now = deps.now ?? Date.now;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const nodePort = await deps.allocator.allocate(lab.labId);
+    try {
+      await deps.kube.apply(sshService(lab, nodePort));
+      return { nodePort };
+    } catch (error) {
+      if (!(error instanceof InvalidInputError && PORT_TAKEN.test(error.message))) {
+        await deps.allocator.release(lab.labId);
+        throw error;
+      }
+      await deps.allocator.block(nodePort, now() + (deps.blockMs ?? 10 * 60_000));
+    }
+  }
+  throw new InvalidInputError(`lab ${lab.labId}: ${MAX_ATTEMPTS} NodePorts in a row were taken outside breakfix`, {
+    hint: 'run the NodePort reconciler, or give breakfix a range no other Service uses',
+  });
+}
+
+/** Closes SSH into a lab: deletes its `ssh` Service, then frees the port. Safe to call twice. */
+export async function closeSsh(deps: ExposureDeps, lab: Pick<LabRef, 'labId' | 'namespace'>): Promise<void> {
+  await deps.kube.delete({ apiVersion: 'v1', kind: 'Service', namespace: lab.namespace, name: SSH_SERVICE_NAME });
+  await deps.allocator.release(lab.labId);
+}
+
+export interface ReconcileReport {
+  /** Lab SSH Services whose port Redis did not record for that lab. */
+  adopted: { labId: string; port: number }[];
+  /** Ports in breakfix's range held by Services breakfix did not make. */
+  blocked: number[];
+  /** Leases with no Service past the grace period, and leases displaced by a Service that exists. */
+  freed: { labId: string; port: number }[];
+}
+
+interface ServiceLike extends KubeObject {
+  spec?: { ports?: { nodePort?: number }[] };
+}
+
+/**
+ * Compares leases with the Services that really exist (Kubernetes is the truth of what exists):
+ * adopts lab SSH Services Redis lost, blocks ports other Services hold, and frees leases whose
+ * Service is gone once `graceMs` has passed since allocation (a claim may be creating it now).
+ */
+export async function reconcileNodePorts(deps: ExposureDeps & { graceMs?: number }): Promise<ReconcileReport> {
+  const now = (deps.now ?? Date.now)();
+  const { first, last } = deps.allocator.range;
+  const report: ReconcileReport = { adopted: [], blocked: [], freed: [] };
+  const leases = await deps.allocator.leases();
+  const leaseByPort = new Map(leases.map((l) => [l.port, l]));
+  const inUse = new Set<number>();
+
+  for (const service of await deps.kube.list<ServiceLike>('v1', 'Service')) {
+    for (const { nodePort } of service.spec?.ports ?? []) {
+      if (nodePort === undefined || nodePort < first || nodePort > last) continue;
+      inUse.add(nodePort);
+      const labId = service.metadata.labels?.[LABELS.lab];
+      if (service.metadata.name === SSH_SERVICE_NAME && labId !== undefined) {
+        const holder = leaseByPort.get(nodePort)?.labId;
+        if (holder !== labId) {
+          report.adopted.push({ labId, port: nodePort });
+          // Redis had given the port to another lab: the Service that exists wins.
+          if (holder !== undefined) report.freed.push({ labId: holder, port: nodePort });
+        }
+        await deps.allocator.adopt(labId, nodePort);
+      } else {
+        report.blocked.push(nodePort);
+        await deps.allocator.block(nodePort, now + (deps.blockMs ?? 10 * 60_000));
+      }
+    }
+  }
+  for (const lease of leases) {
+    if (inUse.has(lease.port) || now - lease.allocatedAt < (deps.graceMs ?? 60_000)) continue;
+    if ((await deps.allocator.release(lease.labId)) !== undefined)
+      report.freed.push({ labId: lease.labId, port: lease.port });
+  }
+  return report;
+}
