@@ -3,6 +3,7 @@ import { waitFor } from '@breakfix/core';
 import type { KubeObject } from '@breakfix/kube';
 import { resolveBinaries, startSandbox } from '@breakfix/sandbox';
 import ssh2 from 'ssh2';
+import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../packages/sandbox/test/fixtures.js';
 import type { Figure } from '../bench.js';
 import { percentile, round } from './stats.js';
 
@@ -22,32 +23,17 @@ export async function* benchSandbox(): AsyncGenerator<Figure> {
       continue;
     }
 
-    const host = ssh2.utils.generateKeyPairSync('ed25519');
-    const user = ssh2.utils.generateKeyPairSync('ed25519');
-    await sandbox.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
-    const userdata = [
-      '#cloud-config',
-      'ssh_keys:',
-      '  ed25519_private: |',
-      ...host.private
-        .trim()
-        .split('\n')
-        .map((l) => `    ${l}`),
-      'users:',
-      `  - name: breakfix\n    ssh_authorized_keys: ['${user.public}']`,
-      '',
-    ].join('\n');
-    await sandbox.kube.apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'ci', namespace: 'bench' },
-      stringData: { userdata },
-    });
+    const host = keyPair('host');
+    const user = keyPair('user');
+    await sandbox.kube.apply(namespace('bench'));
+    await sandbox.kube.apply(
+      cloudInitSecret('bench', 'ci', userData({ hostKey: host, users: { breakfix: [user.public] } })),
+    );
     const toSsh: number[] = [];
     await Promise.all(
       Array.from({ length: VMS }, async (_, i) => {
         const started = performance.now();
-        await sandbox.kube.apply(vm(`vm-${i}`));
+        await sandbox.kube.apply(virtualMachine('bench', `vm-${i}`, { secret: 'ci' }));
         const address = await waitFor(
           async () => {
             const vmi = await sandbox.kube.get<
@@ -80,27 +66,6 @@ export async function* benchSandbox(): AsyncGenerator<Figure> {
   }
   yield { name: `sandbox.start.warm_cache.median (${RUNS} runs)`, value: round(percentile(starts, 50)), unit: 'ms' };
   yield { name: `sandbox.start.warm_cache.max (${RUNS} runs)`, value: round(Math.max(...starts)), unit: 'ms' };
-}
-
-function vm(name: string): KubeObject {
-  return {
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachine',
-    metadata: { name, namespace: 'bench' },
-    spec: {
-      runStrategy: 'Always',
-      template: {
-        spec: {
-          domain: {
-            devices: { interfaces: [{ name: 'default', bridge: {} }] },
-            resources: { requests: { memory: '1Gi' } },
-          },
-          networks: [{ name: 'default', pod: {} }],
-          volumes: [{ name: 'cloudinit', cloudInitNoCloud: { secretRef: { name: 'ci' } } }],
-        },
-      },
-    },
-  };
 }
 
 function login(host: string, privateKey: string): Promise<void> {

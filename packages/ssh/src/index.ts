@@ -1,0 +1,12 @@
+export {
+  CommandTimeoutError,
+  createSshRunner,
+  type ExecOptions,
+  type ExecResult,
+  fingerprint,
+  HostKeyMismatchError,
+  quote,
+  type SshRunner,
+  type SshRunnerOptions,
+  type SshTarget,
+} from './runner.js';

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { BreakfixError, DeadlineExceededError, UpstreamError } from '@breakfix/core';
+import { Client, type ClientChannel } from 'ssh2';
+
+export interface SshTarget {
+  host: string;
+  port?: number;
+  username: string;
+  /** OpenSSH private key of the account. */
+  privateKey: string;
+  /** The host key we expect, as an OpenSSH public key line (`ssh-ed25519 AAAA... comment`). */
+  hostKey: string;
+}
+
+export interface ExecOptions {
+  /** Kill the command and fail after this long. Default 60 s. */
+  timeoutMs?: number;
+  /** Bytes kept per stream (stdout, stderr); the rest is counted and dropped. Default 1 MiB. */
+  maxOutputBytes?: number;
+  /** Written to the command's standard input, then closed. */
+  stdin?: string | Buffer;
+  /** Run through `sudo -n` (the operator account has passwordless sudo). */
+  sudo?: boolean;
+  /** Variables for the command, exported in the remote shell (sshd drops most client env). */
+  env?: Record<string, string>;
+}
+
+export interface ExecResult {
+  /** Exit code; null when the command died by a signal or was killed on timeout. */
+  code: number | null;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  /** True when a stream was longer than maxOutputBytes. */
+  truncated: boolean;
+  durationMs: number;
+}
+
+export interface SshRunnerOptions {
+  /** Deadline for TCP connect + key exchange + authentication. Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Keepalive interval; a peer that misses `keepaliveCountMax` in a row is dropped. Default 10 s. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+}
+
+/** The server presented a host key other than the one pinned for it: possibly not our VM. */
+export class HostKeyMismatchError extends BreakfixError {
+  constructor(target: SshTarget, presented: string) {
+    super(
+      'upstream',
+      `host key of ${target.host}:${target.port ?? 22} is ${presented}, expected ${fingerprint(keyBlob(target.hostKey))}`,
+      {
+        hint: 'the VM was replaced or this is not the lab it claims to be; do not trust it',
+      },
+    );
+  }
+}
+
+/** A command overran its deadline; it was killed and the connection closed. */
+export class CommandTimeoutError extends DeadlineExceededError {
+  readonly partial: ExecResult;
+
+  constructor(command: string, timeoutMs: number, partial: ExecResult) {
+    super(`\`${command.slice(0, 80)}\` did not finish within ${timeoutMs} ms; killed`);
+    this.partial = partial;
+  }
+}
+
+export interface SshRunner {
+  exec(target: SshTarget, command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Writes `content` to `path` on the target (mode 0600 unless given), through sudo if asked. */
+  upload(
+    target: SshTarget,
+    path: string,
+    content: string | Buffer,
+    options?: { mode?: number; sudo?: boolean },
+  ): Promise<void>;
+}
+
+/**
+ * ssh2 leaves the three things that matter to us off by default: without `hostVerifier` any host
+ * key is accepted, keepalive is off, and exec has no timeout. This runner sets all three, caps
+ * output, and kills commands that overrun (a KILL signal on the channel, then the connection is
+ * closed, which makes sshd hang up the session).
+ */
+export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
+  const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+
+  function connect(target: SshTarget): Promise<Client> {
+    const expected = keyBlob(target.hostKey);
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      let presented: Buffer | undefined;
+      const timer = setTimeout(() => {
+        client.destroy();
+        reject(
+          new DeadlineExceededError(
+            `SSH to ${target.host}:${target.port ?? 22} not ready within ${connectTimeoutMs} ms`,
+          ),
+        );
+      }, connectTimeoutMs);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        resolve(client);
+      });
+      client.once('error', (error: Error & { level?: string }) => {
+        clearTimeout(timer);
+        client.destroy();
+        if (presented !== undefined && !presented.equals(expected)) {
+          reject(new HostKeyMismatchError(target, fingerprint(presented)));
+        } else if (error.level === 'client-authentication') {
+          reject(new UpstreamError(`SSH authentication as ${target.username}@${target.host} failed`, { cause: error }));
+        } else {
+          reject(
+            new UpstreamError(`SSH to ${target.host}:${target.port ?? 22} failed: ${error.message}`, { cause: error }),
+          );
+        }
+      });
+      client.connect({
+        host: target.host,
+        port: target.port ?? 22,
+        username: target.username,
+        privateKey: target.privateKey,
+        readyTimeout: connectTimeoutMs,
+        keepaliveInterval: options.keepaliveIntervalMs ?? 10_000,
+        keepaliveCountMax: options.keepaliveCountMax ?? 3,
+        hostVerifier: (key: Buffer) => {
+          presented = key;
+          return key.equals(expected);
+        },
+      });
+    });
+  }
+
+  async function exec(target: SshTarget, command: string, execOptions: ExecOptions = {}): Promise<ExecResult> {
+    const timeoutMs = execOptions.timeoutMs ?? 60_000;
+    const cap = execOptions.maxOutputBytes ?? 1024 * 1024;
+    const started = Date.now();
+    const client = await connect(target);
+    const remote = remoteCommand(command, execOptions, timeoutMs);
+    try {
+      return await new Promise<ExecResult>((resolve, reject) => {
+        client.exec(remote, (error, channel: ClientChannel) => {
+          if (error)
+            return reject(new UpstreamError(`SSH exec on ${target.host} failed: ${error.message}`, { cause: error }));
+          const out = capped(cap);
+          const err = capped(cap);
+          let code: number | null = null;
+          let signal: string | undefined;
+          const result = (): ExecResult => ({
+            code,
+            signal,
+            stdout: out.text(),
+            stderr: err.text(),
+            truncated: out.truncated() || err.truncated(),
+            durationMs: Date.now() - started,
+          });
+          const timer = setTimeout(() => {
+            try {
+              channel.signal('KILL');
+            } catch {
+              // the channel may already be closing
+            }
+            channel.close();
+            client.destroy();
+            reject(new CommandTimeoutError(command, timeoutMs, result()));
+          }, timeoutMs);
+          channel.on('data', out.push);
+          channel.stderr.on('data', err.push);
+          channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+            code = exitCode;
+            signal = exitSignal ?? undefined;
+          });
+          channel.on('close', () => {
+            clearTimeout(timer);
+            resolve(result());
+          });
+          if (execOptions.stdin !== undefined) channel.end(execOptions.stdin);
+          else channel.end();
+        });
+      });
+    } finally {
+      client.end();
+    }
+  }
+
+  return {
+    exec,
+    async upload(target, path, content, uploadOptions = {}) {
+      const mode = (uploadOptions.mode ?? 0o600).toString(8);
+      const result = await exec(target, `umask 077 && cat > ${quote(path)} && chmod ${mode} ${quote(path)}`, {
+        stdin: content,
+        ...(uploadOptions.sudo ? { sudo: true } : {}),
+      });
+      if (result.code !== 0) {
+        throw new UpstreamError(
+          `upload of ${path} to ${target.host} failed (exit ${result.code}): ${result.stderr.trim()}`,
+        );
+      }
+    },
+  };
+}
+
+/**
+ * The command line sent to the server: variables exported first, run by sh under `timeout`, so
+ * the server kills it too (sshd does not hang up a session without a terminal when its client
+ * goes away, and not every sshd honours signal requests), through sudo if asked (sudo first, so
+ * a root command stays killable).
+ */
+function remoteCommand(command: string, options: ExecOptions, timeoutMs: number): string {
+  const exports = Object.entries(options.env ?? {}).map(([key, value]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(key))
+      throw new BreakfixError('invalid_input', `environment variable name "${key}" is not allowed`);
+    return `${key}=${quote(value)}`;
+  });
+  const prefix = exports.length > 0 ? `export ${exports.join(' ')}; ` : '';
+  const script = `${prefix}${command}`;
+  const guarded = `timeout -s KILL ${Math.ceil(timeoutMs / 1000) + 1} sh -c ${quote(script)}`;
+  return options.sudo ? `sudo -n ${guarded}` : guarded;
+}
+
+export function quote(value: string): string {
+  return `'${value.replaceAll("'", `'"'"'`)}'`;
+}
+
+function capped(limit: number) {
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let over = false;
+  return {
+    push: (chunk: Buffer) => {
+      if (kept >= limit) {
+        over = true;
+        return;
+      }
+      const slice = chunk.subarray(0, limit - kept);
+      if (slice.length < chunk.length) over = true;
+      chunks.push(slice);
+      kept += slice.length;
+    },
+    text: () => Buffer.concat(chunks).toString('utf8'),
+    truncated: () => over,
+  };
+}
+
+function keyBlob(publicKey: string): Buffer {
+  const blob = publicKey.trim().split(/\s+/)[1];
+  if (blob === undefined) throw new BreakfixError('invalid_input', 'pinned host key is not an OpenSSH public key line');
+  return Buffer.from(blob, 'base64');
+}
+
+/** OpenSSH's `SHA256:...` fingerprint of a key blob. */
+export function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { before, describe, test } from 'node:test';
+import { UpstreamError, waitFor } from '@breakfix/core';
+import { createKube, type KubeObject } from '@breakfix/kube';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../sandbox/test/fixtures.js';
+import { CommandTimeoutError, createSshRunner, HostKeyMismatchError, type SshTarget } from '../src/index.js';
+
+const runner = createSshRunner({ connectTimeoutMs: 5_000 });
+let target: SshTarget;
+
+before(async () => {
+  // Given a simulated VM whose cloud-init pins a host key and authorizes the operator's key
+  const kube = createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
+  const ns = uniqueName('ssh');
+  const hostKey = keyPair('host');
+  const operator = keyPair('operator');
+  await kube.apply(namespace(ns));
+  await kube.apply(cloudInitSecret(ns, 'ci', userData({ hostKey, users: { breakfix: [operator.public] } })));
+  await kube.apply(virtualMachine(ns, 'cp', { secret: 'ci' }));
+  const address = await waitFor(
+    async () => {
+      const vmi = await kube.get<KubeObject & { status?: { phase?: string; interfaces?: { ipAddress?: string }[] } }>({
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        namespace: ns,
+        name: 'cp',
+      });
+      return vmi?.status?.phase === 'Running' ? vmi.status.interfaces?.[0]?.ipAddress : undefined;
+    },
+    { what: 'the VM to run', timeoutMs: 20_000 },
+  );
+  target = { host: address, username: 'breakfix', privateKey: operator.private, hostKey: hostKey.public };
+});
+
+describe('SSH runner', () => {
+  test('runs a command: exit code, stdout, stderr, exported variables, sudo', async () => {
+    const result = await runner.exec(target, 'echo "$LAB_ID on $NODE"; echo oops >&2; exit 3', {
+      env: { LAB_ID: "it's lab-1", NODE: 'cp' },
+    });
+    assert.equal(result.code, 3);
+    assert.equal(result.stdout, "it's lab-1 on cp\n");
+    assert.equal(result.stderr, 'oops\n');
+    assert.equal(result.truncated, false);
+    assert.equal((await runner.exec(target, 'id -un', { sudo: true })).stdout, 'breakfix\n');
+  });
+
+  test('refuses a server whose host key is not the pinned one, naming its fingerprint', async () => {
+    await assert.rejects(runner.exec({ ...target, hostKey: keyPair().public }, 'true'), (error: unknown) => {
+      assert.ok(error instanceof HostKeyMismatchError);
+      assert.match(error.message, /host key of .+:22 is SHA256:\S+, expected SHA256:\S+/);
+      return true;
+    });
+  });
+
+  test('reports a refused key as an authentication failure', async () => {
+    await assert.rejects(runner.exec({ ...target, privateKey: keyPair().private }, 'true'), (error: unknown) => {
+      assert.ok(error instanceof UpstreamError);
+      assert.match(error.message, /SSH authentication as breakfix@.+ failed/);
+      return true;
+    });
+  });
+
+  test('kills a command that overruns its deadline, on the server too', async () => {
+    const marker = `sleep 37.${Math.floor(Math.random() * 1e6)}`;
+    const started = Date.now();
+    await assert.rejects(runner.exec(target, marker, { timeoutMs: 500 }), CommandTimeoutError);
+    assert.ok(Date.now() - started < 3_000, 'the caller is not held past the deadline');
+    await waitFor(async () => (processesRunning(marker) === 0 ? true : undefined), {
+      what: `no "${marker}" left on the host`,
+      timeoutMs: 5_000,
+    });
+  });
+
+  test('caps output and says so', async () => {
+    const result = await runner.exec(target, 'head -c 300000 /dev/zero | tr "\\0" x', { maxOutputBytes: 1000 });
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.length, 1000);
+    assert.equal(result.truncated, true);
+  });
+
+  test('uploads a file with the mode asked for', async () => {
+    await runner.upload(target, '/tmp/check.sh', '#!/bin/sh\necho checked\n', { mode: 0o755 });
+    const result = await runner.exec(target, '/tmp/check.sh && stat -c %a /tmp/check.sh');
+    assert.equal(result.stdout, 'checked\n755\n');
+  });
+
+  test('an address where nobody listens fails fast with the address', async () => {
+    await assert.rejects(
+      runner.exec({ ...target, host: '127.0.0.1', port: 1 }, 'true'),
+      /SSH to 127\.0\.0\.1:1 failed/,
+    );
+  });
+});
+
+/** Processes on this host whose command line is exactly `command` (the guest runs on this host). */
+function processesRunning(command: string): number {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim() === command;
+      } catch {
+        return false;
+      }
+    }).length;
+}
