@@ -1,5 +1,13 @@
 export { type WaitOptions, waitFor, withDeadline } from './deadline.js';
 export {
+  ENVIRONMENT_STATES,
+  type EnvironmentEvent,
+  type EnvironmentState,
+  isHeld,
+  TRANSITIONS,
+  transition,
+} from './environment.js';
+export {
   assertNever,
   BreakfixError,
   type BreakfixErrorOptions,

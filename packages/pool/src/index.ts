@@ -1,4 +1,11 @@
 export {
+  type Environment,
+  EnvironmentStore,
+  type EnvironmentStoreOptions,
+  LearnerHasLabError,
+  PoolExhaustedError,
+} from './environment-store.js';
+export {
   type Lease,
   NodePortAllocator,
   type NodePortAllocatorOptions,

@@ -1,0 +1,241 @@
+import {
+  BreakfixError,
+  ConflictError,
+  type EnvironmentEvent,
+  type EnvironmentState,
+  NotFoundError,
+  TRANSITIONS,
+} from '@breakfix/core';
+import type { Redis } from 'ioredis';
+
+export interface Environment {
+  id: string;
+  pool: string;
+  namespace: string;
+  state: EnvironmentState;
+  createdAt: number;
+  updatedAt: number;
+  learner?: string;
+  scenario?: string;
+  claimedAt?: number;
+  expiresAt?: number;
+}
+
+/** No ready environment in the pool; the learner is queued. */
+export class PoolExhaustedError extends BreakfixError {
+  readonly pool: string;
+  /** 1 for the first learner waiting. */
+  readonly queuePosition: number;
+  /** Environments of the pool being provisioned right now. */
+  readonly provisioning: number;
+
+  constructor(pool: string, queuePosition: number, provisioning: number) {
+    super('pool_exhausted', `no ready lab in pool ${pool}; you are number ${queuePosition} in the queue`, {
+      hint: provisioning > 0 ? `${provisioning} lab(s) are booting now` : 'a lab is being provisioned for you',
+    });
+    this.pool = pool;
+    this.queuePosition = queuePosition;
+    this.provisioning = provisioning;
+  }
+}
+
+/** The learner already holds a lab: one active lab per learner. */
+export class LearnerHasLabError extends ConflictError {
+  readonly environmentId: string;
+
+  constructor(learner: string, environmentId: string) {
+    super(`learner ${learner} already has lab ${environmentId}`, {
+      hint: 'release it first (/lab stop), or keep using it',
+    });
+    this.environmentId = environmentId;
+  }
+}
+
+/** Lua table of allowed transitions, generated from @breakfix/core's TRANSITIONS. */
+const LUA_TRANSITIONS = `local transitions = {${Object.entries(TRANSITIONS)
+  .map(
+    ([event, moves]) =>
+      `${event} = {${Object.entries(moves)
+        .map(([from, to]) => `${from} = '${to}'`)
+        .join(', ')}}`,
+  )
+  .join(', ')}}`;
+
+/**
+ * KEYS: 1 env hash, 2 ready zset of the pool, 3 learner key (or a dummy), 4 provisioning set.
+ * ARGV: event, now, [field, value]... Applies a transition atomically; returns the new state or
+ * an error reply `BADMOVE <state>` / `NOENV`.
+ */
+const MOVE = `${LUA_TRANSITIONS}
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return redis.error_reply('NOENV') end
+local next = transitions[ARGV[1]][state]
+if not next then return redis.error_reply('BADMOVE ' .. state) end
+redis.call('HSET', KEYS[1], 'state', next, 'updatedAt', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local id = redis.call('HGET', KEYS[1], 'id')
+if next == 'ready' then redis.call('ZADD', KEYS[2], ARGV[2], id) else redis.call('ZREM', KEYS[2], id) end
+if next ~= 'provisioning' then redis.call('SREM', KEYS[4], id) end
+if ARGV[1] == 'release' then
+  local learner = redis.call('HGET', KEYS[1], 'learner')
+  if learner and redis.call('GET', KEYS[3]) == id then redis.call('DEL', KEYS[3]) end
+end
+return next
+`;
+
+/**
+ * KEYS: 1 ready zset, 2 learner key, 3 waiting zset, 4 provisioning set, 5 arrival counter of the pool.
+ * ARGV: learner, scenario, now, ttlMs, env key prefix.
+ * Returns {'claimed', id} | {'held', id} | {'empty', position, provisioning}.
+ */
+const CLAIM = `${LUA_TRANSITIONS}
+local learner, scenario, now, ttl, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local held = redis.call('GET', KEYS[2])
+if held then return {'held', held} end
+while true do
+  local popped = redis.call('ZPOPMIN', KEYS[1])
+  if #popped == 0 then break end
+  local id = popped[1]
+  local key = prefix .. id
+  if transitions.claim[redis.call('HGET', key, 'state') or ''] then
+    redis.call('HSET', key, 'state', 'claimed', 'learner', learner, 'scenario', scenario,
+      'claimedAt', now, 'expiresAt', now + ttl, 'updatedAt', now)
+    redis.call('SET', KEYS[2], id)
+    redis.call('ZREM', KEYS[3], learner)
+    return {'claimed', id}
+  end
+end
+-- Arrival order, not the clock: learners arriving in the same millisecond still queue in order.
+if not redis.call('ZSCORE', KEYS[3], learner) then redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), learner) end
+return {'empty', redis.call('ZRANK', KEYS[3], learner) + 1, redis.call('SCARD', KEYS[4])}
+`;
+
+export interface EnvironmentStoreOptions {
+  redis: Redis;
+  /** Key prefix. Default `breakfix:`. */
+  prefix?: string;
+  now?: () => number;
+}
+
+/**
+ * Environments in Redis: who holds what. Every change of state goes through one Lua script that
+ * checks the transition table, so a ready set, a learner's lab and an environment's state never
+ * disagree, and the atomic claim can never give one environment to two learners.
+ */
+export class EnvironmentStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #now: () => number;
+
+  constructor(options: EnvironmentStoreOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix ?? 'breakfix:';
+    this.#now = options.now ?? Date.now;
+  }
+
+  #env = (id: string) => `${this.#prefix}env:${id}`;
+  #ready = (pool: string) => `${this.#prefix}pool:${pool}:ready`;
+  #waiting = (pool: string) => `${this.#prefix}pool:${pool}:waiting`;
+  #provisioning = (pool: string) => `${this.#prefix}pool:${pool}:provisioning`;
+  #learner = (learner: string) => `${this.#prefix}learner:${learner}`;
+
+  /** Records a new environment as provisioning. Idempotent: an existing id is left as it is. */
+  async create(input: { id: string; pool: string; namespace: string }): Promise<Environment> {
+    const now = this.#now();
+    const created = await this.#redis.hsetnx(this.#env(input.id), 'id', input.id);
+    if (created === 1) {
+      await this.#redis
+        .multi()
+        .hset(this.#env(input.id), {
+          pool: input.pool,
+          namespace: input.namespace,
+          state: 'provisioning',
+          createdAt: now,
+          updatedAt: now,
+        })
+        .sadd(this.#provisioning(input.pool), input.id)
+        .exec();
+    }
+    return await this.get(input.id);
+  }
+
+  async get(id: string): Promise<Environment> {
+    const fields = await this.#redis.hgetall(this.#env(id));
+    if (fields.id === undefined) throw new NotFoundError(`no environment ${id}`);
+    return parseEnvironment(fields);
+  }
+
+  /** Applies a lifecycle event (provisioned, release, fail, delete); claims go through claim(). */
+  async apply(id: string, event: Exclude<EnvironmentEvent, 'claim'>): Promise<EnvironmentState> {
+    const env = await this.get(id);
+    try {
+      const state = (await this.#redis.eval(
+        MOVE,
+        4,
+        this.#env(id),
+        this.#ready(env.pool),
+        this.#learner(env.learner ?? '-'),
+        this.#provisioning(env.pool),
+        event,
+        this.#now(),
+      )) as EnvironmentState;
+      return state;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message.startsWith('BADMOVE'))
+        throw new ConflictError(`environment ${id} is ${message.slice(8)} and cannot ${event}`);
+      if (message.startsWith('NOENV')) throw new NotFoundError(`no environment ${id}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Atomically binds the oldest ready environment of `pool` to a learner and scenario. One lab
+   * per learner; an empty pool queues the learner and says where they stand.
+   */
+  async claim(input: { pool: string; learner: string; scenario: string; ttlMs: number }): Promise<Environment> {
+    const [outcome, first, second] = (await this.#redis.eval(
+      CLAIM,
+      5,
+      this.#ready(input.pool),
+      this.#learner(input.learner),
+      this.#waiting(input.pool),
+      this.#provisioning(input.pool),
+      `${this.#waiting(input.pool)}:seq`,
+      input.learner,
+      input.scenario,
+      this.#now(),
+      input.ttlMs,
+      `${this.#prefix}env:`,
+    )) as [string, string | number, number | undefined];
+    if (outcome === 'held') throw new LearnerHasLabError(input.learner, String(first));
+    if (outcome === 'empty') throw new PoolExhaustedError(input.pool, Number(first), Number(second ?? 0));
+    return await this.get(String(first));
+  }
+
+  /** The environment a learner holds, if any. */
+  async heldBy(learner: string): Promise<Environment | undefined> {
+    const id = await this.#redis.get(this.#learner(learner));
+    return id === null ? undefined : await this.get(id);
+  }
+
+  async readyCount(pool: string): Promise<number> {
+    return await this.#redis.zcard(this.#ready(pool));
+  }
+}
+
+function parseEnvironment(fields: Record<string, string>): Environment {
+  const number = (key: string) => (fields[key] === undefined ? undefined : Number(fields[key]));
+  return {
+    id: fields.id ?? '',
+    pool: fields.pool ?? '',
+    namespace: fields.namespace ?? '',
+    state: (fields.state ?? 'provisioning') as EnvironmentState,
+    createdAt: Number(fields.createdAt),
+    updatedAt: Number(fields.updatedAt),
+    ...(fields.learner === undefined ? {} : { learner: fields.learner }),
+    ...(fields.scenario === undefined ? {} : { scenario: fields.scenario }),
+    ...(number('claimedAt') === undefined ? {} : { claimedAt: number('claimedAt') as number }),
+    ...(number('expiresAt') === undefined ? {} : { expiresAt: number('expiresAt') as number }),
+  };
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { ConflictError, NotFoundError } from '@breakfix/core';
+import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { EnvironmentStore, LearnerHasLabError, PoolExhaustedError } from '../src/index.js';
+
+after(closeRedisConnections);
+
+async function store() {
+  const { redis } = await useSandbox();
+  return new EnvironmentStore({ redis: redis(), prefix: `${uniqueName('envs')}:` });
+}
+
+async function readyEnvironments(environments: EnvironmentStore, pool: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `env-${String(i).padStart(3, '0')}`);
+  for (const id of ids) {
+    await environments.create({ id, pool, namespace: `lab-${id}` });
+    await environments.apply(id, 'provisioned');
+  }
+  return ids;
+}
+
+describe('environment store', () => {
+  test('an environment lives provisioning -> ready -> claimed -> releasing -> deleted', async () => {
+    const environments = await store();
+    const created = await environments.create({ id: 'e1', pool: 'k8s-1.36', namespace: 'lab-e1' });
+    assert.equal(created.state, 'provisioning');
+    assert.equal(await environments.apply('e1', 'provisioned'), 'ready');
+    assert.equal(await environments.readyCount('k8s-1.36'), 1);
+
+    const claimed = await environments.claim({
+      pool: 'k8s-1.36',
+      learner: 'ada',
+      scenario: 'kubelet-crashloop',
+      ttlMs: 3_600_000,
+    });
+    assert.equal(claimed.id, 'e1');
+    assert.equal(claimed.state, 'claimed');
+    assert.equal(claimed.learner, 'ada');
+    assert.equal(claimed.scenario, 'kubelet-crashloop');
+    assert.equal((claimed.expiresAt ?? 0) - (claimed.claimedAt ?? 0), 3_600_000);
+    assert.equal(await environments.readyCount('k8s-1.36'), 0);
+    assert.equal((await environments.heldBy('ada'))?.id, 'e1');
+
+    assert.equal(await environments.apply('e1', 'release'), 'releasing');
+    assert.equal(await environments.heldBy('ada'), undefined);
+    assert.equal(await environments.apply('e1', 'delete'), 'deleted');
+  });
+
+  test('200 concurrent claims on 50 ready labs: 50 distinct labs, 150 queued, none held twice', async () => {
+    const environments = await store();
+    const ids = await readyEnvironments(environments, 'p', 50);
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        environments.claim({ pool: 'p', learner: `learner-${i}`, scenario: 's', ttlMs: 60_000 }),
+      ),
+    );
+    const won = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const lost = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    assert.equal(won.length, 50);
+    assert.deepEqual(new Set(won.map((e) => e.id)), new Set(ids), 'every ready lab went to exactly one learner');
+    assert.equal(new Set(won.map((e) => e.learner)).size, 50);
+    assert.equal(lost.length, 150);
+    assert.ok(lost.every((e) => e instanceof PoolExhaustedError));
+    assert.deepEqual(
+      (lost as PoolExhaustedError[]).map((e) => e.queuePosition).sort((a, b) => a - b),
+      Array.from({ length: 150 }, (_, i) => i + 1),
+      'each waiting learner has a queue position of their own',
+    );
+
+    // Checked again from Redis: each lab's record names the learner whose key points back at it.
+    for (const env of won) {
+      const stored = await environments.get(env.id);
+      assert.equal(stored.state, 'claimed');
+      assert.equal((await environments.heldBy(stored.learner ?? ''))?.id, env.id);
+    }
+    assert.equal(await environments.readyCount('p'), 0);
+  });
+
+  test('one lab per learner; after release the learner may claim again', async () => {
+    const environments = await store();
+    await readyEnvironments(environments, 'p', 2);
+    const first = await environments.claim({ pool: 'p', learner: 'grace', scenario: 's', ttlMs: 1_000 });
+    await assert.rejects(
+      environments.claim({ pool: 'p', learner: 'grace', scenario: 's', ttlMs: 1_000 }),
+      (error: unknown) => {
+        assert.ok(error instanceof LearnerHasLabError);
+        assert.equal(error.environmentId, first.id);
+        assert.match(error.message, new RegExp(`learner grace already has lab ${first.id}`));
+        return true;
+      },
+    );
+    await environments.apply(first.id, 'release');
+    const second = await environments.claim({ pool: 'p', learner: 'grace', scenario: 's', ttlMs: 1_000 });
+    assert.notEqual(second.id, first.id);
+  });
+
+  test('an empty pool says where the learner stands and what is booting', async () => {
+    const environments = await store();
+    await environments.create({ id: 'booting', pool: 'p', namespace: 'lab-booting' });
+    await assert.rejects(
+      environments.claim({ pool: 'p', learner: 'linus', scenario: 's', ttlMs: 1_000 }),
+      (error: unknown) => {
+        assert.ok(error instanceof PoolExhaustedError);
+        assert.equal(error.queuePosition, 1);
+        assert.equal(error.provisioning, 1);
+        assert.match(error.message, /no ready lab in pool p; you are number 1 in the queue/);
+        return true;
+      },
+    );
+    // Asking again keeps the learner's place.
+    await assert.rejects(
+      environments.claim({ pool: 'p', learner: 'linus', scenario: 's', ttlMs: 1_000 }),
+      /number 1 in the queue/,
+    );
+  });
+
+  test('moves the lifecycle does not allow are refused without changing anything', async () => {
+    const environments = await store();
+    await readyEnvironments(environments, 'p', 1);
+    await assert.rejects(environments.apply('env-000', 'release'), (error: unknown) => {
+      assert.ok(error instanceof ConflictError);
+      assert.match(error.message, /environment env-000 is ready and cannot release/);
+      return true;
+    });
+    assert.equal((await environments.get('env-000')).state, 'ready');
+    assert.equal(await environments.readyCount('p'), 1);
+    await assert.rejects(environments.apply('nope', 'delete'), NotFoundError);
+    const again = await environments.create({ id: 'env-000', pool: 'p', namespace: 'other' });
+    assert.equal(again.state, 'ready', 'create is idempotent and never resets an environment');
+  });
+});
