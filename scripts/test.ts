@@ -5,7 +5,7 @@
 //   npm test -- packages/kube        only test files under these paths
 //   BREAKFIX_TEST_CONCURRENCY=4      test files run at once (default 4)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSandboxProcess } from '@breakfix/testkit';
@@ -74,5 +74,10 @@ const tests = spawn(
   { cwd: root, stdio: 'inherit', env: { ...process.env, BREAKFIX_SANDBOX_FILE: sandbox.infoFile } },
 );
 const code = await new Promise<number>((resolve) => tests.on('exit', (c) => resolve(c ?? 1)));
+if (code !== 0) {
+  // What the sandbox (apiserver, simulator) said during a failed run, for whoever debugs it.
+  mkdirSync(join(root, 'test-results'), { recursive: true });
+  writeFileSync(join(root, 'test-results', 'sandbox.log'), sandbox.output());
+}
 await sandbox.stop();
 process.exit(code);

@@ -220,6 +220,24 @@ describe('virt simulator', () => {
     assert.ok(Date.now() - started >= 1_500, 'Running only after the boot delay');
   });
 
+  test('a VM whose cloud-init Secret is missing fails to boot, and runs once the Secret exists', async () => {
+    const kube = await adminKube();
+    const ns = uniqueName('sim');
+    const hostKey = keyPair('host');
+    await kube.apply(namespace(ns));
+    await kube.apply(virtualMachine(ns, 'cp', { secret: 'later' }));
+    const failed = await waitFor(
+      async () => {
+        const vmi = await kube.get<Vmi>(vmiRef(ns, 'cp'));
+        return vmi?.status?.phase === 'Failed' ? vmi : undefined;
+      },
+      { what: 'VMI Failed', timeoutMs: 10_000 },
+    );
+    assert.match(failed.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '', /BootFailed/);
+    await kube.apply(cloudInitSecret(ns, 'later', userData({ hostKey, users: { breakfix: [keyPair().public] } })));
+    await runningVmi(kube, ns, 'cp');
+  });
+
   test('a crashed guest is replaced by a new VMI with a fresh disk (runStrategy Always)', async () => {
     const kube = await adminKube();
     const { ns, hostKey, learner } = await labVm(kube, { annotations: { [ANNOTATION_CRASH_AFTER]: '2000' } });

@@ -157,8 +157,20 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   function startBoot(key: string, vm: VirtualMachine, vmi: VirtualMachineInstance): void {
     const controller = new AbortController();
     const boot: Boot = { uid: vmi.metadata.uid ?? '', controller, done: Promise.resolve() };
-    boot.done = runBoot(boot, vm, vmi).catch((error: unknown) => {
-      if (!controller.signal.aborted) log(`boot of ${key} failed: ${(error as Error).message}`);
+    boot.done = runBoot(boot, vm, vmi).catch(async (error: unknown) => {
+      if (controller.signal.aborted) return;
+      // As when virt-launcher dies: the VMI fails, and the VM's runStrategy decides what follows.
+      log(`boot of ${key} failed: ${(error as Error).message}`);
+      await boot.guest?.stop();
+      try {
+        await setVmiStatus(vmi, {
+          phase: 'Failed',
+          conditions: [condition('Ready', 'False', 'BootFailed', (error as Error).message.slice(0, 200))],
+        });
+        enqueue(key, () => reconcile(vm.metadata.namespace ?? '', vm.metadata.name));
+      } catch (reportError) {
+        log(`could not report the failed boot of ${key}: ${(reportError as Error).message}`);
+      }
     });
     boots.set(key, boot);
   }
