@@ -1,4 +1,5 @@
 import https from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConflictError, DeadlineExceededError, InvalidInputError, NotFoundError, UpstreamError } from '@breakfix/core';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Kube } from './kube.js';
@@ -12,6 +13,9 @@ export interface CreateKubeOptions {
   /** Deadline for one request. Default 30 s. */
   requestTimeoutMs?: number;
 }
+
+/** How long apply waits for a fresh ResourceQuota to be computed before giving up. */
+const QUOTA_SETTLE_MS = 15_000;
 
 interface ApiResource {
   name: string;
@@ -179,12 +183,19 @@ export function createKube(options: CreateKubeOptions): Kube {
       force: String(options.force ?? true),
     });
     if (options.dryRun) query.set('dryRun', 'All');
-    const { status, json } = await request<T & Status>('PATCH', `${path}${subresource}?${query}`, {
-      contentType: 'application/apply-patch+yaml',
-      data: object,
-    });
-    if (status >= 300) throw failure(`apply ${describeRef(ref)}`, status, json);
-    return json;
+    const deadline = Date.now() + QUOTA_SETTLE_MS;
+    for (let pause = 100; ; pause = Math.min(pause * 2, 1_000)) {
+      const { status, json } = await request<T & Status>('PATCH', `${path}${subresource}?${query}`, {
+        contentType: 'application/apply-patch+yaml',
+        data: object,
+      });
+      if (status < 300) return json;
+      // A ResourceQuota created a moment ago has no usage computed yet, and the apiserver refuses
+      // what it counts until the quota controller catches up (usually well under a second).
+      const settling = status === 403 && /status unknown for quota/.test(json.message ?? '');
+      if (!settling || Date.now() + pause > deadline) throw failure(`apply ${describeRef(ref)}`, status, json);
+      await sleep(pause);
+    }
   }
 
   return {

@@ -26,6 +26,8 @@ export interface ControlPlane {
   caPem: string;
   /** Writes a kubeconfig for `user` with `token`, returns its path. */
   writeKubeconfig(path: string, user: string, token: string): string;
+  /** Starts kube-controller-manager; call it after installing CRDs (see below). */
+  startControllerManager(): ManagedProcess;
   processes: ManagedProcess[];
 }
 
@@ -122,8 +124,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     };
     const adminKubeconfig = writeKubeconfig(join(dir, 'admin.kubeconfig'), 'breakfix-admin', adminToken);
 
-    processes.push(
-      spawnManaged(
+    // Started by the caller once CRDs are in place: the controller manager's quota and GC
+    // controllers discover resources at start and only every few minutes after.
+    const startControllerManager = () => {
+      const kcm = spawnManaged(
         'kube-controller-manager',
         binaries['kube-controller-manager'],
         [
@@ -140,10 +144,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           '--v=1',
         ],
         { logFile: join(dir, 'logs', 'kube-controller-manager.log') },
-      ),
-    );
-
-    return { url, adminToken, caPem, writeKubeconfig, processes };
+      );
+      processes.push(kcm);
+      return kcm;
+    };
+    return { url, adminToken, caPem, writeKubeconfig, processes, startControllerManager };
   } catch (error) {
     await Promise.all(processes.map((p) => p.stop(1_000)));
     throw error;

@@ -5,4 +5,9 @@ export { type ManagedProcess, spawnManaged } from './process.js';
 export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
 export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';
 export type { GuestInfo, VirtSimulator } from './virt/simulator.js';
-export { ANNOTATION_BOOT_DELAY, ANNOTATION_CRASH_AFTER, ANNOTATION_FAULT } from './virt/vm-objects.js';
+export {
+  ANNOTATION_BOOT_DELAY,
+  ANNOTATION_BOOTSTRAP,
+  ANNOTATION_CRASH_AFTER,
+  ANNOTATION_FAULT,
+} from './virt/vm-objects.js';

@@ -99,6 +99,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const kube = createKube({ kubeconfig });
     progress('installing KubeVirt CRDs');
     await installCrds(kube, loadKubevirtCrds(), startTimeoutMs);
+    // After the CRDs, so that its quota controller counts VirtualMachines from the start.
+    processes.push(controlPlane.startControllerManager());
 
     if (simulate) {
       mkdirSync(guestsDir, { recursive: true, mode: 0o755 });

@@ -6,6 +6,10 @@ export interface GuestIdentity {
   hostname: string | undefined;
   hostKeys: { type: 'ed25519' | 'ecdsa' | 'rsa'; privateKey: string; publicKey: string | undefined }[];
   users: { name: string; authorizedKeys: string[] }[];
+  /** cloud-init `write_files` entries (path, content, octal mode). */
+  files: { path: string; content: string; mode: number }[];
+  /** cloud-init `runcmd`, each command as one string. */
+  runcmd: string[];
 }
 
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -16,6 +20,8 @@ interface CloudConfig {
   ssh_keys?: Record<string, unknown>;
   ssh_authorized_keys?: unknown;
   users?: unknown;
+  write_files?: unknown;
+  runcmd?: unknown;
 }
 
 /**
@@ -55,8 +61,25 @@ export function parseGuestIdentity(userData: string, defaultUser = 'ubuntu'): Gu
   }
   if (config.ssh_authorized_keys !== undefined) addKeys(defaultUser, config.ssh_authorized_keys);
 
+  const files = (Array.isArray(config.write_files) ? config.write_files : []).flatMap((entry: unknown) => {
+    const file = entry as { path?: unknown; content?: unknown; permissions?: unknown };
+    if (typeof file.path !== 'string' || !file.path.startsWith('/')) return [];
+    const mode = typeof file.permissions === 'string' ? Number.parseInt(file.permissions, 8) : 0o644;
+    return [
+      {
+        path: file.path,
+        content: typeof file.content === 'string' ? file.content : '',
+        mode: Number.isNaN(mode) ? 0o644 : mode,
+      },
+    ];
+  });
+  const runcmd = (Array.isArray(config.runcmd) ? config.runcmd : []).map((command: unknown) =>
+    Array.isArray(command) ? command.map(String).join(' ') : String(command),
+  );
   return {
     hostname: typeof config.hostname === 'string' ? config.hostname : undefined,
+    files,
+    runcmd,
     hostKeys,
     users: [...users].map(([name, authorizedKeys]) => ({ name, authorizedKeys })),
   };

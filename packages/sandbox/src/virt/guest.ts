@@ -154,6 +154,14 @@ function buildRoot(root: string, options: GuestOptions): void {
     for (const path of [home, sshDir, keys]) chownSync(path, uid, gid);
     chmodSync(sshDir, 0o700);
   }
+  // cloud-init's write_files, as root wrote them (guest users cannot change them).
+  for (const file of options.identity.files) {
+    const target = join(root, file.path);
+    if (!target.startsWith(`${root}/`)) continue;
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    writeFileSync(target, file.content, { mode: file.mode });
+    chmodSync(target, file.mode);
+  }
   writeFileSync(join(root, 'etc/passwd'), `${passwd.join('\n')}\n`);
   writeFileSync(join(root, 'etc/group'), `${group.join('\n')}\n`);
 }

@@ -1,10 +1,13 @@
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { IMAGE_PATHS } from '@breakfix/cloud-init';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest, type Guest } from './guest.js';
 import {
   desiredRunning,
+  type Faults,
   faultsOf,
   readUserData,
   type VirtualMachine,
@@ -245,6 +248,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       conditions: [condition('Ready', 'True')],
     });
     log(`${namespace}/${name} running at ${address}:${sshPort}`);
+    if (boot.guest !== undefined) await emulateBootstrap(boot.guest.root, identity.runcmd, faults, signal);
 
     if (faults.crashAfterMs !== undefined) {
       await sleep(faults.crashAfterMs, undefined, { signal });
@@ -344,6 +348,25 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       });
     },
   };
+}
+
+/**
+ * cloud-init's runcmd is not executed in a simulated guest. When it runs breakfix's node bootstrap,
+ * the simulator plays its outcome instead: after `bootstrap-ms` the readiness marker appears (or
+ * the failure marker, with the `bootstrap-fails` fault), where the real script would write it.
+ */
+async function emulateBootstrap(
+  root: string,
+  runcmd: readonly string[],
+  faults: Faults,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!runcmd.some((command) => command.includes(IMAGE_PATHS.bootstrapScript))) return;
+  await sleep(faults.bootstrapMs ?? 0, undefined, { signal });
+  const failed = faults.fault === 'bootstrap-fails';
+  const marker = join(root, failed ? IMAGE_PATHS.failedMarker : IMAGE_PATHS.readyMarker);
+  mkdirSync(dirname(marker), { recursive: true, mode: 0o755 });
+  writeFileSync(marker, failed ? 'simulated: kubeadm init failed\n' : `${new Date().toISOString()}\n`);
 }
 
 function condition(type: string, status: 'True' | 'False', reason?: string, message?: string) {

@@ -32,10 +32,12 @@ export interface VirtualMachineInstance extends KubeObject {
   status?: { phase?: string };
 }
 
-export type Fault = 'unschedulable' | 'no-ssh';
+export type Fault = 'unschedulable' | 'no-ssh' | 'bootstrap-fails';
 
 export interface Faults {
   bootDelayMs?: number;
+  /** How long the emulated node bootstrap (kubeadm) takes after the guest is up. */
+  bootstrapMs?: number;
   fault?: Fault;
   crashAfterMs?: number;
 }
@@ -43,6 +45,8 @@ export interface Faults {
 export const ANNOTATION_BOOT_DELAY = 'sim.breakfix.dev/boot-delay-ms';
 export const ANNOTATION_FAULT = 'sim.breakfix.dev/fault';
 export const ANNOTATION_CRASH_AFTER = 'sim.breakfix.dev/crash-after-ms';
+export const ANNOTATION_BOOTSTRAP = 'sim.breakfix.dev/bootstrap-ms';
+const FAULTS: readonly Fault[] = ['unschedulable', 'no-ssh', 'bootstrap-fails'];
 
 /**
  * Whether the VM wants a running instance, per its runStrategy
@@ -77,15 +81,17 @@ export function faultsOf(vm: VirtualMachine): Faults {
     return parsed;
   };
   const fault = annotations[ANNOTATION_FAULT];
-  if (fault !== undefined && fault !== 'unschedulable' && fault !== 'no-ssh') {
-    throw new InvalidInputError(`annotation ${ANNOTATION_FAULT} must be unschedulable or no-ssh, got "${fault}"`);
+  if (fault !== undefined && !FAULTS.includes(fault as Fault)) {
+    throw new InvalidInputError(`annotation ${ANNOTATION_FAULT} must be one of ${FAULTS.join(', ')}, got "${fault}"`);
   }
   const faults: Faults = {};
   const bootDelayMs = number(ANNOTATION_BOOT_DELAY);
   const crashAfterMs = number(ANNOTATION_CRASH_AFTER);
+  const bootstrapMs = number(ANNOTATION_BOOTSTRAP);
+  if (bootstrapMs !== undefined) faults.bootstrapMs = bootstrapMs;
   if (bootDelayMs !== undefined) faults.bootDelayMs = bootDelayMs;
   if (crashAfterMs !== undefined) faults.crashAfterMs = crashAfterMs;
-  if (fault !== undefined) faults.fault = fault;
+  if (fault !== undefined) faults.fault = fault as Fault;
   return faults;
 }
 
