@@ -19,6 +19,8 @@ export interface Environment {
   scenario?: string;
   claimedAt?: number;
   expiresAt?: number;
+  /** Pinned SSH host public keys, by node name. */
+  hostKeys?: Record<string, string>;
 }
 
 /** No ready environment in the pool; the learner is queued. */
@@ -213,6 +215,34 @@ export class EnvironmentStore {
     return await this.get(String(first));
   }
 
+  /** Records the nodes' SSH host public keys, which every later SSH connection pins. */
+  async setHostKeys(id: string, hostKeys: Record<string, string>): Promise<void> {
+    await this.#redis.hset(this.#env(id), 'hostKeys', JSON.stringify(hostKeys));
+  }
+
+  /** Environments of a pool by state (scans the pool's records; fine for thousands). */
+  async countByState(pool: string): Promise<Record<EnvironmentState, number>> {
+    const counts = { provisioning: 0, ready: 0, claimed: 0, releasing: 0, failed: 0, deleted: 0 };
+    for (const env of await this.list()) if (env.pool === pool) counts[env.state]++;
+    return counts;
+  }
+
+  async list(): Promise<Environment[]> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${this.#prefix}env:*`, 'COUNT', 500);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const environments: Environment[] = [];
+    for (const key of keys) {
+      const fields = await this.#redis.hgetall(key);
+      if (fields.id !== undefined) environments.push(parseEnvironment(fields));
+    }
+    return environments;
+  }
+
   /** The environment a learner holds, if any. */
   async heldBy(learner: string): Promise<Environment | undefined> {
     const id = await this.#redis.get(this.#learner(learner));
@@ -237,5 +267,6 @@ function parseEnvironment(fields: Record<string, string>): Environment {
     ...(fields.scenario === undefined ? {} : { scenario: fields.scenario }),
     ...(number('claimedAt') === undefined ? {} : { claimedAt: number('claimedAt') as number }),
     ...(number('expiresAt') === undefined ? {} : { expiresAt: number('expiresAt') as number }),
+    ...(fields.hostKeys === undefined ? {} : { hostKeys: JSON.parse(fields.hostKeys) as Record<string, string> }),
   };
 }

@@ -12,6 +12,7 @@ export {
   type NodePortRange,
   NodePortsExhaustedError,
 } from './nodeport-allocator.js';
+export { createProvisioner, type ProvisionerOptions, type ProvisionRequest } from './provisioner.js';
 export {
   closeSsh,
   type ExposureDeps,

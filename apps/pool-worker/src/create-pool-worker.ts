@@ -1,0 +1,138 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parseLabSpec } from '@breakfix/manifests';
+import type { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { PoolConfig } from './pool-config.js';
+
+type Provisioner = ReturnType<typeof createProvisioner>;
+
+export interface PoolWorkerOptions {
+  /** BullMQ needs its own connections (it blocks on them); this factory makes them. */
+  connection: () => Redis;
+  /** For the tick lock. */
+  redis: Redis;
+  store: EnvironmentStore;
+  provisioner: Provisioner;
+  pools: readonly PoolConfig[];
+  /** Queue and lock prefix. Default `breakfix`. */
+  prefix?: string;
+  /** How long one tick may hold the leader lock. Default 30 s. */
+  tickLockMs?: number;
+  log?: (message: string) => void;
+}
+
+interface ProvisionJob {
+  id: string;
+  pool: string;
+}
+
+export interface TickResult {
+  /** False when another replica held the tick lock: it did this tick. */
+  ran: boolean;
+  enqueued: { pool: string; id: string }[];
+}
+
+/**
+ * The pool worker: a `provision` queue whose jobs boot one environment each (jobId = environment
+ * id, so a job enqueued twice runs once), a `teardown` queue, and `tick()`, which tops every pool
+ * up to `min` ready labs within `max` and `maxConcurrentProvisions`. Ticks never overlap and only
+ * one replica runs each: a Redis lock (SET NX PX) guards them.
+ */
+export function createPoolWorker(options: PoolWorkerOptions) {
+  const prefix = options.prefix ?? 'breakfix';
+  const log = options.log ?? (() => {});
+  const provisionQueue = new Queue<ProvisionJob>('provision', { connection: options.connection(), prefix });
+  const teardownQueue = new Queue<{ id: string }>('teardown', { connection: options.connection(), prefix });
+  const concurrency = options.pools.reduce((sum, pool) => sum + pool.maxConcurrentProvisions, 0);
+  const pools = new Map(options.pools.map((pool) => [pool.name, pool]));
+
+  const provisionWorker = new Worker<ProvisionJob>(
+    'provision',
+    async (job) => {
+      const pool = pools.get(job.data.pool);
+      if (pool === undefined) throw new Error(`job for unknown pool ${job.data.pool}`);
+      const spec = parseLabSpec({
+        labId: job.data.id,
+        kubernetesVersion: pool.kubernetesVersion,
+        workers: pool.workers,
+        size: pool.size,
+      });
+      return await options.provisioner.provision({ id: job.data.id, pool: pool.name, spec });
+    },
+    { connection: options.connection(), prefix, concurrency },
+  );
+  const teardownWorker = new Worker<{ id: string }>(
+    'teardown',
+    async (job) => options.provisioner.teardown(job.data.id),
+    {
+      connection: options.connection(),
+      prefix,
+      concurrency: 4,
+    },
+  );
+  for (const worker of [provisionWorker, teardownWorker]) {
+    worker.on('failed', (job, error) => log(`${worker.name} job ${job?.id} failed: ${error.message}`));
+  }
+
+  async function topUp(pool: PoolConfig): Promise<{ pool: string; id: string }[]> {
+    const counts = await options.store.countByState(pool.name);
+    const live = counts.ready + counts.provisioning + counts.claimed;
+    const wanted = Math.min(
+      pool.min - counts.ready - counts.provisioning,
+      pool.max - live,
+      pool.maxConcurrentProvisions - counts.provisioning,
+    );
+    const enqueued: { pool: string; id: string }[] = [];
+    for (let i = 0; i < wanted; i++) {
+      const id = `e${randomBytes(5).toString('hex')}`;
+      // Recorded before the job exists, so the next tick counts it even if the job waits.
+      await options.store.create({ id, pool: pool.name, namespace: `lab-${id}` });
+      await provisionQueue.add(
+        'provision',
+        { id, pool: pool.name },
+        { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 },
+      );
+      enqueued.push({ pool: pool.name, id });
+    }
+    return enqueued;
+  }
+
+  return {
+    async tick(): Promise<TickResult> {
+      const lockKey = `${prefix}:tick-lock`;
+      const token = randomUUID();
+      const acquired = await options.redis.set(lockKey, token, 'PX', options.tickLockMs ?? 30_000, 'NX');
+      if (acquired !== 'OK') return { ran: false, enqueued: [] };
+      try {
+        const enqueued = [];
+        for (const pool of options.pools) enqueued.push(...(await topUp(pool)));
+        if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
+        return { ran: true, enqueued };
+      } finally {
+        // Release only our own lock (a slow tick may have outlived it and lost it to another).
+        await options.redis.eval(
+          "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+          1,
+          lockKey,
+          token,
+        );
+      }
+    },
+
+    /** Queues the teardown of a released or failed environment. Idempotent per environment. */
+    async release(id: string): Promise<void> {
+      await teardownQueue.add(
+        'teardown',
+        { id },
+        { jobId: `teardown-${id}`, removeOnComplete: 1000, removeOnFail: 1000 },
+      );
+    },
+
+    /** Stops taking jobs, lets running ones finish (no job lost), closes the queues. */
+    async close(): Promise<void> {
+      await Promise.all([provisionWorker.close(), teardownWorker.close()]);
+      await Promise.all([provisionQueue.close(), teardownQueue.close()]);
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { InvalidInputError } from '@breakfix/core';
+import { MAX_WORKERS } from '@breakfix/manifests';
+import { z } from 'zod';
+
+const poolSchema = z
+  .strictObject({
+    /** Pool key, e.g. `k8s-1.36-3n-medium`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,40}$/, 'lowercase letters, digits, dots and dashes'),
+    kubernetesVersion: z.string(),
+    workers: z.number().int().min(0).max(MAX_WORKERS),
+    size: z.enum(['small', 'medium', 'large']).default('medium'),
+    /** Ready labs to keep. */
+    min: z.number().int().min(0),
+    /** Labs of this pool in any live state at most (ready + booting + claimed). */
+    max: z.number().int().min(1),
+    maxConcurrentProvisions: z.number().int().min(1).default(2),
+  })
+  .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max', path: ['min'] });
+
+const configSchema = z.strictObject({ pools: z.array(poolSchema).min(1) });
+
+export type PoolConfig = z.output<typeof poolSchema>;
+
+/** Parses the pools file; errors name the pool index and field. */
+export function parsePoolsConfig(input: unknown): PoolConfig[] {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `invalid pools config: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const names = parsed.data.pools.map((p) => p.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate !== undefined)
+    throw new InvalidInputError(`invalid pools config: pool "${duplicate}" is defined twice`);
+  return parsed.data.pools;
+}

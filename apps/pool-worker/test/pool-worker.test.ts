@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { waitFor } from '@breakfix/core';
+import { createKube } from '@breakfix/kube';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createOperatorKey } from '@breakfix/secrets';
+import { createSshRunner } from '@breakfix/ssh';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { Redis } from 'ioredis';
+import { createPoolWorker } from '../src/create-pool-worker.js';
+import { parsePoolsConfig } from '../src/pool-config.js';
+
+const connections: Redis[] = [];
+after(() => {
+  for (const connection of connections) connection.disconnect();
+});
+
+test('a pool fills to min; a claim takes from it; the next tick replaces it; release tears the lab down', async () => {
+  const { info } = await useSandbox();
+  const connect = () => {
+    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const prefix = uniqueName('pw');
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const operatorKey = createOperatorKey();
+  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  const provisioner = createProvisioner({
+    kube,
+    store,
+    ssh: createSshRunner(),
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: 30_000,
+    readyTimeoutMs: 30_000,
+    probeIntervalMs: 200,
+  });
+  const pools = parsePoolsConfig({
+    pools: [
+      {
+        name: prefix,
+        kubernetesVersion: '1.36',
+        workers: 1,
+        size: 'small',
+        min: 2,
+        max: 3,
+        maxConcurrentProvisions: 2,
+      },
+    ],
+  });
+  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix });
+  try {
+    // Given an empty pool, when the tick runs, then it fills to min
+    const first = await worker.tick();
+    assert.equal(first.enqueued.length, 2);
+    assert.deepEqual(await worker.tick(), { ran: true, enqueued: [] }, 'booting labs count towards min');
+    await waitFor(async () => ((await store.readyCount(prefix)) === 2 ? true : undefined), {
+      what: 'two ready labs',
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+
+    // When a learner claims one, the next tick provisions a replacement (max 3 allows it)
+    const claimed = await store.claim({ pool: prefix, learner: 'ada', scenario: 'demo', ttlMs: 60_000 });
+    const refill = await worker.tick();
+    assert.equal(refill.enqueued.length, 1);
+    await waitFor(async () => ((await store.readyCount(prefix)) === 2 ? true : undefined), {
+      what: 'the pool back at min',
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    assert.equal((await worker.tick()).enqueued.length, 0, 'at max (2 ready + 1 claimed): nothing more');
+
+    // When the learner releases, the lab is torn down: namespace gone, record deleted
+    await store.apply(claimed.id, 'release');
+    await worker.release(claimed.id);
+    await waitFor(async () => ((await store.get(claimed.id)).state === 'deleted' ? true : undefined), {
+      what: 'the released lab deleted',
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
+    await waitFor(
+      async () =>
+        (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: claimed.namespace })) ? undefined : true,
+      {
+        what: `namespace ${claimed.namespace} gone`,
+        timeoutMs: 30_000,
+      },
+    );
+  } finally {
+    await worker.close();
+    for (const env of await store.list())
+      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+  }
+});
+
+test('two replicas ticking at once: only one runs the tick', async () => {
+  const { info } = await useSandbox();
+  const connect = () => {
+    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const prefix = uniqueName('pw');
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
+  const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 }] });
+  const replicas = [1, 2].map(() =>
+    createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix }),
+  );
+  try {
+    const results = await Promise.all(replicas.map((r) => r.tick()));
+    assert.deepEqual(results.map((r) => r.ran).sort(), [false, true]);
+    assert.equal(results.flatMap((r) => r.enqueued).length, 1);
+  } finally {
+    await Promise.all(replicas.map((r) => r.close()));
+  }
+});
+
+test('a pools file with a mistake names the pool and field', () => {
+  assert.throws(
+    () => parsePoolsConfig({ pools: [{ name: 'a', kubernetesVersion: '1.36', workers: 9, min: 4, max: 2 }] }),
+    /pools\.0\.workers: .*; pools\.0\.min: min must not exceed max|pools\.0\.workers/,
+  );
+  assert.throws(
+    () =>
+      parsePoolsConfig({
+        pools: [
+          { name: 'a', kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 },
+          { name: 'a', kubernetesVersion: '1.35', workers: 0, min: 1, max: 1 },
+        ],
+      }),
+    /pool "a" is defined twice/,
+  );
+});

@@ -1,0 +1,145 @@
+import { DeadlineExceededError, UpstreamError, waitFor } from '@breakfix/core';
+import type { Kube, KubeObject } from '@breakfix/kube';
+import {
+  isolationPolicies,
+  type LabSpec,
+  labNamespace,
+  labNodes,
+  type PlatformConfig,
+  renderLab,
+} from '@breakfix/manifests';
+import { createLabSecrets, type SshKeyPair } from '@breakfix/secrets';
+import type { SshRunner } from '@breakfix/ssh';
+import type { EnvironmentStore } from './environment-store.js';
+
+export interface ProvisionerOptions {
+  kube: Kube;
+  store: EnvironmentStore;
+  ssh: SshRunner;
+  platform: PlatformConfig;
+  /** The platform's operator key pair; its public half is in every lab. */
+  operatorKey: SshKeyPair;
+  /** Every VMI Running within this. Default 10 minutes. */
+  vmsRunningTimeoutMs?: number;
+  /** The control plane's readiness marker within this, after the VMs run. Default 15 minutes. */
+  readyTimeoutMs?: number;
+  /** Pause between readiness probes. Default 5 s. */
+  probeIntervalMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface ProvisionRequest {
+  id: string;
+  pool: string;
+  spec: LabSpec;
+}
+
+interface Vmi extends KubeObject {
+  status?: { phase?: string; interfaces?: { ipAddress?: string }[] };
+}
+
+const READY_MARKER = '/var/lib/breakfix/ready';
+const FAILED_MARKER = '/var/lib/breakfix/failed';
+
+/**
+ * Boots one environment: renders and applies the lab, waits until every VM runs, then probes
+ * the control plane over SSH (pinned host key) until the node bootstrap's readiness marker is
+ * there. Idempotent per environment id, so a retried job picks up where the last one died.
+ * Any failure or overrun marks the environment failed and deletes its namespace.
+ */
+export function createProvisioner(options: ProvisionerOptions) {
+  const { kube, store, ssh, platform } = options;
+  const log = options.log ?? (() => {});
+
+  async function provision(request: ProvisionRequest): Promise<'ready' | 'failed' | 'skipped'> {
+    const env = await store.create({
+      id: request.id,
+      pool: request.pool,
+      namespace: labNamespace(request.spec, platform),
+    });
+    if (env.state !== 'provisioning') return 'skipped'; // a retry of a job that already finished
+    try {
+      const nodes = labNodes(request.spec).map((n) => n.name);
+      const secrets = await createLabSecrets({ labId: request.spec.labId, nodes });
+      const objects = renderLab(request.spec, platform, secrets, { addons: [isolationPolicies] });
+      await store.setHostKeys(
+        request.id,
+        Object.fromEntries(nodes.map((n) => [n, secrets.hostKeys[n]?.publicKey ?? ''])),
+      );
+      for (const object of objects) await kube.apply(object);
+
+      const addresses = await waitFor(
+        async () => {
+          const vmis = await kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: env.namespace });
+          const running = vmis.filter((v) => v.status?.phase === 'Running');
+          if (running.length < nodes.length) return undefined;
+          return Object.fromEntries(running.map((v) => [v.metadata.name, v.status?.interfaces?.[0]?.ipAddress ?? '']));
+        },
+        {
+          what: `${nodes.length} VMs of ${request.id} to run`,
+          timeoutMs: options.vmsRunningTimeoutMs ?? 600_000,
+          intervalMs: 500,
+        },
+      );
+
+      const target = {
+        host: addresses.cp ?? '',
+        username: platform.operator.user,
+        privateKey: options.operatorKey.privateKey,
+        hostKey: secrets.hostKeys.cp?.publicKey ?? '',
+      };
+      await waitFor(
+        async () => {
+          const probe = await ssh.exec(
+            target,
+            `if test -f ${FAILED_MARKER}; then echo failed; cat ${FAILED_MARKER}; elif test -f ${READY_MARKER}; then echo ready; fi`,
+            {
+              timeoutMs: 15_000,
+            },
+          );
+          const [state, ...reason] = probe.stdout.trim().split('\n');
+          if (state === 'failed')
+            throw new FatalBootstrapError(reason.join(' ') || 'the node bootstrap reported failure');
+          return state === 'ready' ? true : undefined;
+        },
+        {
+          what: `the control plane of ${request.id} to be ready`,
+          timeoutMs: options.readyTimeoutMs ?? 900_000,
+          intervalMs: options.probeIntervalMs ?? 5_000,
+        },
+      ).catch((error: unknown) => {
+        // waitFor retries a probe that throws; a bootstrap that said "failed" is final.
+        const cause = (error as { cause?: unknown }).cause;
+        throw cause instanceof FatalBootstrapError ? cause : error;
+      });
+
+      await store.apply(request.id, 'provisioned');
+      log(`${request.id} ready in pool ${request.pool}`);
+      return 'ready';
+    } catch (error) {
+      log(`${request.id} failed: ${(error as Error).message}`);
+      await fail(request.id, env.namespace);
+      if (error instanceof DeadlineExceededError || error instanceof FatalBootstrapError) return 'failed';
+      throw error;
+    }
+  }
+
+  async function fail(id: string, namespace: string): Promise<void> {
+    await store.apply(id, 'fail').catch(() => undefined);
+    await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: namespace });
+    await store.apply(id, 'delete').catch(() => undefined);
+  }
+
+  /** Deletes a released (or failed) environment's namespace and records it deleted. Idempotent. */
+  async function teardown(id: string): Promise<void> {
+    const env = await store.get(id);
+    await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    if (env.state === 'claimed') await store.apply(id, 'release');
+    if (env.state !== 'deleted') await store.apply(id, 'delete').catch(() => undefined);
+  }
+
+  return { provision, teardown };
+}
+
+/** The node bootstrap wrote its failure marker: retrying the probe cannot help. */
+class FatalBootstrapError extends UpstreamError {}
