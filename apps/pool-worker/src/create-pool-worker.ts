@@ -19,6 +19,7 @@ export interface PoolWorkerOptions {
   prefix?: string;
   /** How long one tick may hold the leader lock. Default 30 s. */
   tickLockMs?: number;
+  now?: () => number;
   log?: (message: string) => void;
 }
 
@@ -31,6 +32,8 @@ export interface TickResult {
   /** False when another replica held the tick lock: it did this tick. */
   ran: boolean;
   enqueued: { pool: string; id: string }[];
+  /** Claimed labs past their TTL, released and queued for teardown. */
+  expired: string[];
 }
 
 /**
@@ -98,17 +101,36 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     return enqueued;
   }
 
+  /** The reaper: claimed labs past their TTL are released and torn down. */
+  async function reapExpired(): Promise<string[]> {
+    const now = (options.now ?? Date.now)();
+    const expired = (await options.store.list()).filter(
+      (env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now,
+    );
+    for (const env of expired) {
+      await options.store.apply(env.id, 'release');
+      await teardownQueue.add(
+        'teardown',
+        { id: env.id },
+        { jobId: `teardown-${env.id}`, removeOnComplete: 1000, removeOnFail: 1000 },
+      );
+    }
+    return expired.map((env) => env.id);
+  }
+
   return {
     async tick(): Promise<TickResult> {
       const lockKey = `${prefix}:tick-lock`;
       const token = randomUUID();
       const acquired = await options.redis.set(lockKey, token, 'PX', options.tickLockMs ?? 30_000, 'NX');
-      if (acquired !== 'OK') return { ran: false, enqueued: [] };
+      if (acquired !== 'OK') return { ran: false, enqueued: [], expired: [] };
       try {
+        const expired = await reapExpired();
         const enqueued = [];
         for (const pool of options.pools) enqueued.push(...(await topUp(pool)));
         if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
-        return { ran: true, enqueued };
+        if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
+        return { ran: true, enqueued, expired };
       } finally {
         // Release only our own lock (a slow tick may have outlived it and lost it to another).
         await options.redis.eval(

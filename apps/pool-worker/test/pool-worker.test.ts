@@ -56,7 +56,7 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
     // Given an empty pool, when the tick runs, then it fills to min
     const first = await worker.tick();
     assert.equal(first.enqueued.length, 2);
-    assert.deepEqual(await worker.tick(), { ran: true, enqueued: [] }, 'booting labs count towards min');
+    assert.deepEqual(await worker.tick(), { ran: true, enqueued: [], expired: [] }, 'booting labs count towards min');
     await waitFor(async () => ((await store.readyCount(prefix)) === 2 ? true : undefined), {
       what: 'two ready labs',
       timeoutMs: 60_000,
@@ -74,9 +74,21 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
     });
     assert.equal((await worker.tick()).enqueued.length, 0, 'at max (2 ready + 1 claimed): nothing more');
 
-    // When the learner releases, the lab is torn down: namespace gone, record deleted
-    await store.apply(claimed.id, 'release');
-    await worker.release(claimed.id);
+    // When its TTL passes, the reaper releases the lab and it is torn down: namespace gone, record deleted
+    const later = createPoolWorker({
+      connection: connect,
+      redis: connect(),
+      store,
+      provisioner,
+      pools,
+      prefix,
+      now: () => Date.now() + 120_000,
+    });
+    try {
+      assert.deepEqual((await later.tick()).expired, [claimed.id]);
+    } finally {
+      await later.close();
+    }
     await waitFor(async () => ((await store.get(claimed.id)).state === 'deleted' ? true : undefined), {
       what: 'the released lab deleted',
       timeoutMs: 30_000,

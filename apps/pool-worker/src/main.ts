@@ -1,0 +1,61 @@
+// The pool worker's entry point: reads configuration, wires real adapters, runs until SIGTERM.
+//   BREAKFIX_REDIS_URL           redis://... (the platform's Redis, maxmemory-policy noeviction)
+//   BREAKFIX_POOLS_FILE          pools YAML (see apps/pool-worker/src/pool-config.ts)
+//   BREAKFIX_PLATFORM_FILE       platform YAML (packages/manifests/src/spec.ts), without operator.publicKey
+//   BREAKFIX_OPERATOR_KEY_FILE   the operator's private key; its public half at <file>.pub
+//   BREAKFIX_TICK_CRON           when to top pools up (default every 15 s)
+//   KUBECONFIG                   or in-cluster credentials
+import { readFileSync } from 'node:fs';
+import { createKube } from '@breakfix/kube';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createSshRunner } from '@breakfix/ssh';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Redis } from 'ioredis';
+import cron from 'node-cron';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { createPoolWorker } from './create-pool-worker.js';
+import { parsePoolsConfig } from './pool-config.js';
+
+const env = z
+  .object({
+    BREAKFIX_REDIS_URL: z.string().url(),
+    BREAKFIX_POOLS_FILE: z.string().min(1),
+    BREAKFIX_PLATFORM_FILE: z.string().min(1),
+    BREAKFIX_OPERATOR_KEY_FILE: z.string().min(1),
+    BREAKFIX_TICK_CRON: z.string().default('*/15 * * * * *'),
+  })
+  .parse(process.env);
+
+const log = (message: string) =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'pool-worker', message }));
+const operatorKey = {
+  privateKey: readFileSync(env.BREAKFIX_OPERATOR_KEY_FILE, 'utf8'),
+  publicKey: readFileSync(`${env.BREAKFIX_OPERATOR_KEY_FILE}.pub`, 'utf8').trim(),
+};
+const platformInput = (parse(readFileSync(env.BREAKFIX_PLATFORM_FILE, 'utf8')) ?? {}) as Record<string, unknown>;
+const platform = parsePlatformConfig({
+  ...platformInput,
+  operator: { ...(platformInput.operator as object), publicKey: operatorKey.publicKey },
+});
+const pools = parsePoolsConfig(parse(readFileSync(env.BREAKFIX_POOLS_FILE, 'utf8')));
+const kubeconfig = new KubeConfig();
+kubeconfig.loadFromDefault();
+const kube = createKube({ kubeconfig });
+const connect = () => new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: null });
+const store = new EnvironmentStore({ redis: connect() });
+const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), platform, operatorKey, log });
+const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, log });
+
+const task = cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true });
+log(`serving pools ${pools.map((p) => p.name).join(', ')}`);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    log(`${signal}: finishing running jobs`);
+    await task.stop();
+    await worker.close();
+    process.exit(0);
+  });
+}
