@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Kube } from '@breakfix/kube';
 import { parseLabSpec } from '@breakfix/manifests';
 import type { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { Queue, Worker } from 'bullmq';
@@ -14,6 +15,8 @@ export interface PoolWorkerOptions {
   redis: Redis;
   store: EnvironmentStore;
   provisioner: Provisioner;
+  /** For the reconciler: Kubernetes is the truth of what exists. */
+  kube: Kube;
   pools: readonly PoolConfig[];
   /** Queue and lock prefix. Default `breakfix`. */
   prefix?: string;
@@ -26,6 +29,15 @@ export interface PoolWorkerOptions {
 interface ProvisionJob {
   id: string;
   pool: string;
+}
+
+export interface ReconcileResult {
+  /** Lab namespaces no record holds, deleted. */
+  orphanNamespaces: string[];
+  /** Records whose namespace is gone, closed. */
+  orphanRecords: string[];
+  /** Provisioning records whose job was lost, queued again. */
+  resumed: string[];
 }
 
 export interface TickResult {
@@ -118,7 +130,60 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     return expired.map((env) => env.id);
   }
 
+  /**
+   * Compares Redis with the cluster: deletes lab namespaces nobody holds, closes records whose
+   * namespace is gone, and queues again provisions whose job vanished (jobId = environment id,
+   * so a job that still exists is not doubled).
+   */
+  async function reconcile(graceMs = 60_000): Promise<ReconcileResult> {
+    const now = (options.now ?? Date.now)();
+    const result: ReconcileResult = { orphanNamespaces: [], orphanRecords: [], resumed: [] };
+    const environments = await options.store.list();
+    const live = environments.filter((env) => env.state !== 'deleted');
+    const namespaces = await options.kube.list('v1', 'Namespace', {
+      labelSelector: 'app.kubernetes.io/managed-by=breakfix,breakfix.dev/lab',
+    });
+    const existing = new Set(
+      namespaces.filter((ns) => ns.metadata.deletionTimestamp === undefined).map((ns) => ns.metadata.name),
+    );
+    const held = new Set(live.map((env) => env.namespace));
+
+    for (const namespace of namespaces) {
+      const name = namespace.metadata.name;
+      if (held.has(name) || namespace.metadata.deletionTimestamp !== undefined) continue;
+      if (now - Date.parse(namespace.metadata.creationTimestamp ?? '') < graceMs) continue;
+      await options.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name });
+      result.orphanNamespaces.push(name);
+    }
+    for (const env of live) {
+      if (now - env.updatedAt < graceMs) continue;
+      if (!existing.has(env.namespace) && env.state !== 'provisioning') {
+        if (env.state === 'claimed') await options.store.apply(env.id, 'release');
+        await options.store.apply(env.id, 'delete');
+        result.orphanRecords.push(env.id);
+      } else if (env.state === 'provisioning') {
+        const job = await provisionQueue.getJob(env.id);
+        const state = job === undefined ? 'missing' : await job.getState();
+        if (state === 'missing' || state === 'failed' || state === 'completed') {
+          await job?.remove().catch(() => undefined);
+          await provisionQueue.add(
+            'provision',
+            { id: env.id, pool: env.pool },
+            { jobId: env.id, removeOnComplete: 1000, removeOnFail: 1000 },
+          );
+          result.resumed.push(env.id);
+        }
+      }
+    }
+    if (result.orphanNamespaces.length + result.orphanRecords.length + result.resumed.length > 0) {
+      log(`reconcile: ${JSON.stringify(result)}`);
+    }
+    return result;
+  }
+
   return {
+    reconcile,
+
     async tick(): Promise<TickResult> {
       const lockKey = `${prefix}:tick-lock`;
       const token = randomUUID();

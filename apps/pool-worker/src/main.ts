@@ -46,7 +46,8 @@ const kube = createKube({ kubeconfig });
 const connect = () => new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: null });
 const store = new EnvironmentStore({ redis: connect() });
 const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), platform, operatorKey, log });
-const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, log });
+const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, kube, log });
+await worker.reconcile();
 
 const task = cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true });
 log(`serving pools ${pools.map((p) => p.name).join(', ')}`);

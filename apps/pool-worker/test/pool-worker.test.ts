@@ -51,7 +51,7 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
       },
     ],
   });
-  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix });
+  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix, kube });
   try {
     // Given an empty pool, when the tick runs, then it fills to min
     const first = await worker.tick();
@@ -82,6 +82,7 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
       provisioner,
       pools,
       prefix,
+      kube,
       now: () => Date.now() + 120_000,
     });
     try {
@@ -120,8 +121,9 @@ test('two replicas ticking at once: only one runs the tick', async () => {
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
   const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 }] });
+  const kube = createKube({ kubeconfig: info.kubeconfig });
   const replicas = [1, 2].map(() =>
-    createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix }),
+    createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix, kube }),
   );
   try {
     const results = await Promise.all(replicas.map((r) => r.tick()));
@@ -147,4 +149,55 @@ test('a pools file with a mistake names the pool and field', () => {
       }),
     /pool "a" is defined twice/,
   );
+});
+
+test('the reconciler deletes a lab namespace nobody holds and closes a record whose namespace is gone', async () => {
+  const { info } = await useSandbox();
+  const connect = () => {
+    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const prefix = uniqueName('pw');
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
+  const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    provisioner,
+    pools,
+    prefix,
+    kube,
+    now: () => Date.now() + 120_000,
+  });
+  try {
+    // An orphan namespace: a lab's labels, no record
+    const orphan = `lab-${uniqueName('orphan')}`;
+    await kube.apply({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: orphan, labels: { 'app.kubernetes.io/managed-by': 'breakfix', 'breakfix.dev/lab': 'orphan' } },
+    });
+    // An orphan record: ready in Redis, no namespace in the cluster
+    await store.create({ id: 'lost', pool: prefix, namespace: `lab-${uniqueName('gone')}` });
+    await store.apply('lost', 'provisioned');
+
+    const result = await worker.reconcile();
+    assert.ok(result.orphanNamespaces.includes(orphan));
+    assert.deepEqual(result.orphanRecords, ['lost']);
+    assert.equal((await store.get('lost')).state, 'deleted');
+    assert.equal(await store.readyCount(prefix), 0);
+    await waitFor(
+      async () => ((await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: orphan })) ? undefined : true),
+      {
+        what: 'the orphan namespace gone',
+        timeoutMs: 30_000,
+      },
+    );
+  } finally {
+    await worker.close();
+  }
 });
