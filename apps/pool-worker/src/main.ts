@@ -3,7 +3,8 @@
 //   BREAKFIX_POOLS_FILE          pools YAML (see apps/pool-worker/src/pool-config.ts)
 //   BREAKFIX_PLATFORM_FILE       platform YAML (packages/manifests/src/spec.ts), without operator.publicKey
 //   BREAKFIX_OPERATOR_KEY_FILE   the operator's private key; its public half at <file>.pub
-//   BREAKFIX_TICK_CRON           when to top pools up (default every 15 s)
+//   BREAKFIX_TICK_CRON           when to top pools up and reap expired labs (default every 15 s)
+//   BREAKFIX_RECONCILE_CRON      when to compare Redis with the cluster (default every 3 minutes)
 //   KUBECONFIG                   or in-cluster credentials
 import { readFileSync } from 'node:fs';
 import { createKube } from '@breakfix/kube';
@@ -25,6 +26,7 @@ const env = z
     BREAKFIX_PLATFORM_FILE: z.string().min(1),
     BREAKFIX_OPERATOR_KEY_FILE: z.string().min(1),
     BREAKFIX_TICK_CRON: z.string().default('*/15 * * * * *'),
+    BREAKFIX_RECONCILE_CRON: z.string().default('*/3 * * * *'),
   })
   .parse(process.env);
 
@@ -49,13 +51,16 @@ const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), pla
 const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, kube, log });
 await worker.reconcile();
 
-const task = cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true });
+const tasks = [
+  cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true }),
+  cron.schedule(env.BREAKFIX_RECONCILE_CRON, () => worker.reconcile().then(() => undefined), { noOverlap: true }),
+];
 log(`serving pools ${pools.map((p) => p.name).join(', ')}`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     log(`${signal}: finishing running jobs`);
-    await task.stop();
+    for (const task of tasks) await task.stop();
     await worker.close();
     process.exit(0);
   });
