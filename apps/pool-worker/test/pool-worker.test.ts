@@ -16,13 +16,18 @@ after(() => {
   for (const connection of connections) connection.disconnect();
 });
 
-test('a pool fills to min; a claim takes from it; the next tick replaces it; release tears the lab down', async () => {
-  const { info } = await useSandbox();
-  const connect = () => {
-    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
+/** BullMQ wants connections that never give up on a request; all are closed after the file. */
+function connector(url: string): () => Redis {
+  return () => {
+    const redis = new Redis(url, { maxRetriesPerRequest: null });
     connections.push(redis);
     return redis;
   };
+}
+
+test('a pool fills to min; a claim takes from it; the next tick replaces it; release tears the lab down', async () => {
+  const { info } = await useSandbox();
+  const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const operatorKey = createOperatorKey();
@@ -112,11 +117,7 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
 
 test('two replicas ticking at once: only one runs the tick', async () => {
   const { info } = await useSandbox();
-  const connect = () => {
-    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
-    connections.push(redis);
-    return redis;
-  };
+  const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
   const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
@@ -153,11 +154,7 @@ test('a pools file with a mistake names the pool and field', () => {
 
 test('the reconciler deletes a lab namespace nobody holds and closes a record whose namespace is gone', async () => {
   const { info } = await useSandbox();
-  const connect = () => {
-    const redis = new Redis(info.redisUrl, { maxRetriesPerRequest: null });
-    connections.push(redis);
-    return redis;
-  };
+  const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
