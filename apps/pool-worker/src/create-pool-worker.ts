@@ -90,8 +90,9 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     worker.on('failed', (job, error) => log(`${worker.name} job ${job?.id} failed: ${error.message}`));
   }
 
-  async function topUp(pool: PoolConfig): Promise<{ pool: string; id: string }[]> {
-    const counts = await options.store.countByState(pool.name);
+  const empty = { provisioning: 0, ready: 0, claimed: 0, releasing: 0, failed: 0, deleted: 0 };
+
+  async function topUp(pool: PoolConfig, counts = empty): Promise<{ pool: string; id: string }[]> {
     const live = counts.ready + counts.provisioning + counts.claimed;
     const wanted = Math.min(
       pool.min - counts.ready - counts.provisioning,
@@ -192,7 +193,8 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       try {
         const expired = await reapExpired();
         const enqueued = [];
-        for (const pool of options.pools) enqueued.push(...(await topUp(pool)));
+        const counts = await options.store.countByPool();
+        for (const pool of options.pools) enqueued.push(...(await topUp(pool, counts.get(pool.name))));
         if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         return { ran: true, enqueued, expired };

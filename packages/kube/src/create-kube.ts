@@ -96,31 +96,26 @@ export function createKube(options: CreateKubeOptions): Kube {
     });
   }
 
+  /** Discovery per group version, cached; a failed lookup is not cached. */
+  function resources(apiVersion: string, refresh = false): Promise<Map<string, ApiResource>> {
+    let cached = discovery.get(apiVersion);
+    if (cached === undefined || refresh) {
+      cached = discover(apiVersion);
+      discovery.set(apiVersion, cached);
+      cached.catch(() => discovery.delete(apiVersion));
+    }
+    return cached;
+  }
+
   async function resourceFor(apiVersion: string, kind: string): Promise<ApiResource> {
-    let resources = discovery.get(apiVersion);
-    if (resources === undefined) {
-      resources = discover(apiVersion);
-      discovery.set(apiVersion, resources);
-      resources.catch(() => discovery.delete(apiVersion));
-    }
-    let resource = (await resources).get(kind);
-    if (resource === undefined) {
-      // The kind may have been installed since (a CRD): look once more before giving up.
-      discovery.delete(apiVersion);
-      resource = (await resourceForFresh(apiVersion)).get(kind);
-    }
+    // A kind missing from the cache may have been installed since (a CRD): look once more.
+    const resource = (await resources(apiVersion)).get(kind) ?? (await resources(apiVersion, true)).get(kind);
     if (resource === undefined) {
       throw new NotFoundError(`the API server does not serve ${kind} in ${apiVersion}`, {
         hint: 'is the CRD installed and Established?',
       });
     }
     return resource;
-  }
-
-  async function resourceForFresh(apiVersion: string): Promise<Map<string, ApiResource>> {
-    const resources = discover(apiVersion);
-    discovery.set(apiVersion, resources);
-    return await resources;
   }
 
   async function discover(apiVersion: string): Promise<Map<string, ApiResource>> {

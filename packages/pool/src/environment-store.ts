@@ -220,27 +220,40 @@ export class EnvironmentStore {
     await this.#redis.hset(this.#env(id), 'hostKeys', JSON.stringify(hostKeys));
   }
 
-  /** Environments of a pool by state (scans the pool's records; fine for thousands). */
-  async countByState(pool: string): Promise<Record<EnvironmentState, number>> {
-    const counts = { provisioning: 0, ready: 0, claimed: 0, releasing: 0, failed: 0, deleted: 0 };
-    for (const env of await this.list()) if (env.pool === pool) counts[env.state]++;
+  /** Live and past environments counted by pool and state, from one scan. */
+  async countByPool(): Promise<Map<string, Record<EnvironmentState, number>>> {
+    const counts = new Map<string, Record<EnvironmentState, number>>();
+    for (const env of await this.list()) {
+      const pool = counts.get(env.pool) ?? {
+        provisioning: 0,
+        ready: 0,
+        claimed: 0,
+        releasing: 0,
+        failed: 0,
+        deleted: 0,
+      };
+      pool[env.state]++;
+      counts.set(env.pool, pool);
+    }
     return counts;
   }
 
+  /** Every environment record (SCAN, then one pipelined read). */
   async list(): Promise<Environment[]> {
     const keys: string[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${this.#prefix}env:*`, 'COUNT', 500);
+      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${this.#prefix}env:*`, 'COUNT', 1000);
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
-    const environments: Environment[] = [];
-    for (const key of keys) {
-      const fields = await this.#redis.hgetall(key);
-      if (fields.id !== undefined) environments.push(parseEnvironment(fields));
-    }
-    return environments;
+    const pipeline = this.#redis.pipeline();
+    for (const key of keys) pipeline.hgetall(key);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([error, fields]) => {
+      const record = fields as Record<string, string> | null;
+      return error === null && record?.id !== undefined ? [parseEnvironment(record)] : [];
+    });
   }
 
   /** The environment a learner holds, if any. */
