@@ -6,6 +6,7 @@
 //                                            empty cache (several minutes of both cores)
 import { spawnSync } from 'node:child_process';
 import { benchIsolation } from './bench/isolation.js';
+import { benchPool } from './bench/pool.js';
 import { benchRender } from './bench/render.js';
 import { benchSandbox } from './bench/sandbox.js';
 import { benchColdBuild } from './bench/testbin.js';
@@ -19,6 +20,7 @@ export interface Figure {
 const groups: Record<string, () => AsyncGenerator<Figure>> = {
   render: benchRender,
   isolation: benchIsolation,
+  pool: benchPool,
   sandbox: benchSandbox,
   testbin: benchColdBuild,
 };
