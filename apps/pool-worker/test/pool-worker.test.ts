@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
-import { createKube } from '@breakfix/kube';
+import { createKube, type KubeObject } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { createOperatorKey } from '@breakfix/secrets';
@@ -196,5 +196,59 @@ test('the reconciler deletes a lab namespace nobody holds and closes a record wh
     );
   } finally {
     await worker.close();
+  }
+});
+
+test('a lab that never becomes ready is failed, its namespace deleted, and the next tick replaces it', async () => {
+  const { info } = await useSandbox();
+  const connect = connector(info.redisUrl);
+  const prefix = uniqueName('pw');
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const operatorKey = createOperatorKey();
+  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  // Every VM of this pool boots but its guest never answers SSH.
+  const noSsh = (objects: KubeObject[]) =>
+    objects.map((o) =>
+      o.kind === 'VirtualMachine'
+        ? { ...o, metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/fault': 'no-ssh' } } }
+        : o,
+    );
+  const provisioner = createProvisioner({
+    kube,
+    store,
+    ssh: createSshRunner({ connectTimeoutMs: 1_000 }),
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: 20_000,
+    readyTimeoutMs: 2_000,
+    probeIntervalMs: 200,
+    decorate: noSsh,
+  });
+  const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 2 }] });
+  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix, kube });
+  try {
+    const [first] = (await worker.tick()).enqueued;
+    assert.ok(first);
+    await waitFor(async () => ((await store.get(first.id)).state === 'deleted' ? true : undefined), {
+      what: 'the never-ready lab failed and deleted',
+      timeoutMs: 40_000,
+      intervalMs: 200,
+    });
+    await waitFor(
+      async () =>
+        (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: `lab-${first.id}` })) ? undefined : true,
+      {
+        what: 'its namespace gone',
+        timeoutMs: 30_000,
+      },
+    );
+    const replacement = (await worker.tick()).enqueued;
+    assert.equal(replacement.length, 1);
+    assert.notEqual(replacement[0]?.id, first.id);
+  } finally {
+    await worker.close();
+    for (const env of await store.list())
+      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
   }
 });

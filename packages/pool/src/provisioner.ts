@@ -25,6 +25,11 @@ export interface ProvisionerOptions {
   readyTimeoutMs?: number;
   /** Pause between readiness probes. Default 5 s. */
   probeIntervalMs?: number;
+  /**
+   * The last word on a lab's objects before they are applied: site-specific annotations, or
+   * faults injected in tests (the simulator's `sim.breakfix.dev/*` annotations).
+   */
+  decorate?: (objects: KubeObject[]) => KubeObject[];
   log?: (message: string) => void;
 }
 
@@ -61,7 +66,8 @@ export function createProvisioner(options: ProvisionerOptions) {
     try {
       const nodes = labNodes(request.spec).map((n) => n.name);
       const secrets = await createLabSecrets({ labId: request.spec.labId, nodes });
-      const objects = renderLab(request.spec, platform, secrets, { addons: [isolationPolicies] });
+      const rendered = renderLab(request.spec, platform, secrets, { addons: [isolationPolicies] });
+      const objects = options.decorate ? options.decorate(rendered) : rendered;
       await store.setHostKeys(
         request.id,
         Object.fromEntries(nodes.map((n) => [n, secrets.hostKeys[n]?.publicKey ?? ''])),

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { KubeObject } from '@breakfix/kube';
+import { generateEd25519 } from '@breakfix/secrets';
 import ssh2 from 'ssh2';
 
 export interface KeyPair {
@@ -8,8 +9,8 @@ export interface KeyPair {
 }
 
 export function keyPair(comment = 'test'): KeyPair {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  return { private: pair.private, public: pair.public };
+  const pair = generateEd25519(comment);
+  return { private: pair.privateKey, public: pair.publicKey };
 }
 
 export function userData(options: { hostKey: KeyPair; users: Record<string, string[]>; hostname?: string }): string {

@@ -3,6 +3,7 @@ export {
   createLabSecrets,
   createOperatorKey,
   defaultSources,
+  generateEd25519,
   type LabSecrets,
   type SecretSources,
   type SshKeyPair,

@@ -30,12 +30,25 @@ export interface SecretSources {
   now(): Date;
 }
 
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator drops a leading zero byte of the public
+ * key about once in 400 keys (a 31-byte key: "Malformed OpenSSH private key" on use), so every
+ * pair is parsed back and a malformed one is made again.
+ */
+export function generateEd25519(comment: string): SshKeyPair {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+    const parsed = ssh2.utils.parseKey(pair.private);
+    if (!(parsed instanceof Error) && (Array.isArray(parsed) ? parsed[0] : parsed)?.getPublicSSH().length === 51) {
+      return { privateKey: pair.private, publicKey: pair.public };
+    }
+  }
+  throw new Error('could not generate a well-formed ed25519 key in 10 attempts');
+}
+
 export const defaultSources: SecretSources = {
   randomBytes: (size) => webcrypto.getRandomValues(new Uint8Array(size)),
-  sshKeyPair: (comment) => {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-    return { privateKey: pair.private, publicKey: pair.public };
-  },
+  sshKeyPair: generateEd25519,
   now: () => new Date(),
 };
 
