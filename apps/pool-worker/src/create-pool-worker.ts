@@ -4,6 +4,7 @@ import { parseLabSpec } from '@breakfix/manifests';
 import type { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createPoolMetrics, type PoolMetrics } from './metrics.js';
 import type { PoolConfig } from './pool-config.js';
 
 type Provisioner = ReturnType<typeof createProvisioner>;
@@ -23,6 +24,8 @@ export interface PoolWorkerOptions {
   /** How long one tick may hold the leader lock. Default 30 s. */
   tickLockMs?: number;
   now?: () => number;
+  /** Prometheus metrics; a private registry by default. */
+  metrics?: PoolMetrics;
   log?: (message: string) => void;
 }
 
@@ -61,6 +64,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   const teardownQueue = new Queue<{ id: string }>('teardown', { connection: options.connection(), prefix });
   const concurrency = options.pools.reduce((sum, pool) => sum + pool.maxConcurrentProvisions, 0);
   const pools = new Map(options.pools.map((pool) => [pool.name, pool]));
+  const metrics = options.metrics ?? createPoolMetrics();
 
   const provisionWorker = new Worker<ProvisionJob>(
     'provision',
@@ -73,7 +77,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         workers: pool.workers,
         size: pool.size,
       });
-      return await options.provisioner.provision({ id: job.data.id, pool: pool.name, spec });
+      const started = Date.now();
+      try {
+        const outcome = await options.provisioner.provision({ id: job.data.id, pool: pool.name, spec });
+        if (outcome !== 'skipped') metrics.recordProvision(pool.name, outcome, (Date.now() - started) / 1000);
+        if (outcome === 'failed') metrics.recordFailure(pool.name, 'deadline_or_bootstrap');
+        return outcome;
+      } catch (error) {
+        metrics.recordFailure(pool.name, (error as { code?: string }).code ?? 'error');
+        throw error;
+      }
     },
     { connection: options.connection(), prefix, concurrency },
   );
@@ -183,6 +196,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   }
 
   return {
+    metrics,
     reconcile,
 
     async tick(): Promise<TickResult> {
@@ -195,6 +209,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         const enqueued = [];
         const counts = await options.store.countByPool();
         for (const pool of options.pools) enqueued.push(...(await topUp(pool, counts.get(pool.name))));
+        for (const [pool, byState] of await options.store.countByPool()) metrics.recordCounts(pool, byState);
         if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         return { ran: true, enqueued, expired };

@@ -5,8 +5,10 @@
 //   BREAKFIX_OPERATOR_KEY_FILE   the operator's private key; its public half at <file>.pub
 //   BREAKFIX_TICK_CRON           when to top pools up and reap expired labs (default every 15 s)
 //   BREAKFIX_RECONCILE_CRON      when to compare Redis with the cluster (default every 3 minutes)
+//   BREAKFIX_METRICS_PORT        Prometheus metrics at :<port>/metrics (default 9464)
 //   KUBECONFIG                   or in-cluster credentials
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
@@ -14,9 +16,11 @@ import { createSshRunner } from '@breakfix/ssh';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import cron from 'node-cron';
+import { pino } from 'pino';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { createPoolWorker } from './create-pool-worker.js';
+import { createPoolMetrics } from './metrics.js';
 import { parsePoolsConfig } from './pool-config.js';
 
 const env = z
@@ -27,11 +31,12 @@ const env = z
     BREAKFIX_OPERATOR_KEY_FILE: z.string().min(1),
     BREAKFIX_TICK_CRON: z.string().default('*/15 * * * * *'),
     BREAKFIX_RECONCILE_CRON: z.string().default('*/3 * * * *'),
+    BREAKFIX_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
   })
   .parse(process.env);
 
-const log = (message: string) =>
-  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'pool-worker', message }));
+const logger = pino({ name: 'pool-worker' });
+const log = (message: string) => logger.info(message);
 const operatorKey = {
   privateKey: readFileSync(env.BREAKFIX_OPERATOR_KEY_FILE, 'utf8'),
   publicKey: readFileSync(`${env.BREAKFIX_OPERATOR_KEY_FILE}.pub`, 'utf8').trim(),
@@ -48,7 +53,26 @@ const kube = createKube({ kubeconfig });
 const connect = () => new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: null });
 const store = new EnvironmentStore({ redis: connect() });
 const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), platform, operatorKey, log });
-const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, kube, log });
+const metrics = createPoolMetrics();
+const worker = createPoolWorker({
+  connection: connect,
+  redis: connect(),
+  store,
+  provisioner,
+  pools,
+  kube,
+  metrics,
+  log,
+});
+const metricsServer = createServer((request, response) => {
+  if (request.url !== '/metrics') {
+    response.writeHead(404).end();
+    return;
+  }
+  metrics.registry
+    .metrics()
+    .then((body) => response.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body));
+}).listen(env.BREAKFIX_METRICS_PORT);
 await worker.reconcile();
 
 const tasks = [
@@ -61,6 +85,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     log(`${signal}: finishing running jobs`);
     for (const task of tasks) await task.stop();
+    metricsServer.close();
     await worker.close();
     process.exit(0);
   });

@@ -78,6 +78,18 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
       intervalMs: 200,
     });
     assert.equal((await worker.tick()).enqueued.length, 0, 'at max (2 ready + 1 claimed): nothing more');
+    // The metrics of the last tick; a job's duration is recorded just after its lab turns ready.
+    const exposition = await waitFor(
+      async () => {
+        const text = await worker.metrics.registry.metrics();
+        return text.includes(`breakfix_provision_duration_seconds_count{pool="${prefix}",outcome="ready"} 3`)
+          ? text
+          : undefined;
+      },
+      { what: 'three provisions in the metrics', timeoutMs: 5_000 },
+    );
+    assert.match(exposition, new RegExp(`breakfix_pool_environments\\{pool="${prefix}",state="ready"\\} 2`));
+    assert.match(exposition, new RegExp(`breakfix_pool_environments\\{pool="${prefix}",state="claimed"\\} 1`));
 
     // When its TTL passes, the reaper releases the lab and it is torn down: namespace gone, record deleted
     const later = createPoolWorker({
