@@ -58,7 +58,11 @@ export async function* benchPool(): AsyncGenerator<Figure> {
     }
     await pipeline.exec();
     const pools = parsePoolsConfig({ pools: [{ name: 'big', kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
-    const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
+    const provisioner = {
+      provision: async () => 'skipped' as const,
+      teardown: async () => {},
+      namespaceFor: (id: string) => `lab-${id}`,
+    };
     const worker = createPoolWorker({
       connection: connect,
       redis: connect(),

@@ -1,13 +1,20 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kube } from '@breakfix/kube';
 import { parseLabSpec } from '@breakfix/manifests';
-import type { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import {
+  countByPool,
+  type createProvisioner,
+  type Environment,
+  type EnvironmentStore,
+  emptyCounts,
+  type StateCounts,
+} from '@breakfix/pool';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createPoolMetrics, type PoolMetrics } from './metrics.js';
 import type { PoolConfig } from './pool-config.js';
 
-type Provisioner = ReturnType<typeof createProvisioner>;
+type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'>;
 
 export interface PoolWorkerOptions {
   /** BullMQ needs its own connections (it blocks on them); this factory makes them. */
@@ -60,8 +67,23 @@ export interface TickResult {
 export function createPoolWorker(options: PoolWorkerOptions) {
   const prefix = options.prefix ?? 'breakfix';
   const log = options.log ?? (() => {});
-  const provisionQueue = new Queue<ProvisionJob>('provision', { connection: options.connection(), prefix });
-  const teardownQueue = new Queue<{ id: string }>('teardown', { connection: options.connection(), prefix });
+  // Finished jobs are kept a while (for the reconciler and for operators), then dropped.
+  const defaultJobOptions = { removeOnComplete: 1000, removeOnFail: 1000 };
+  const provisionQueue = new Queue<ProvisionJob>('provision', {
+    connection: options.connection(),
+    prefix,
+    defaultJobOptions,
+  });
+  const teardownQueue = new Queue<{ id: string }>('teardown', {
+    connection: options.connection(),
+    prefix,
+    defaultJobOptions,
+  });
+  const enqueueProvision = (id: string, pool: string) => provisionQueue.add('provision', { id, pool }, { jobId: id });
+  /** Queues the teardown of a released or failed environment. Idempotent per environment. */
+  const release = async (id: string) => {
+    await teardownQueue.add('teardown', { id }, { jobId: `teardown-${id}` });
+  };
   const concurrency = options.pools.reduce((sum, pool) => sum + pool.maxConcurrentProvisions, 0);
   const pools = new Map(options.pools.map((pool) => [pool.name, pool]));
   const metrics = options.metrics ?? createPoolMetrics();
@@ -103,9 +125,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     worker.on('failed', (job, error) => log(`${worker.name} job ${job?.id} failed: ${error.message}`));
   }
 
-  const empty = { provisioning: 0, ready: 0, claimed: 0, releasing: 0, failed: 0, deleted: 0 };
-
-  async function topUp(pool: PoolConfig, counts = empty): Promise<{ pool: string; id: string }[]> {
+  async function topUp(pool: PoolConfig, counts: StateCounts): Promise<{ pool: string; id: string }[]> {
     const live = counts.ready + counts.provisioning + counts.claimed;
     const wanted = Math.min(
       pool.min - counts.ready - counts.provisioning,
@@ -116,30 +136,22 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     for (let i = 0; i < wanted; i++) {
       const id = `e${randomBytes(5).toString('hex')}`;
       // Recorded before the job exists, so the next tick counts it even if the job waits.
-      await options.store.create({ id, pool: pool.name, namespace: `lab-${id}` });
-      await provisionQueue.add(
-        'provision',
-        { id, pool: pool.name },
-        { jobId: id, removeOnComplete: 1000, removeOnFail: 1000 },
-      );
+      await options.store.create({ id, pool: pool.name, namespace: options.provisioner.namespaceFor(id) });
+      await enqueueProvision(id, pool.name);
       enqueued.push({ pool: pool.name, id });
     }
+    counts.provisioning += enqueued.length;
     return enqueued;
   }
 
   /** The reaper: claimed labs past their TTL are released and torn down. */
-  async function reapExpired(): Promise<string[]> {
+  async function reapExpired(environments: Environment[]): Promise<string[]> {
     const now = (options.now ?? Date.now)();
-    const expired = (await options.store.list()).filter(
-      (env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now,
-    );
+    const expired = environments.filter((env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now);
     for (const env of expired) {
       await options.store.apply(env.id, 'release');
-      await teardownQueue.add(
-        'teardown',
-        { id: env.id },
-        { jobId: `teardown-${env.id}`, removeOnComplete: 1000, removeOnFail: 1000 },
-      );
+      env.state = 'releasing';
+      await release(env.id);
     }
     return expired.map((env) => env.id);
   }
@@ -180,11 +192,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         const state = job === undefined ? 'missing' : await job.getState();
         if (state === 'missing' || state === 'failed' || state === 'completed') {
           await job?.remove().catch(() => undefined);
-          await provisionQueue.add(
-            'provision',
-            { id: env.id, pool: env.pool },
-            { jobId: env.id, removeOnComplete: 1000, removeOnFail: 1000 },
-          );
+          await enqueueProvision(env.id, env.pool);
           result.resumed.push(env.id);
         }
       }
@@ -205,11 +213,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       const acquired = await options.redis.set(lockKey, token, 'PX', options.tickLockMs ?? 30_000, 'NX');
       if (acquired !== 'OK') return { ran: false, enqueued: [], expired: [] };
       try {
-        const expired = await reapExpired();
+        // One read of the records serves the reaper, the top-up and the metrics.
+        const environments = await options.store.list();
+        const expired = await reapExpired(environments);
+        const counts = countByPool(environments);
         const enqueued = [];
-        const counts = await options.store.countByPool();
-        for (const pool of options.pools) enqueued.push(...(await topUp(pool, counts.get(pool.name))));
-        for (const [pool, byState] of await options.store.countByPool()) metrics.recordCounts(pool, byState);
+        for (const pool of options.pools) {
+          if (!counts.has(pool.name)) counts.set(pool.name, emptyCounts());
+          enqueued.push(...(await topUp(pool, counts.get(pool.name) ?? emptyCounts())));
+        }
+        for (const [pool, byState] of counts) metrics.recordCounts(pool, byState);
         if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         return { ran: true, enqueued, expired };
@@ -224,14 +237,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       }
     },
 
-    /** Queues the teardown of a released or failed environment. Idempotent per environment. */
-    async release(id: string): Promise<void> {
-      await teardownQueue.add(
-        'teardown',
-        { id },
-        { jobId: `teardown-${id}`, removeOnComplete: 1000, removeOnFail: 1000 },
-      );
-    },
+    release,
 
     /** Stops taking jobs, lets running ones finish (no job lost), closes the queues. */
     async close(): Promise<void> {

@@ -132,7 +132,11 @@ test('two replicas ticking at once: only one runs the tick', async () => {
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
-  const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
+  const provisioner = {
+    provision: async () => 'skipped' as const,
+    teardown: async () => {},
+    namespaceFor: (id: string) => `lab-${id}`,
+  };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 }] });
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const replicas = [1, 2].map(() =>
@@ -170,7 +174,11 @@ test('the reconciler deletes a lab namespace nobody holds and closes a record wh
   const prefix = uniqueName('pw');
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
-  const provisioner = { provision: async () => 'skipped' as const, teardown: async () => {} };
+  const provisioner = {
+    provision: async () => 'skipped' as const,
+    teardown: async () => {},
+    namespaceFor: (id: string) => `lab-${id}`,
+  };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
   const worker = createPoolWorker({
     connection: connect,

@@ -220,24 +220,6 @@ export class EnvironmentStore {
     await this.#redis.hset(this.#env(id), 'hostKeys', JSON.stringify(hostKeys));
   }
 
-  /** Live and past environments counted by pool and state, from one scan. */
-  async countByPool(): Promise<Map<string, Record<EnvironmentState, number>>> {
-    const counts = new Map<string, Record<EnvironmentState, number>>();
-    for (const env of await this.list()) {
-      const pool = counts.get(env.pool) ?? {
-        provisioning: 0,
-        ready: 0,
-        claimed: 0,
-        releasing: 0,
-        failed: 0,
-        deleted: 0,
-      };
-      pool[env.state]++;
-      counts.set(env.pool, pool);
-    }
-    return counts;
-  }
-
   /** Every environment record (SCAN, then one pipelined read). */
   async list(): Promise<Environment[]> {
     const keys: string[] = [];
@@ -265,6 +247,23 @@ export class EnvironmentStore {
   async readyCount(pool: string): Promise<number> {
     return await this.#redis.zcard(this.#ready(pool));
   }
+}
+
+export type StateCounts = Record<EnvironmentState, number>;
+
+/** Environments counted by pool and state. */
+export function countByPool(environments: readonly Pick<Environment, 'pool' | 'state'>[]): Map<string, StateCounts> {
+  const counts = new Map<string, StateCounts>();
+  for (const env of environments) {
+    const pool = counts.get(env.pool) ?? emptyCounts();
+    pool[env.state]++;
+    counts.set(env.pool, pool);
+  }
+  return counts;
+}
+
+export function emptyCounts(): StateCounts {
+  return { provisioning: 0, ready: 0, claimed: 0, releasing: 0, failed: 0, deleted: 0 };
 }
 
 function parseEnvironment(fields: Record<string, string>): Environment {

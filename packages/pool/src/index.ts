@@ -1,9 +1,12 @@
 export {
+  countByPool,
   type Environment,
   EnvironmentStore,
   type EnvironmentStoreOptions,
+  emptyCounts,
   LearnerHasLabError,
   PoolExhaustedError,
+  type StateCounts,
 } from './environment-store.js';
 export {
   type Lease,

@@ -56,11 +56,14 @@ export function createProvisioner(options: ProvisionerOptions) {
   const { kube, store, ssh, platform } = options;
   const log = options.log ?? (() => {});
 
+  /** The namespace an environment's lab lives in (its id is the lab id). */
+  const namespaceFor = (id: string) => labNamespace({ labId: id }, platform);
+
   async function provision(request: ProvisionRequest): Promise<'ready' | 'failed' | 'skipped'> {
     const env = await store.create({
       id: request.id,
       pool: request.pool,
-      namespace: labNamespace(request.spec, platform),
+      namespace: namespaceFor(request.spec.labId),
     });
     if (env.state !== 'provisioning') return 'skipped'; // a retry of a job that already finished
     try {
@@ -144,7 +147,7 @@ export function createProvisioner(options: ProvisionerOptions) {
     if (env.state !== 'deleted') await store.apply(id, 'delete').catch(() => undefined);
   }
 
-  return { provision, teardown };
+  return { provision, teardown, namespaceFor };
 }
 
 /** The node bootstrap wrote its failure marker: retrying the probe cannot help. */
