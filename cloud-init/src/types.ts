@@ -26,6 +26,11 @@ export interface NodeBootstrap {
   hostKey: { privateKey: string; publicKey: string };
   /** The account breakfix logs in with (sudo, no password). */
   operator: { user: string; authorizedKeys: readonly string[] };
+  /**
+   * The learner's account (sudo, no password, no key at boot): breakfix installs the learner's
+   * key at claim time into `learnerKeysDir/<user>` and removes it at release.
+   */
+  learner: { user: string };
   cni: 'flannel' | 'calico';
   /** Keep the control-plane taint (true when there are workers to schedule on). */
   taintControlPlane: boolean;
@@ -42,4 +47,7 @@ export const IMAGE_PATHS = {
   bootstrapLog: '/var/log/breakfix-bootstrap.log',
   kubeadmConfig: '/etc/breakfix/kubeadm.yaml',
   bootstrapScript: '/usr/local/sbin/breakfix-bootstrap',
+  /** Root-owned keys sshd also reads (`AuthorizedKeysFile`), one file per user: the learner's key at claim. */
+  learnerKeysDir: '/etc/ssh/breakfix-keys',
+  sshdDropIn: '/etc/ssh/sshd_config.d/60-breakfix.conf',
 } as const;

@@ -23,7 +23,7 @@ const LIMITS = [
 /**
  * Renders a node's `#cloud-config` user-data (https://cloudinit.readthedocs.io/en/latest/reference/modules.html).
  * It installs the pinned host key (deleting the image's and generating none, so breakfix can pin
- * it), the operator account, the CA (before kubeadm runs, so kubeadm reuses it), the kubeadm
+ * it), the operator and learner accounts, the CA (before kubeadm runs, so kubeadm reuses it), the kubeadm
  * config and the bootstrap script, then runs the script. No packages: labs boot offline.
  */
 export function renderUserData(node: NodeBootstrap): string {
@@ -33,6 +33,13 @@ export function renderUserData(node: NodeBootstrap): string {
     { path: IMAGE_PATHS.bootstrapScript, content: BOOTSTRAP_SCRIPT, permissions: '0755' },
     { path: '/etc/sysctl.d/99-breakfix.conf', content: `${SYSCTLS.join('\n')}\n`, permissions: '0644' },
     { path: '/etc/security/limits.d/99-breakfix.conf', content: `${LIMITS.join('\n')}\n`, permissions: '0644' },
+    // Root-owned per-user key files next to ~/.ssh: breakfix adds and removes the learner's key
+    // there without touching the learner's home (which the learner may break or rewrite).
+    {
+      path: IMAGE_PATHS.sshdDropIn,
+      content: `AuthorizedKeysFile .ssh/authorized_keys ${IMAGE_PATHS.learnerKeysDir}/%u\n`,
+      permissions: '0644',
+    },
   ];
   if (node.ca !== undefined) {
     files.unshift(
@@ -60,6 +67,14 @@ export function renderUserData(node: NodeBootstrap): string {
         shell: '/bin/bash',
         lock_passwd: true,
         ssh_authorized_keys: [...node.operator.authorizedKeys],
+      },
+      {
+        name: node.learner.user,
+        gecos: 'breakfix learner',
+        groups: ['sudo'],
+        sudo: 'ALL=(ALL) NOPASSWD:ALL',
+        shell: '/bin/bash',
+        lock_passwd: true,
       },
     ],
     write_files: files.map((file) => ({ ...file, owner: 'root:root' })),

@@ -89,6 +89,7 @@ export function renderLab(
       expectedNodes: nodes.length,
       hostKey: hostKeyOf(secrets, node.name),
       operator: { user: platform.operator.user, authorizedKeys: [platform.operator.publicKey] },
+      learner: { user: platform.learner.user },
       cni: spec.cni,
       taintControlPlane: spec.workers > 0,
       bootstrapTimeoutSeconds: platform.bootstrapTimeoutSeconds,

@@ -73,6 +73,15 @@ const platformSchema = z.strictObject({
       .default('breakfix'),
     publicKey: z.string().regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+/, 'must be an OpenSSH public key'),
   }),
+  /** The account learners log in as (sudo without password); their key is installed at claim. */
+  learner: z
+    .strictObject({
+      user: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/)
+        .default('learner'),
+    })
+    .default({ user: 'learner' }),
   /** How long a node may take to boot into its cluster before it reports failure. */
   bootstrapTimeoutSeconds: z.number().int().min(60).default(900),
   /** The host cluster's DNS domain (where `cp-api.<ns>.svc.<domain>` resolves). */

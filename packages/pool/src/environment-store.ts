@@ -21,6 +21,30 @@ export interface Environment {
   expiresAt?: number;
   /** Pinned SSH host public keys, by node name. */
   hostKeys?: Record<string, string>;
+  /** How the learner reaches the lab, once claimed (never a private key). */
+  access?: LabAccessDetails;
+}
+
+/** Where a learner's SSH command points; recorded at claim so status calls can repeat it. */
+export interface LabAccessDetails {
+  host: string;
+  port: number;
+  user: string;
+  /** A `known_hosts` line for the control plane's pinned host key. */
+  knownHosts: string;
+  /** The NodePort leased for the lab, when learners come in through one. */
+  nodePort?: number;
+  /** SHA256 fingerprint of the learner's installed public key. */
+  learnerKeyFingerprint?: string;
+}
+
+/** The lab cannot be extended further: it reached its maximum lifetime. */
+export class ExtendLimitError extends ConflictError {
+  constructor(id: string, maxExpiresAt: number) {
+    super(`lab ${id} cannot be extended past ${new Date(maxExpiresAt).toISOString()}`, {
+      hint: 'finish up, or release it and start a new lab',
+    });
+  }
 }
 
 /** No ready environment in the pool; the learner is queued. */
@@ -83,6 +107,24 @@ if ARGV[1] == 'release' then
   if learner and redis.call('GET', KEYS[3]) == id then redis.call('DEL', KEYS[3]) end
 end
 return next
+`;
+
+/**
+ * KEYS: 1 env hash. ARGV: now, byMs, maxTotalMs. Pushes a claimed lab's expiry out by `byMs`
+ * (from now if it is already past), capped at claimedAt + maxTotalMs.
+ * Returns {'ok', expiresAt} | {'limit', cap} | error NOENV / BADSTATE <state>.
+ */
+const EXTEND = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return redis.error_reply('NOENV') end
+if state ~= 'claimed' then return redis.error_reply('BADSTATE ' .. state) end
+local now, by, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
+local cap = tonumber(redis.call('HGET', KEYS[1], 'claimedAt')) + max
+if expires >= cap then return {'limit', tostring(cap)} end
+local next = math.min(math.max(expires, now) + by, cap)
+redis.call('HSET', KEYS[1], 'expiresAt', next, 'updatedAt', now)
+return {'ok', tostring(next)}
 `;
 
 /**
@@ -215,6 +257,32 @@ export class EnvironmentStore {
     return await this.get(String(first));
   }
 
+  /**
+   * Pushes a claimed lab's expiry out by `byMs`, never past `claimedAt + maxTotalMs`. Returns the
+   * new expiry; an ExtendLimitError when the lab is already at its cap.
+   */
+  async extend(id: string, byMs: number, maxTotalMs: number): Promise<number> {
+    try {
+      const [outcome, at] = (await this.#redis.eval(EXTEND, 1, this.#env(id), this.#now(), byMs, maxTotalMs)) as [
+        string,
+        string,
+      ];
+      if (outcome === 'limit') throw new ExtendLimitError(id, Number(at));
+      return Number(at);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message.startsWith('NOENV')) throw new NotFoundError(`no lab ${id}`);
+      if (message.startsWith('BADSTATE'))
+        throw new ConflictError(`lab ${id} is ${message.slice(9)}, not claimed: only a claimed lab can be extended`);
+      throw error;
+    }
+  }
+
+  /** Records how the learner reaches a claimed lab. */
+  async setAccess(id: string, access: LabAccessDetails): Promise<void> {
+    await this.#redis.hset(this.#env(id), 'access', JSON.stringify(access));
+  }
+
   /** Records the nodes' SSH host public keys, which every later SSH connection pins. */
   async setHostKeys(id: string, hostKeys: Record<string, string>): Promise<void> {
     await this.#redis.hset(this.#env(id), 'hostKeys', JSON.stringify(hostKeys));
@@ -280,5 +348,6 @@ function parseEnvironment(fields: Record<string, string>): Environment {
     ...(number('claimedAt') === undefined ? {} : { claimedAt: number('claimedAt') as number }),
     ...(number('expiresAt') === undefined ? {} : { expiresAt: number('expiresAt') as number }),
     ...(fields.hostKeys === undefined ? {} : { hostKeys: JSON.parse(fields.hostKeys) as Record<string, string> }),
+    ...(fields.access === undefined ? {} : { access: JSON.parse(fields.access) as LabAccessDetails }),
   };
 }

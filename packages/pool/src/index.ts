@@ -3,11 +3,23 @@ export {
   type Environment,
   EnvironmentStore,
   type EnvironmentStoreOptions,
+  ExtendLimitError,
   emptyCounts,
+  type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
   type StateCounts,
 } from './environment-store.js';
+export {
+  type ClaimedLab,
+  ClaimPreparationError,
+  type ClaimRequest,
+  createLabAccess,
+  type LabAccess,
+  type LabAccessOptions,
+  type LabConnection,
+  type LabTargets,
+} from './lab-access.js';
 export {
   type Lease,
   NodePortAllocator,

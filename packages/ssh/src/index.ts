@@ -1,3 +1,4 @@
+export { type PublicKey, parsePublicKey } from './public-key.js';
 export {
   CommandTimeoutError,
   createSshRunner,

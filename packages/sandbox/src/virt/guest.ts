@@ -57,6 +57,7 @@ export function bootGuest(options: GuestOptions): Guest {
     return file;
   });
   const config = join(dir, 'sshd_config');
+  const rootKeys = rootOwnedKeyFile(root, identity.files);
   writeFileSync(
     config,
     [
@@ -65,6 +66,11 @@ export function bootGuest(options: GuestOptions): Guest {
       `PidFile ${join(dir, 'sshd.pid')}`,
       // Keys live inside the guest's root, where cloud-init (and later our learner-key step) put them.
       `AuthorizedKeysFile ${root}/home/%u/.ssh/authorized_keys`,
+      // The guest's own sshd would also read the root-owned key files its sshd_config.d names;
+      // this sshd reads them through a command, as the sessions' root-less sudo writes them.
+      ...(rootKeys === undefined
+        ? []
+        : [`AuthorizedKeysCommand /usr/bin/cat ${rootKeys}`, 'AuthorizedKeysCommandUser nobody']),
       `ChrootDirectory ${root}`,
       `AllowUsers ${identity.users.map((u) => u.name).join(' ')}`,
       'PermitRootLogin no',
@@ -98,6 +104,28 @@ export function bootGuest(options: GuestOptions): Guest {
       await sshd.stop(2_000);
     },
   };
+}
+
+/**
+ * The first absolute `AuthorizedKeysFile` path (with `%u`) in the guest's sshd_config.d drop-ins,
+ * as a host path inside the guest root. Its directory is made writable by every guest user: in a
+ * real guest only root (sudo) writes there, and the simulator's sudo runs as the calling user.
+ */
+function rootOwnedKeyFile(root: string, files: GuestIdentity['files']): string | undefined {
+  for (const file of files) {
+    if (!file.path.startsWith('/etc/ssh/sshd_config.d/')) continue;
+    for (const line of file.content.split('\n')) {
+      const [directive, ...paths] = line.trim().split(/\s+/);
+      if (directive?.toLowerCase() !== 'authorizedkeysfile') continue;
+      const path = paths.find((p) => p.startsWith('/') && p.endsWith('/%u'));
+      if (path === undefined) continue;
+      const dir = join(root, dirname(path));
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(dir, 0o1777);
+      return join(root, path);
+    }
+  }
+  return undefined;
 }
 
 function buildRoot(root: string, options: GuestOptions): void {

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { InvalidInputError } from '@breakfix/core';
+import { createKube, type KubeObject } from '@breakfix/kube';
+import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
+import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
+import { createSshRunner } from '@breakfix/ssh';
+import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import {
+  ClaimPreparationError,
+  createLabAccess,
+  createProvisioner,
+  EnvironmentStore,
+  ExtendLimitError,
+  NodePortAllocator,
+} from '../src/index.js';
+
+after(closeRedisConnections);
+
+const run = promisify(execFile);
+const operatorKey = createOperatorKey();
+const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+const ssh = createSshRunner();
+
+interface Fixture {
+  kube: ReturnType<typeof createKube>;
+  store: EnvironmentStore;
+  allocator: NodePortAllocator;
+  pool: string;
+  provision(count: number): Promise<void>;
+}
+
+let fixture: Fixture;
+
+before(async () => {
+  const { info, redis } = await useSandbox();
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const prefix = `${uniqueName('access')}:`;
+  const store = new EnvironmentStore({ redis: redis(), prefix });
+  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32767 } });
+  const provisioner = createProvisioner({
+    kube,
+    store,
+    ssh,
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: 30_000,
+    readyTimeoutMs: 30_000,
+    probeIntervalMs: 200,
+  });
+  const pool = uniqueName('p');
+  fixture = {
+    kube,
+    store,
+    allocator,
+    pool,
+    async provision(count) {
+      const outcomes = await Promise.all(
+        Array.from({ length: count }, () => {
+          const id = uniqueName('e');
+          return provisioner.provision({ id, pool, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) });
+        }),
+      );
+      assert.deepEqual(outcomes, Array(count).fill('ready'));
+    },
+  };
+  await fixture.provision(3);
+});
+
+/** Runs the OpenSSH client as a learner would, strict about the host key. */
+async function learnerSsh(connection: { host: string; port: number; user: string; knownHosts: string }, key: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'learner-'));
+  writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
+  writeFileSync(join(dir, 'known_hosts'), `${connection.knownHosts}\n`);
+  return await run(
+    'ssh',
+    [
+      '-i',
+      join(dir, 'key'),
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${join(dir, 'known_hosts')}`,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'ConnectTimeout=5',
+      '-p',
+      String(connection.port),
+      `${connection.user}@${connection.host}`,
+      'id -un; cat /tmp/broken',
+    ],
+    { timeout: 15_000 },
+  );
+}
+
+test('a claimed lab takes a generated key, runs its break, and lets the learner in until release', async () => {
+  const { store, kube, allocator, pool } = fixture;
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+
+  // Given a warm pool, when a learner without a registered key claims, with a break to apply
+  const claimed = await access.claim({
+    pool,
+    learner: 'grace',
+    scenario: 'demo',
+    ttlMs: 60_000,
+    prepare: async (lab) => {
+      const result = await ssh.exec(lab.nodes.cp ?? assert.fail('no cp'), 'echo "kubelet: stopped" > /tmp/broken', {
+        sudo: true,
+      });
+      assert.equal(result.code, 0);
+    },
+  });
+
+  // Then the connection carries a private key, a known_hosts line and a command
+  const { connection } = claimed;
+  assert.ok(connection.privateKey?.includes('OPENSSH PRIVATE KEY'));
+  assert.equal(connection.user, 'learner');
+  assert.match(connection.knownHosts, /^\S+ ssh-ed25519 \S+$/);
+  assert.match(connection.command, /StrictHostKeyChecking=yes/);
+  // and the record keeps everything but the private key
+  const record = await store.get(claimed.environment.id);
+  assert.equal(record.state, 'claimed');
+  assert.deepEqual(Object.keys(record.access ?? {}).sort(), [
+    'host',
+    'knownHosts',
+    'learnerKeyFingerprint',
+    'port',
+    'user',
+  ]);
+
+  // And OpenSSH, strict about the host key, logs in as the learner and sees the break
+  const session = await learnerSsh(connection, connection.privateKey ?? '');
+  assert.deepEqual(session.stdout.trim().split('\n'), ['learner', 'kubelet: stopped']);
+
+  // When the learner releases, the same key no longer gets in and the lab is on its way out
+  const released = await access.release(claimed.environment.id);
+  assert.equal(released.state, 'releasing');
+  await assert.rejects(learnerSsh(connection, connection.privateKey ?? ''), /Permission denied/);
+  assert.equal(await store.heldBy('grace'), undefined, 'the learner may claim again');
+  assert.equal((await access.release(claimed.environment.id)).state, 'releasing', 'a second release is harmless');
+});
+
+test('a registered key is installed as given, the NodePort opens at claim and closes at release; extend is capped', async () => {
+  const { store, kube, allocator, pool } = fixture;
+  const access = createLabAccess({
+    kube,
+    store,
+    allocator,
+    ssh,
+    platform,
+    operatorKey,
+    publicHost: 'labs.example.test',
+  });
+  const mine = generateEd25519('ada@laptop');
+
+  const claimed = await access.claim({
+    pool,
+    learner: 'ada',
+    scenario: 'demo',
+    ttlMs: 60_000,
+    publicKey: mine.publicKey,
+  });
+  const { connection, environment } = claimed;
+  assert.equal(connection.privateKey, undefined, 'no key is generated when the learner has one');
+  assert.equal(connection.host, 'labs.example.test');
+  assert.ok(connection.nodePort !== undefined && connection.port === connection.nodePort);
+  assert.match(connection.knownHosts, new RegExp(`^\\[labs\\.example\\.test\\]:${connection.port} ssh-ed25519 `));
+  assert.match(connection.command, new RegExp(`-p ${connection.port} learner@labs\\.example\\.test$`));
+  const service = await kube.get<KubeObject & { spec: { ports: { nodePort: number }[] } }>({
+    apiVersion: 'v1',
+    kind: 'Service',
+    namespace: environment.namespace,
+    name: 'ssh',
+  });
+  assert.equal(service?.spec.ports[0]?.nodePort, connection.port);
+
+  // The learner's own key logs in (straight to the VM: the sandbox has no kube-proxy)
+  const direct = { ...connection, host: '', port: 22, knownHosts: '' };
+  const vm = (await access.targets(environment)).nodes.cp?.host ?? '';
+  const hostKey = environment.hostKeys?.cp?.split(' ').slice(0, 2).join(' ');
+  const session = await learnerSsh({ ...direct, host: vm, knownHosts: `${vm} ${hostKey}` }, mine.privateKey).catch(
+    (error: { stdout?: string }) => error,
+  );
+  assert.equal((session.stdout ?? '').split('\n')[0], 'learner');
+
+  // Extend pushes the expiry out, never past the cap
+  const first = await store.extend(environment.id, 30_000, 90_000);
+  assert.ok(first > (environment.expiresAt ?? 0));
+  await assert.rejects(
+    (async () => {
+      for (let i = 0; i < 5; i++) await store.extend(environment.id, 30_000, 90_000);
+    })(),
+    ExtendLimitError,
+  );
+
+  await access.release(environment.id);
+  assert.equal(
+    await kube.get({ apiVersion: 'v1', kind: 'Service', namespace: environment.namespace, name: 'ssh' }),
+    undefined,
+  );
+  assert.equal(
+    (await allocator.leases()).find((l) => l.labId === environment.id),
+    undefined,
+    'the port is free',
+  );
+});
+
+test('bad keys are refused before a lab is taken; a failing break hands the lab back', async () => {
+  const { store, kube, allocator, pool } = fixture;
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const ready = await store.readyCount(pool);
+
+  for (const publicKey of ['-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'ssh-ed25519 !!!', 'ssh-dss AAAAB3NzaC1kc3M=']) {
+    await assert.rejects(
+      access.claim({ pool, learner: 'mallory', scenario: 'demo', ttlMs: 60_000, publicKey }),
+      InvalidInputError,
+    );
+  }
+  assert.equal(await store.readyCount(pool), ready, 'no lab was taken by a refused claim');
+
+  // When the break fails, the claim fails with a clear error and the learner holds nothing
+  await assert.rejects(
+    access.claim({
+      pool,
+      learner: 'linus',
+      scenario: 'demo',
+      ttlMs: 60_000,
+      prepare: async () => {
+        throw new Error('break.sh exited 1');
+      },
+    }),
+    (error: unknown) => error instanceof ClaimPreparationError && /break\.sh exited 1/.test(error.message),
+  );
+  assert.equal(await store.heldBy('linus'), undefined);
+  const broken = (await store.list()).filter((env) => env.state === 'releasing' && env.learner === 'linus');
+  assert.equal(broken.length, 1, 'the lab goes to teardown, not back to the pool');
+});
