@@ -1,0 +1,153 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { InvalidInputError } from '@breakfix/core';
+import { KUBERNETES_RELEASES } from '@breakfix/manifests';
+import { z } from 'zod';
+import { writeScenario } from '../write.js';
+import { codeBlocks, detailsBlocks, hintText, isSolution, scriptBody, withoutDetails } from './markdown.js';
+
+/** The parts of Killercoda's index.json we read (https://killercoda.com/creators). */
+const indexSchema = z.looseObject({
+  title: z.string().min(1),
+  description: z.string().optional(),
+  details: z.looseObject({
+    intro: z
+      .looseObject({
+        text: z.string().optional(),
+        background: z.string().optional(),
+        foreground: z.string().optional(),
+      })
+      .optional(),
+    steps: z
+      .array(
+        z.looseObject({
+          title: z.string().default(''),
+          text: z.string().optional(),
+          verify: z.string().optional(),
+          background: z.string().optional(),
+        }),
+      )
+      .default([]),
+    finish: z.looseObject({ text: z.string().optional() }).optional(),
+  }),
+  backend: z.looseObject({ imageid: z.string().optional() }).optional(),
+});
+
+export interface ImportResult {
+  dir: string;
+  /** What the source lacked and the author should add by hand. */
+  warnings: string[];
+}
+
+/**
+ * Killercoda scenario -> breakfix scenario. Background scripts (intro, then steps) become break
+ * scripts; each step's verify becomes a check that names the step it failed; intro and step texts
+ * become the brief; `<details>` blocks become hints, and the code of a "Solution" block the solve
+ * script. Every script runs on the control plane, where Killercoda runs them too.
+ */
+export function importKillercoda(sourceDir: string, outDir: string, options: { id?: string } = {}): ImportResult {
+  const source = resolve(sourceDir);
+  const indexFile = join(source, 'index.json');
+  if (!existsSync(indexFile)) throw new InvalidInputError(`${indexFile} not found: not a Killercoda scenario folder`);
+  const parsed = indexSchema.safeParse(JSON.parse(readFileSync(indexFile, 'utf8')));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidInputError(`${indexFile}: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const index = parsed.data;
+  const read = (file: string | undefined) => (file === undefined ? '' : readFileSync(join(source, file), 'utf8'));
+  const warnings: string[] = [];
+
+  const texts = [read(index.details.intro?.text), ...index.details.steps.map((s) => read(s.text))];
+  const brief = [
+    index.description ?? '',
+    ...texts.map((text, i) => {
+      const body = withoutDetails(text);
+      const step = i === 0 ? undefined : index.details.steps[i - 1];
+      return step === undefined || step.title === '' ? body : `## ${step.title}\n\n${body}`;
+    }),
+  ]
+    .filter((part) => part.trim() !== '')
+    .join('\n\n');
+  const blocks = texts.flatMap(detailsBlocks);
+  const hints = blocks.map(hintText);
+  const solution = blocks.filter(isSolution).flatMap((b) => codeBlocks(b.body));
+
+  const files: Record<string, string> = {};
+  const breaks: string[] = [];
+  const backgrounds: [string, string | undefined][] = [
+    ['break-intro.sh', index.details.intro?.background],
+    ...index.details.steps.map((s, i): [string, string | undefined] => [`break-step${i + 1}.sh`, s.background]),
+  ];
+  for (const [name, file] of backgrounds) {
+    if (file === undefined) continue;
+    files[name] = `#!/bin/bash\n# Imported from Killercoda: ${file}\n${scriptBody(read(file))}\n`;
+    breaks.push(name);
+  }
+  if (breaks.length === 0) throw new InvalidInputError(`${indexFile} has no background script: nothing breaks the lab`);
+
+  const checks: string[] = [];
+  index.details.steps.forEach((step, i) => {
+    if (step.verify === undefined) return;
+    const name = `check-step${i + 1}.sh`;
+    const label = step.title === '' ? `Step ${i + 1}` : `Step ${i + 1} (${step.title})`;
+    files[name] = [
+      '#!/bin/bash',
+      `# Imported from Killercoda: ${step.verify}, which answers by exit code only.`,
+      'verify() {',
+      scriptBody(read(step.verify)),
+      '}',
+      'if ! (verify) >/dev/null 2>&1; then',
+      `  echo ${JSON.stringify(`${label} is not done yet.`)}`,
+      '  exit 1',
+      'fi',
+      '',
+    ].join('\n');
+    checks.push(name);
+  });
+  if (checks.length === 0) throw new InvalidInputError(`${indexFile} has no verify script: nothing can check the lab`);
+
+  if (solution.length === 0) {
+    warnings.push('no "Solution" <details> block with code: solve.sh fails until you write it');
+    files['solve.sh'] = '#!/bin/bash\necho "This scenario came without a solution; write solve.sh." >&2\nexit 1\n';
+  } else {
+    files['solve.sh'] =
+      `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${solution.join('\n')}\n`;
+  }
+  if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s): add hints until there are two`);
+
+  const id = options.id ?? slug(basename(resolve(outDir)));
+  const image = index.backend?.imageid ?? '';
+  const dir = writeScenario(resolve(outDir), {
+    spec: {
+      id,
+      title: index.title,
+      brief,
+      difficulty: 'intermediate',
+      tags: ['imported', 'killercoda'],
+      kubernetesVersions: KUBERNETES_RELEASES.map((r) => r.minor),
+      // Killercoda's kubeadm images: "kubernetes-kubeadm-1node" and "-2nodes" (controlplane + node01).
+      topology: { workers: /2nodes/.test(image) ? 1 : 0 },
+      timeLimitMinutes: 30,
+      hints,
+      scripts: {
+        break: breaks.map((run) => ({ run, on: 'control-plane' })),
+        check: checks.map((run) => ({ run, on: 'control-plane' })),
+        solve: [{ run: 'solve.sh', on: 'control-plane' }],
+      },
+    },
+    files,
+  });
+  return { dir, warnings };
+}
+
+export function slug(name: string): string {
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 50)
+      .replace(/-+$/, '') || 'imported'
+  );
+}

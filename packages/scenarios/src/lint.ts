@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { UnsupportedEnvironmentError } from '@breakfix/core';
+import { inspectScenario, type Problem, scenarioDirs } from './load.js';
+import type { Scenario, ScenarioScript } from './schema.js';
+
+export interface LintOptions {
+  /** The shellcheck binary. Default `shellcheck` on PATH (scripts/ensure-deps.sh installs it). */
+  shellcheck?: string;
+}
+
+/**
+ * Everything loadScenario checks (schema, referenced files, versions, topology) plus what only an
+ * author's machine can: shellcheck on every script, a shebang the node can run, and shell dialect
+ * sanity for simulator scenarios (busybox has no bash).
+ */
+export async function lintScenario(dir: string, options: LintOptions = {}): Promise<Problem[]> {
+  const { scenario, problems } = inspectScenario(dir);
+  if (scenario === undefined) return problems;
+  const scripts = uniqueScripts(scenario);
+  for (const script of scripts) problems.push(...shebangProblems(scenario, script));
+  problems.push(...(await shellcheck(scripts, options.shellcheck ?? 'shellcheck')));
+  return problems;
+}
+
+/** Lints every scenario folder under `rootDir` (ids equal folder names, so they are unique). */
+export async function lintCatalog(rootDir: string, options: LintOptions = {}): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const dir of scenarioDirs(rootDir)) problems.push(...(await lintScenario(dir, options)));
+  return problems;
+}
+
+function uniqueScripts(scenario: Scenario): ScenarioScript[] {
+  const seen = new Map<string, ScenarioScript>();
+  for (const script of [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve])
+    if (!seen.has(script.path)) seen.set(script.path, script);
+  return [...seen.values()];
+}
+
+function shebangProblems(scenario: Scenario, script: ScenarioScript): Problem[] {
+  const first = script.content.split('\n', 1)[0] ?? '';
+  if (!first.startsWith('#!')) {
+    return [
+      {
+        file: script.path,
+        field: 'line 1',
+        message: 'has no shebang; start with #!/bin/bash (or #!/bin/sh) — the runner executes the file itself',
+      },
+    ];
+  }
+  if (scenario.simulator && !/^#!\s*\/bin\/sh\b/.test(first)) {
+    return [
+      {
+        file: script.path,
+        field: 'line 1',
+        message: 'a simulator scenario runs in a busybox guest: use #!/bin/sh, there is no bash there',
+      },
+    ];
+  }
+  return [];
+}
+
+interface ShellcheckComment {
+  file: string;
+  line: number;
+  level: string;
+  code: number;
+  message: string;
+}
+
+async function shellcheck(scripts: ScenarioScript[], binary: string): Promise<Problem[]> {
+  if (scripts.length === 0) return [];
+  const output = await new Promise<string>((resolve, reject) => {
+    execFile(
+      binary,
+      ['--format=json1', '--severity=style', ...scripts.map((s) => s.path)],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout) => {
+        // shellcheck exits 1 when it found something; that is an answer, not a failure.
+        const code = (error as { code?: unknown } | null)?.code;
+        if (error !== null && code !== 1) {
+          reject(
+            code === 'ENOENT'
+              ? new UnsupportedEnvironmentError(`${binary} is not installed`, {
+                  hint: 'apt-get install shellcheck (scripts/ensure-deps.sh does it)',
+                })
+              : error,
+          );
+        } else resolve(stdout);
+      },
+    );
+  });
+  const { comments } = JSON.parse(output) as { comments: ShellcheckComment[] };
+  return comments.map((c) => ({
+    file: c.file,
+    field: `line ${c.line}`,
+    message: `SC${c.code} (${c.level}): ${c.message}`,
+  }));
+}

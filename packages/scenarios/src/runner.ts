@@ -1,0 +1,276 @@
+import { DeadlineExceededError, InvalidInputError, UpstreamError } from '@breakfix/core';
+import {
+  CommandTimeoutError,
+  type ExecResult,
+  HostKeyMismatchError,
+  type SshRunner,
+  type SshTarget,
+} from '@breakfix/ssh';
+import { LabNeedsAttentionError, ScenarioScriptError, ScenarioScriptTimeoutError, type ScriptRef } from './errors.js';
+import type { Phase, Scenario, ScenarioScript } from './schema.js';
+
+/** A claimed lab as the runner needs it: its id and an SSH target per node (`cp`, `w1`, ...). */
+export interface LabTargets {
+  labId: string;
+  nodes: Record<string, SshTarget>;
+}
+
+export interface ScenarioRunnerOptions {
+  ssh: SshRunner;
+  /** Deadline per break script. Default 120 s (a break may restart kubelet and wait for it). */
+  breakTimeoutMs?: number;
+  /** Deadline per check script. Default 30 s: a learner is waiting for the answer. */
+  checkTimeoutMs?: number;
+  /** Deadline per solve script. Default 180 s. */
+  solveTimeoutMs?: number;
+  /** Output kept per stream of one script; the rest is dropped. Default 64 KiB. */
+  maxOutputBytes?: number;
+  /**
+   * Where a node remembers which break scripts already ran (`<stateDir>/<scenario>/break-<n>`),
+   * so a retried claim does not break twice. Default `/var/lib/breakfix/scenarios` (root-owned);
+   * the sandbox's guests have no root, so tests pass a folder under /tmp.
+   */
+  stateDir?: string;
+}
+
+/** One script on one node. */
+export interface StepResult {
+  phase: Phase;
+  node: string;
+  file: string;
+  /** Exit code; undefined when the break step was skipped because it had already run. */
+  code: number | undefined;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+  skipped: boolean;
+}
+
+export interface CheckResult {
+  solved: boolean;
+  /** What is still wrong, one line each, in the words of the check scripts. */
+  feedback: string[];
+  steps: StepResult[];
+}
+
+/** Lines of feedback kept per check, and characters per line: a Slack message, not a log. */
+export const MAX_FEEDBACK_LINES = 20;
+export const MAX_FEEDBACK_LINE_CHARS = 400;
+
+export type ScenarioRunner = ReturnType<typeof createScenarioRunner>;
+
+/**
+ * Runs a scenario's scripts on a lab's nodes over the SSH runner: each script is uploaded into a
+ * fresh root-only temp folder and executed through sudo in the same command (one connection),
+ * with a deadline, an output cap and the lab's names in its environment:
+ * BREAKFIX_LAB_ID, BREAKFIX_SCENARIO, BREAKFIX_NODE, BREAKFIX_NODES, BREAKFIX_CONTROL_PLANE, BREAKFIX_WORKERS.
+ */
+export function createScenarioRunner(options: ScenarioRunnerOptions) {
+  const { ssh } = options;
+  const cap = options.maxOutputBytes ?? 64 * 1024;
+  const stateDir = options.stateDir ?? '/var/lib/breakfix/scenarios';
+  const deadlines: Record<Phase, number> = {
+    break: options.breakTimeoutMs ?? 120_000,
+    check: options.checkTimeoutMs ?? 30_000,
+    solve: options.solveTimeoutMs ?? 180_000,
+  };
+
+  /** Runs `command` on a node, turning transport failures into LabNeedsAttentionError. */
+  async function onNode(
+    lab: LabTargets,
+    node: string,
+    command: string,
+    exec: { timeoutMs: number; stdin?: string; env?: Record<string, string> },
+  ): Promise<ExecResult> {
+    const target = lab.nodes[node];
+    if (target === undefined) throw new InvalidInputError(`lab ${lab.labId} has no node ${node}`);
+    let result: ExecResult;
+    try {
+      result = await ssh.exec(target, command, { ...exec, sudo: true, maxOutputBytes: cap });
+    } catch (error) {
+      if (error instanceof CommandTimeoutError) throw error;
+      if (error instanceof HostKeyMismatchError)
+        throw new LabNeedsAttentionError(lab.labId, node, `host key mismatch: ${error.message}`, { cause: error });
+      if (error instanceof UpstreamError || error instanceof DeadlineExceededError)
+        throw new LabNeedsAttentionError(lab.labId, node, `SSH failed: ${error.message}`, { cause: error });
+      throw error;
+    }
+    // A channel that closes with neither an exit status nor a signal: the connection went away.
+    if (result.code === null && result.signal === undefined)
+      throw new LabNeedsAttentionError(lab.labId, node, 'the SSH connection dropped before the script finished');
+    return result;
+  }
+
+  async function runScript(
+    scenario: Scenario,
+    lab: LabTargets,
+    script: ScenarioScript,
+    node: string,
+  ): Promise<StepResult> {
+    const ref: ScriptRef = { scenario: scenario.id, phase: script.phase, node, file: script.file };
+    const timeoutMs = deadlines[script.phase];
+    try {
+      const result = await onNode(lab, node, EXECUTE_UPLOADED, {
+        timeoutMs,
+        stdin: script.content,
+        env: environment(scenario, lab, node),
+      });
+      return {
+        phase: script.phase,
+        node,
+        file: script.file,
+        code: result.code ?? undefined,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        truncated: result.truncated,
+        durationMs: result.durationMs,
+        skipped: false,
+      };
+    } catch (error) {
+      if (error instanceof CommandTimeoutError)
+        throw new ScenarioScriptTimeoutError(ref, timeoutMs, error.partial, error);
+      throw error;
+    }
+  }
+
+  function mustSucceed(scenario: Scenario, step: StepResult): StepResult {
+    if (step.code !== 0)
+      throw new ScenarioScriptError(
+        { scenario: scenario.id, phase: step.phase, node: step.node, file: step.file },
+        {
+          code: step.code ?? null,
+          stdout: step.stdout,
+          stderr: step.stderr,
+        },
+      );
+    return step;
+  }
+
+  const marker = (scenario: Scenario, index: number) => `${stateDir}/${scenario.id}/break-${index}`;
+
+  return {
+    /**
+     * Breaks the lab. Idempotent: each break script records a marker on its node once it succeeded,
+     * and a second call (a retried claim job) skips what already ran. `force` runs them all again.
+     */
+    async applyBreak(scenario: Scenario, lab: LabTargets, opts: { force?: boolean } = {}): Promise<StepResult[]> {
+      const steps: StepResult[] = [];
+      for (const [index, script] of scenario.scripts.break.entries()) {
+        for (const node of nodesFor(script, lab)) {
+          const done = marker(scenario, index);
+          if (!opts.force) {
+            const seen = await onNode(lab, node, `test -e ${done}`, { timeoutMs: 15_000 });
+            if (seen.code === 0) {
+              steps.push({
+                phase: 'break',
+                node,
+                file: script.file,
+                code: undefined,
+                stdout: '',
+                stderr: '',
+                truncated: false,
+                durationMs: seen.durationMs,
+                skipped: true,
+              });
+              continue;
+            }
+          }
+          steps.push(mustSucceed(scenario, await runScript(scenario, lab, script, node)));
+          const recorded = await onNode(lab, node, `mkdir -p ${stateDir}/${scenario.id} && date > ${done}`, {
+            timeoutMs: 15_000,
+          });
+          if (recorded.code !== 0)
+            throw new LabNeedsAttentionError(
+              lab.labId,
+              node,
+              `could not record the break in ${done}: ${recorded.stderr.trim()}`,
+            );
+        }
+      }
+      return steps;
+    },
+
+    /** Runs every check script. Solved when all exit 0; each stdout line is feedback for the learner. */
+    async check(scenario: Scenario, lab: LabTargets): Promise<CheckResult> {
+      const steps: StepResult[] = [];
+      for (const script of scenario.scripts.check)
+        for (const node of nodesFor(script, lab)) steps.push(await runScript(scenario, lab, script, node));
+      const solved = steps.every((step) => step.code === 0);
+      const feedback: string[] = [];
+      for (const step of steps) {
+        const lines = step.stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter((line) => line !== '');
+        if (step.code !== 0 && lines.length === 0)
+          lines.push(`Not solved yet (the check on ${step.node} found a problem but did not say which).`);
+        if (step.truncated) lines.push('(more feedback was cut off)');
+        feedback.push(...lines);
+      }
+      const kept = feedback
+        .slice(0, MAX_FEEDBACK_LINES)
+        .map((line) =>
+          line.length > MAX_FEEDBACK_LINE_CHARS ? `${line.slice(0, MAX_FEEDBACK_LINE_CHARS - 1)}…` : line,
+        );
+      if (feedback.length > MAX_FEEDBACK_LINES) kept.push(`(${feedback.length - MAX_FEEDBACK_LINES} more lines)`);
+      return { solved, feedback: kept, steps };
+    },
+
+    /** Fixes the lab the way the scenario's author would, then forgets the break markers. */
+    async solve(scenario: Scenario, lab: LabTargets): Promise<StepResult[]> {
+      const steps: StepResult[] = [];
+      for (const script of scenario.scripts.solve)
+        for (const node of nodesFor(script, lab))
+          steps.push(mustSucceed(scenario, await runScript(scenario, lab, script, node)));
+      for (const node of Object.keys(lab.nodes))
+        await onNode(lab, node, `rm -rf ${stateDir}/${scenario.id}`, { timeoutMs: 15_000 });
+      return steps;
+    },
+  };
+}
+
+/**
+ * The command every script runs as: read the script from stdin into a fresh 0700 folder (mktemp),
+ * run it with stdin closed (so it cannot wait for input), remove the folder, keep its exit code.
+ * Learners are root on their nodes anyway; the folder only keeps solve scripts out of plain sight.
+ */
+const EXECUTE_UPLOADED = [
+  'd=$(mktemp -d /tmp/breakfix-script.XXXXXX) || exit 125',
+  'trap \'rm -rf "$d"\' EXIT',
+  'cat > "$d/script" && chmod 700 "$d/script" || exit 125',
+  'cd / && "$d/script" </dev/null',
+].join('\n');
+
+function environment(scenario: Scenario, lab: LabTargets, node: string): Record<string, string> {
+  const nodes = sortedNodes(lab);
+  return {
+    BREAKFIX_LAB_ID: lab.labId,
+    BREAKFIX_SCENARIO: scenario.id,
+    BREAKFIX_NODE: node,
+    BREAKFIX_NODES: nodes.join(' '),
+    BREAKFIX_CONTROL_PLANE: 'cp',
+    BREAKFIX_WORKERS: nodes.filter((n) => n !== 'cp').join(' '),
+  };
+}
+
+/** `cp` first, then workers in order. */
+function sortedNodes(lab: LabTargets): string[] {
+  return Object.keys(lab.nodes).sort((a, b) =>
+    a === 'cp' ? -1 : b === 'cp' ? 1 : a.localeCompare(b, 'en', { numeric: true }),
+  );
+}
+
+function nodesFor(script: ScenarioScript, lab: LabTargets): string[] {
+  const nodes = sortedNodes(lab);
+  switch (script.on) {
+    case 'control-plane':
+      return ['cp'];
+    case 'workers':
+      return nodes.filter((n) => n !== 'cp');
+    case 'all':
+      return nodes;
+    default:
+      return [script.on];
+  }
+}

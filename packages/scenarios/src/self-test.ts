@@ -1,0 +1,91 @@
+import type { LabTargets, ScenarioRunner } from './runner.js';
+import type { Scenario } from './schema.js';
+
+export interface SelfTestStep {
+  name: 'break' | 'break again' | 'check fails' | 'solve' | 'check passes';
+  ok: boolean;
+  detail: string[];
+  durationMs: number;
+}
+
+export interface SelfTestReport {
+  ok: boolean;
+  steps: SelfTestStep[];
+}
+
+/**
+ * The proof every scenario owes: break -> break again (harmless) -> check fails with feedback ->
+ * solve -> check passes. Stops at the first step that does not hold; `report` hears each step as
+ * it finishes. Errors from the runner (deadline, dropped connection) propagate to the caller.
+ */
+export async function selfTest(
+  runner: ScenarioRunner,
+  scenario: Scenario,
+  lab: LabTargets,
+  report: (step: SelfTestStep) => void = () => {},
+): Promise<SelfTestReport> {
+  const steps: SelfTestStep[] = [];
+  const record = (step: SelfTestStep) => {
+    steps.push(step);
+    report(step);
+    return step.ok;
+  };
+  const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+    const started = Date.now();
+    const value = await work();
+    return [value, Date.now() - started];
+  };
+
+  const [broken, breakMs] = await timed(() => runner.applyBreak(scenario, lab, { force: true }));
+  record({
+    name: 'break',
+    ok: true,
+    detail: broken.map((s) => `${s.file} on ${s.node}: exit ${s.code}`),
+    durationMs: breakMs,
+  });
+
+  const [again, againMs] = await timed(() => runner.applyBreak(scenario, lab));
+  const skipped = again.every((s) => s.skipped);
+  if (
+    !record({
+      name: 'break again',
+      ok: skipped,
+      detail: skipped ? ['already applied: skipped'] : again.map((s) => `${s.file} on ${s.node} ran again`),
+      durationMs: againMs,
+    })
+  )
+    return { ok: false, steps };
+
+  const [failing, failingMs] = await timed(() => runner.check(scenario, lab));
+  const specific = !failing.solved && failing.steps.some((s) => s.code !== 0 && s.stdout.trim() !== '');
+  if (
+    !record({
+      name: 'check fails',
+      ok: specific,
+      detail: failing.solved
+        ? ['check passed on a broken lab: it does not detect the break']
+        : specific
+          ? failing.feedback
+          : ['check failed without saying what is wrong: print one line per problem', ...failing.feedback],
+      durationMs: failingMs,
+    })
+  )
+    return { ok: false, steps };
+
+  const [solved, solveMs] = await timed(() => runner.solve(scenario, lab));
+  record({
+    name: 'solve',
+    ok: true,
+    detail: solved.map((s) => `${s.file} on ${s.node}: exit ${s.code}`),
+    durationMs: solveMs,
+  });
+
+  const [passing, passingMs] = await timed(() => runner.check(scenario, lab));
+  record({
+    name: 'check passes',
+    ok: passing.solved,
+    detail: passing.solved ? ['solved'] : ['check still fails after solve:', ...passing.feedback],
+    durationMs: passingMs,
+  });
+  return { ok: passing.solved, steps };
+}

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@breakfix/core';
+import { createKube, type KubeObject } from '@breakfix/kube';
+import { createSshRunner } from '@breakfix/ssh';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { stringify } from 'yaml';
+import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../sandbox/test/fixtures.js';
+import {
+  createScenarioRunner,
+  DEFAULT_CATALOG_DIR,
+  LabNeedsAttentionError,
+  type LabTargets,
+  loadScenario,
+  ScenarioScriptError,
+  ScenarioScriptTimeoutError,
+  selfTest,
+} from '../src/index.js';
+
+const ssh = createSshRunner({ connectTimeoutMs: 5_000, keepaliveIntervalMs: 1_000, keepaliveCountMax: 2 });
+const runner = createScenarioRunner({
+  ssh,
+  stateDir: '/tmp/breakfix-scenario-state',
+  breakTimeoutMs: 1_500,
+  checkTimeoutMs: 5_000,
+  maxOutputBytes: 4_096,
+});
+let lab: LabTargets;
+let ns: string;
+const kube = async () => createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
+
+before(async () => {
+  // Given a lab of two simulated nodes, cp and w1, that trust the operator key and pin host keys
+  const k = await kube();
+  ns = uniqueName('scn');
+  const operator = keyPair('operator');
+  await k.apply(namespace(ns));
+  const nodes: LabTargets['nodes'] = {};
+  for (const name of ['cp', 'w1']) {
+    const hostKey = keyPair(name);
+    await k.apply(cloudInitSecret(ns, `${name}-ci`, userData({ hostKey, users: { breakfix: [operator.public] } })));
+    await k.apply(virtualMachine(ns, name, { secret: `${name}-ci` }));
+    nodes[name] = { host: '', username: 'breakfix', privateKey: operator.private, hostKey: hostKey.public };
+  }
+  for (const name of Object.keys(nodes)) {
+    const address = await waitFor(
+      async () => {
+        const vmi = await k.get<KubeObject & { status?: { phase?: string; interfaces?: { ipAddress?: string }[] } }>({
+          apiVersion: 'kubevirt.io/v1',
+          kind: 'VirtualMachineInstance',
+          namespace: ns,
+          name,
+        });
+        return vmi?.status?.phase === 'Running' ? vmi.status.interfaces?.[0]?.ipAddress : undefined;
+      },
+      { what: `VM ${name} to run`, timeoutMs: 30_000 },
+    );
+    const node = nodes[name];
+    if (node !== undefined) node.host = address;
+  }
+  lab = { labId: ns, nodes };
+});
+
+after(async () => {
+  await (await kube()).delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
+});
+
+/** A throwaway scenario folder for the runner's edge cases. */
+function fixture(id: string, files: Record<string, string>, scripts?: Record<string, { run: string; on: string }[]>) {
+  const dir = join(mkdtempSync(join(tmpdir(), 'scenario-')), id);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'scenario.yaml'),
+    stringify({
+      id,
+      title: `Runner fixture ${id}`,
+      brief: 'A fixture for the runner tests, never shown to a learner.',
+      difficulty: 'beginner',
+      tags: ['simulator'],
+      kubernetesVersions: ['1.36'],
+      topology: { workers: 1 },
+      timeLimitMinutes: 10,
+      simulator: true,
+      hints: ['one', 'two'],
+      ...(scripts === undefined ? {} : { scripts }),
+    }),
+  );
+  const defaults = {
+    'break.sh': '#!/bin/sh\ntrue\n',
+    'check.sh': '#!/bin/sh\ntrue\n',
+    'solve.sh': '#!/bin/sh\ntrue\n',
+  };
+  for (const [name, content] of Object.entries({ ...defaults, ...files }))
+    writeFileSync(join(dir, name), content, { mode: 0o755 });
+  return loadScenario(dir);
+}
+
+describe('scenario runner over real SSH', () => {
+  test('the simulator scenario of the catalog: break, break again, check fails with feedback, solve, check passes', async () => {
+    const scenario = loadScenario(join(DEFAULT_CATALOG_DIR, 'sim-kubeconfig-drift'));
+    const seen: string[] = [];
+    const report = await selfTest(runner, scenario, lab, (step) => seen.push(`${step.name}: ${step.ok}`));
+    assert.deepEqual(seen, [
+      'break: true',
+      'break again: true',
+      'check fails: true',
+      'solve: true',
+      'check passes: true',
+    ]);
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.steps[2]?.detail, [
+      'The kubeconfig still points at https://cp-api:6444; the API server listens on port 6443.',
+      '/tmp/breakfix-sim/kubeconfig has mode 644: anyone on the node can read its credentials (want 600).',
+    ]);
+  });
+
+  test('scripts run where they are told, with the lab and node names in their environment', async () => {
+    const scenario = fixture(
+      'env-fixture',
+      {
+        'check.sh':
+          '#!/bin/sh\necho "$BREAKFIX_LAB_ID $BREAKFIX_SCENARIO $BREAKFIX_NODE [$BREAKFIX_NODES] [$BREAKFIX_WORKERS]"\nexit 1\n',
+      },
+      { check: [{ run: 'check.sh', on: 'all' }] },
+    );
+    const result = await runner.check(scenario, lab);
+    assert.equal(result.solved, false);
+    assert.deepEqual(result.feedback, [`${ns} env-fixture cp [cp w1] [w1]`, `${ns} env-fixture w1 [cp w1] [w1]`]);
+  });
+
+  test('a check that fails silently still tells the learner something', async () => {
+    const scenario = fixture('silent-fixture', { 'check.sh': '#!/bin/sh\nexit 1\n' });
+    const result = await runner.check(scenario, lab);
+    assert.deepEqual(result, {
+      ...result,
+      solved: false,
+      feedback: ['Not solved yet (the check on cp found a problem but did not say which).'],
+    });
+  });
+
+  test('a hung break script is killed at its deadline and named', async () => {
+    const scenario = fixture('hung-fixture', { 'break.sh': '#!/bin/sh\nsleep 600\n' });
+    const started = Date.now();
+    await assert.rejects(runner.applyBreak(scenario, lab, { force: true }), (error: unknown) => {
+      assert.ok(error instanceof ScenarioScriptTimeoutError);
+      assert.match(error.message, /hung-fixture\/break\.sh \(break on cp\) did not finish within 1500 ms/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, 'the caller is not held past the deadline');
+  });
+
+  test('a huge output is capped: feedback keeps its first lines and says it was cut', async () => {
+    const scenario = fixture('loud-fixture', {
+      'check.sh': '#!/bin/sh\ni=0\nwhile [ $i -lt 100000 ]; do echo "still wrong: line $i"; i=$((i+1)); done\nexit 1\n',
+    });
+    const result = await runner.check(scenario, lab);
+    assert.equal(result.solved, false);
+    assert.equal(result.steps[0]?.truncated, true);
+    assert.ok((result.steps[0]?.stdout.length ?? 0) <= 4_096);
+    assert.equal(result.feedback.length, 21);
+    assert.equal(result.feedback[0], 'still wrong: line 0');
+    assert.match(result.feedback.at(-1) ?? '', /^\(\d+ more lines\)$/);
+  });
+
+  test('a break script that fails names the file, the node and its error', async () => {
+    const scenario = fixture('failing-fixture', { 'break.sh': '#!/bin/sh\necho "no such unit kubelet" >&2\nexit 5\n' });
+    await assert.rejects(runner.applyBreak(scenario, lab, { force: true }), (error: unknown) => {
+      assert.ok(error instanceof ScenarioScriptError);
+      assert.equal(error.message, 'failing-fixture/break.sh (break on cp) exited 5: no such unit kubelet');
+      return true;
+    });
+  });
+
+  test('a dropped connection mid-script is a clear error that marks the lab for attention', async () => {
+    // Given the lab reached through a TCP relay that we cut while the check runs
+    const cp = lab.nodes.cp;
+    assert.ok(cp);
+    const relay = await startRelay(cp.host, 22);
+    try {
+      const relayed: LabTargets = { labId: lab.labId, nodes: { cp: { ...cp, host: '127.0.0.1', port: relay.port } } };
+      const scenario = fixture(
+        'dropped-fixture',
+        { 'check.sh': '#!/bin/sh\necho started\nsleep 30\n' },
+        {
+          check: [{ run: 'check.sh', on: 'cp' }],
+        },
+      );
+      const pending = runner.check(scenario, relayed);
+      await waitFor(async () => (relay.sockets.size > 0 ? true : undefined), {
+        what: 'a relayed connection',
+        timeoutMs: 5_000,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      relay.cut();
+      await assert.rejects(pending, (error: unknown) => {
+        assert.ok(error instanceof LabNeedsAttentionError);
+        assert.equal(error.needsAttention, true);
+        assert.equal(error.node, 'cp');
+        assert.match(error.message, new RegExp(`lab ${lab.labId}, node cp: `));
+        return true;
+      });
+    } finally {
+      relay.server.close();
+    }
+  });
+
+  test('a node presenting another host key marks the lab for attention', async () => {
+    const cp = lab.nodes.cp;
+    assert.ok(cp);
+    const scenario = fixture('hostkey-fixture', {});
+    const impostor: LabTargets = {
+      labId: lab.labId,
+      nodes: { ...lab.nodes, cp: { ...cp, hostKey: keyPair().public } },
+    };
+    await assert.rejects(runner.check(scenario, impostor), (error: unknown) => {
+      assert.ok(error instanceof LabNeedsAttentionError);
+      assert.match(error.message, /host key mismatch/);
+      return true;
+    });
+  });
+});
+
+/** A TCP relay to host:port whose connections the test can cut at once. */
+async function startRelay(
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number; sockets: Set<Socket>; cut(): void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = tcpConnect({ host, port });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('relay has no port');
+  return {
+    server,
+    port: address.port,
+    sockets,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
