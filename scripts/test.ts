@@ -44,7 +44,7 @@ step('types of scripts/', bin('tsc'), ['-p', 'scripts']);
 step('shell scripts (shellcheck)', 'bash', ['-c', 'git ls-files -z "*.sh" | xargs -0 -r shellcheck']);
 step('KubeVirt CRDs match their generator', bin('tsx'), ['packages/sandbox/src/crds/generate.ts', '--check']);
 
-const files = ['apps', 'packages', 'scripts']
+const files = ['apps', 'packages', 'scripts', 'tests']
   .filter((dir) => existsSync(join(root, dir)))
   .flatMap((dir) => testFiles(join(root, dir)))
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
