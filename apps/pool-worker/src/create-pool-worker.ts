@@ -1,17 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kube } from '@breakfix/kube';
-import { parseLabSpec } from '@breakfix/manifests';
+import { labFootprint, parseLabSpec } from '@breakfix/manifests';
 import {
+  closeSsh,
   countByPool,
   type createProvisioner,
   type Environment,
   type EnvironmentStore,
   emptyCounts,
+  type NodePortAllocator,
   type StateCounts,
 } from '@breakfix/pool';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { labsThatFit, readFreeCapacity } from './capacity.js';
 import { createPoolMetrics, type PoolMetrics } from './metrics.js';
+import { planTopUp, type TopUpLimit } from './plan.js';
 import type { PoolConfig } from './pool-config.js';
 
 type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'>;
@@ -33,6 +37,20 @@ export interface PoolWorkerOptions {
   now?: () => number;
   /** Prometheus metrics; a private registry by default. */
   metrics?: PoolMetrics;
+  /** NodePort leases: a teardown frees the lab's port (and deletes its SSH Service) first. */
+  allocator?: NodePortAllocator;
+  /**
+   * The capacity guard: never provision past what the host cluster can hold (allocatable of the
+   * nodes this selector picks minus requests). Off by default (the sandbox has no nodes); the
+   * entry point turns it on with KubeVirt's `kubevirt.io/schedulable=true`.
+   */
+  capacity?: { nodeSelector: string };
+  /** After a failed provision the pool pauses base * 2^(failures-1), at most max. Default 30 s / 10 min. */
+  backoff?: { baseMs: number; maxMs: number };
+  /** Queued learners who have not asked again for this long leave the queue. Default 2 minutes. */
+  waitingTtlMs?: number;
+  /** BullMQ lock of a running job; a worker that dies loses its job to another after about this. Default 30 s. */
+  lockDurationMs?: number;
   log?: (message: string) => void;
 }
 
@@ -56,6 +74,8 @@ export interface TickResult {
   enqueued: { pool: string; id: string }[];
   /** Claimed labs past their TTL, released and queued for teardown. */
   expired: string[];
+  /** Pools that got fewer labs than their target, and why. */
+  held?: { pool: string; target: number; limitedBy: TopUpLimit }[];
 }
 
 /**
@@ -103,37 +123,76 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       try {
         const outcome = await options.provisioner.provision({ id: job.data.id, pool: pool.name, spec });
         if (outcome !== 'skipped') metrics.recordProvision(pool.name, outcome, (Date.now() - started) / 1000);
-        if (outcome === 'failed') metrics.recordFailure(pool.name, 'deadline_or_bootstrap');
+        if (outcome === 'failed') {
+          metrics.recordFailure(pool.name, 'deadline_or_bootstrap');
+          await recordFailure(pool.name);
+        }
+        if (outcome === 'ready') await options.redis.del(backoffKey(pool.name));
         return outcome;
       } catch (error) {
         metrics.recordFailure(pool.name, (error as { code?: string }).code ?? 'error');
+        await recordFailure(pool.name);
         throw error;
       }
     },
-    { connection: options.connection(), prefix, concurrency },
+    { connection: options.connection(), prefix, concurrency, lockDuration: options.lockDurationMs ?? 30_000 },
   );
   const teardownWorker = new Worker<{ id: string }>(
     'teardown',
-    async (job) => options.provisioner.teardown(job.data.id),
+    async (job) => {
+      const allocator = options.allocator;
+      if (allocator !== undefined) {
+        // The reaper's labs come here with their SSH still open: close it before the slow part.
+        const env = await options.store.get(job.data.id);
+        await closeSsh({ kube: options.kube, allocator }, { labId: env.id, namespace: env.namespace });
+      }
+      await options.provisioner.teardown(job.data.id);
+    },
     {
       connection: options.connection(),
       prefix,
       concurrency: 4,
+      lockDuration: options.lockDurationMs ?? 30_000,
     },
   );
   for (const worker of [provisionWorker, teardownWorker]) {
     worker.on('failed', (job, error) => log(`${worker.name} job ${job?.id} failed: ${error.message}`));
   }
 
-  async function topUp(pool: PoolConfig, counts: StateCounts): Promise<{ pool: string; id: string }[]> {
-    const live = counts.ready + counts.provisioning + counts.claimed;
-    const wanted = Math.min(
-      pool.min - counts.ready - counts.provisioning,
-      pool.max - live,
-      pool.maxConcurrentProvisions - counts.provisioning,
-    );
+  const backoffKey = (pool: string) => `${prefix}:pool:${pool}:backoff`;
+  const backoff = options.backoff ?? { baseMs: 30_000, maxMs: 600_000 };
+
+  /** Counts a failed provision and pauses the pool for base * 2^(n-1), at most max. */
+  async function recordFailure(pool: string): Promise<void> {
+    const failures = await options.redis.hincrby(backoffKey(pool), 'failures', 1);
+    const pause = Math.min(backoff.baseMs * 2 ** (failures - 1), backoff.maxMs);
+    await options.redis.hset(backoffKey(pool), 'until', (options.now ?? Date.now)() + pause);
+    log(`pool ${pool}: ${failures} failed provision(s) in a row; pausing ${Math.round(pause / 1000)} s`);
+  }
+
+  async function backoffUntil(pool: string): Promise<number | undefined> {
+    const until = await options.redis.hget(backoffKey(pool), 'until');
+    return until === null ? undefined : Number(until);
+  }
+
+  async function topUp(
+    pool: PoolConfig,
+    counts: StateCounts,
+    capacityLabs: number,
+  ): Promise<{ enqueued: { pool: string; id: string }[]; target: number; limitedBy?: TopUpLimit }> {
+    const now = (options.now ?? Date.now)();
+    await options.store.pruneWaiting(pool.name, options.waitingTtlMs ?? 120_000);
+    const until = await backoffUntil(pool.name);
+    const plan = planTopUp({
+      pool,
+      counts,
+      waiting: await options.store.waitingCount(pool.name),
+      now,
+      capacityLabs,
+      ...(until === undefined ? {} : { backoffUntil: until }),
+    });
     const enqueued: { pool: string; id: string }[] = [];
-    for (let i = 0; i < wanted; i++) {
+    for (let i = 0; i < plan.provision; i++) {
       const id = `e${randomBytes(5).toString('hex')}`;
       // Recorded before the job exists, so the next tick counts it even if the job waits.
       await options.store.create({ id, pool: pool.name, namespace: options.provisioner.namespaceFor(id) });
@@ -141,7 +200,17 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       enqueued.push({ pool: pool.name, id });
     }
     counts.provisioning += enqueued.length;
-    return enqueued;
+    return { enqueued, target: plan.target, ...(plan.limitedBy === undefined ? {} : { limitedBy: plan.limitedBy }) };
+  }
+
+  /** Labs left in `releasing` (a release whose teardown job was lost, or never queued) go to teardown. */
+  async function sweepReleasing(environments: Environment[]): Promise<void> {
+    for (const env of environments.filter((e) => e.state === 'releasing')) {
+      const job = await teardownQueue.getJob(`teardown-${env.id}`);
+      const state = job === undefined ? 'missing' : await job.getState();
+      if (state === 'completed' || state === 'failed') await job?.remove().catch(() => undefined);
+      if (state === 'missing' || state === 'completed' || state === 'failed') await release(env.id);
+    }
   }
 
   /** The reaper: claimed labs past their TTL are released and torn down. */
@@ -211,21 +280,39 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       const lockKey = `${prefix}:tick-lock`;
       const token = randomUUID();
       const acquired = await options.redis.set(lockKey, token, 'PX', options.tickLockMs ?? 30_000, 'NX');
-      if (acquired !== 'OK') return { ran: false, enqueued: [], expired: [] };
+      if (acquired !== 'OK') return { ran: false, enqueued: [], expired: [], held: [] };
       try {
         // One read of the records serves the reaper, the top-up and the metrics.
         const environments = await options.store.list();
         const expired = await reapExpired(environments);
+        await sweepReleasing(environments);
         const counts = countByPool(environments);
+        const free =
+          options.capacity === undefined
+            ? undefined
+            : await readFreeCapacity(options.kube, environments, pools, options.capacity.nodeSelector);
         const enqueued = [];
+        const held: { pool: string; target: number; limitedBy: TopUpLimit }[] = [];
         for (const pool of options.pools) {
           if (!counts.has(pool.name)) counts.set(pool.name, emptyCounts());
-          enqueued.push(...(await topUp(pool, counts.get(pool.name) ?? emptyCounts())));
+          const capacityLabs = free === undefined ? Number.POSITIVE_INFINITY : labsThatFit(free, pool);
+          const result = await topUp(pool, counts.get(pool.name) ?? emptyCounts(), capacityLabs);
+          enqueued.push(...result.enqueued);
+          if (result.limitedBy !== undefined)
+            held.push({ pool: pool.name, target: result.target, limitedBy: result.limitedBy });
+          if (free !== undefined) {
+            // What this pool just took is no longer free for the next one.
+            const footprint = labFootprint({ workers: pool.workers, size: pool.size });
+            free.memoryMiB -= footprint.memoryMiB * result.enqueued.length;
+            free.cpuMilli -= footprint.cpuMilli * result.enqueued.length;
+          }
         }
         for (const [pool, byState] of counts) metrics.recordCounts(pool, byState);
         if (enqueued.length > 0) log(`tick: provisioning ${enqueued.map((e) => `${e.id} (${e.pool})`).join(', ')}`);
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
-        return { ran: true, enqueued, expired };
+        for (const h of held.filter((h) => h.limitedBy === 'capacity' || h.limitedBy === 'backoff'))
+          log(`tick: pool ${h.pool} held below its target ${h.target} by ${h.limitedBy}`);
+        return { ran: true, enqueued, expired, held };
       } finally {
         // Release only our own lock (a slow tick may have outlived it and lost it to another).
         await options.redis.eval(

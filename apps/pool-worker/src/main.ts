@@ -6,12 +6,14 @@
 //   BREAKFIX_TICK_CRON           when to top pools up and reap expired labs (default every 15 s)
 //   BREAKFIX_RECONCILE_CRON      when to compare Redis with the cluster (default every 3 minutes)
 //   BREAKFIX_METRICS_PORT        Prometheus metrics at :<port>/metrics (default 9464)
+//   BREAKFIX_CAPACITY_NODE_SELECTOR  nodes whose free room bounds provisioning
+//                                (default kubevirt.io/schedulable=true; empty: no capacity guard)
 //   KUBECONFIG                   or in-cluster credentials
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createProvisioner, EnvironmentStore, NodePortAllocator, wakeChannel } from '@breakfix/pool';
 import { createSshRunner } from '@breakfix/ssh';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
@@ -32,6 +34,8 @@ const env = z
     BREAKFIX_TICK_CRON: z.string().default('*/15 * * * * *'),
     BREAKFIX_RECONCILE_CRON: z.string().default('*/3 * * * *'),
     BREAKFIX_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
+    /** Nodes whose free room bounds provisioning; empty turns the capacity guard off. */
+    BREAKFIX_CAPACITY_NODE_SELECTOR: z.string().default('kubevirt.io/schedulable=true'),
   })
   .parse(process.env);
 
@@ -54,14 +58,19 @@ const connect = () => new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: 
 const store = new EnvironmentStore({ redis: connect() });
 const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), platform, operatorKey, log });
 const metrics = createPoolMetrics();
+const redis = connect();
 const worker = createPoolWorker({
   connection: connect,
-  redis: connect(),
+  redis,
   store,
   provisioner,
   pools,
   kube,
   metrics,
+  allocator: new NodePortAllocator({ redis, range: platform.nodePorts }),
+  ...(env.BREAKFIX_CAPACITY_NODE_SELECTOR === ''
+    ? {}
+    : { capacity: { nodeSelector: env.BREAKFIX_CAPACITY_NODE_SELECTOR } }),
   log,
 });
 const metricsServer = createServer((request, response) => {
@@ -79,12 +88,20 @@ const tasks = [
   cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true }),
   cron.schedule(env.BREAKFIX_RECONCILE_CRON, () => worker.reconcile().then(() => undefined), { noOverlap: true }),
 ];
+// A claim that found its pool empty asks for a tick now rather than at the next cron time.
+const subscriber = connect();
+await subscriber.subscribe(wakeChannel());
+subscriber.on('message', (_channel, pool) => {
+  log(`woken for pool ${pool}`);
+  worker.tick().catch((error: unknown) => log(`tick on wake failed: ${(error as Error).message}`));
+});
 log(`serving pools ${pools.map((p) => p.name).join(', ')}`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     log(`${signal}: finishing running jobs`);
     for (const task of tasks) await task.stop();
+    subscriber.disconnect();
     metricsServer.close();
     await worker.close();
     process.exit(0);

@@ -14,8 +14,27 @@ const poolSchema = z
     /** Labs of this pool in any live state at most (ready + booting + claimed). */
     max: z.number().int().min(1),
     maxConcurrentProvisions: z.number().int().min(1).default(2),
+    /**
+     * Windows that raise `min`, e.g. a workshop: `{ from: 2026-12-01T08:30:00Z, to: ..., min: 20 }`.
+     * Provisioning starts when the window opens, so open it a boot time before people arrive.
+     */
+    schedule: z
+      .array(
+        z
+          .strictObject({
+            from: z.iso.datetime({ offset: true }),
+            to: z.iso.datetime({ offset: true }),
+            min: z.number().int().min(0),
+          })
+          .refine((w) => Date.parse(w.from) < Date.parse(w.to), { message: 'from must be before to', path: ['to'] }),
+      )
+      .default([]),
   })
-  .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max', path: ['min'] });
+  .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max', path: ['min'] })
+  .refine((pool) => pool.schedule.every((w) => w.min <= pool.max), {
+    message: 'a scheduled min must not exceed max',
+    path: ['schedule'],
+  });
 
 const configSchema = z.strictObject({ pools: z.array(poolSchema).min(1) });
 

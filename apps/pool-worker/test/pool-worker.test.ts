@@ -61,7 +61,11 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
     // Given an empty pool, when the tick runs, then it fills to min
     const first = await worker.tick();
     assert.equal(first.enqueued.length, 2);
-    assert.deepEqual(await worker.tick(), { ran: true, enqueued: [], expired: [] }, 'booting labs count towards min');
+    assert.deepEqual(
+      await worker.tick(),
+      { ran: true, enqueued: [], expired: [], held: [] },
+      'booting labs count towards min',
+    );
     await waitFor(async () => ((await store.readyCount(prefix)) === 2 ? true : undefined), {
       what: 'two ready labs',
       timeoutMs: 60_000,
@@ -219,7 +223,7 @@ test('the reconciler deletes a lab namespace nobody holds and closes a record wh
   }
 });
 
-test('a lab that never becomes ready is failed, its namespace deleted, and the next tick replaces it', async () => {
+test('a lab that never becomes ready is failed and deleted; the pool backs off, then replaces it', async () => {
   const { info } = await useSandbox();
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
@@ -246,7 +250,18 @@ test('a lab that never becomes ready is failed, its namespace deleted, and the n
     decorate: noSsh,
   });
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 2 }] });
-  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix, kube });
+  let clock = Date.now();
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    provisioner,
+    pools,
+    prefix,
+    kube,
+    backoff: { baseMs: 60_000, maxMs: 600_000 },
+    now: () => clock,
+  });
   try {
     const [first] = (await worker.tick()).enqueued;
     assert.ok(first);
@@ -263,6 +278,12 @@ test('a lab that never becomes ready is failed, its namespace deleted, and the n
         timeoutMs: 30_000,
       },
     );
+    // Right after a failure the pool pauses instead of booting into the same fault again
+    const paused = await worker.tick();
+    assert.deepEqual(paused.enqueued, []);
+    assert.deepEqual(paused.held, [{ pool: prefix, target: 1, limitedBy: 'backoff' }]);
+    // Once the pause is over, the next tick replaces the lab
+    clock += 60_001;
     const replacement = (await worker.tick()).enqueued;
     assert.equal(replacement.length, 1);
     assert.notEqual(replacement[0]?.id, first.id);

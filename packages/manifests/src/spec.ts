@@ -73,6 +73,11 @@ const platformSchema = z.strictObject({
       .default('breakfix'),
     publicKey: z.string().regex(/^ssh-(ed25519|rsa) [A-Za-z0-9+/=]+/, 'must be an OpenSSH public key'),
   }),
+  /** NodePorts breakfix may lease for learners' SSH: a part of the apiserver's --service-node-port-range. */
+  nodePorts: z
+    .strictObject({ first: z.number().int().min(1).max(65535), last: z.number().int().min(1).max(65535) })
+    .refine((r) => r.first <= r.last, { message: 'first must not exceed last', path: ['last'] })
+    .default({ first: 30000, last: 32767 }),
   /** The account learners log in as (sudo without password); their key is installed at claim. */
   learner: z
     .strictObject({

@@ -128,7 +128,8 @@ return {'ok', tostring(next)}
 `;
 
 /**
- * KEYS: 1 ready zset, 2 learner key, 3 waiting zset, 4 provisioning set, 5 arrival counter of the pool.
+ * KEYS: 1 ready zset, 2 learner key, 3 waiting zset, 4 provisioning set, 5 arrival counter of the pool,
+ * 6 when each waiting learner last asked.
  * ARGV: learner, scenario, now, ttlMs, env key prefix.
  * Returns {'claimed', id} | {'held', id} | {'empty', position, provisioning}.
  */
@@ -146,11 +147,14 @@ while true do
       'claimedAt', now, 'expiresAt', now + ttl, 'updatedAt', now)
     redis.call('SET', KEYS[2], id)
     redis.call('ZREM', KEYS[3], learner)
+    redis.call('ZREM', KEYS[6], learner)
     return {'claimed', id}
   end
 end
 -- Arrival order, not the clock: learners arriving in the same millisecond still queue in order.
 if not redis.call('ZSCORE', KEYS[3], learner) then redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[5]), learner) end
+-- When the learner last asked: learners who stop asking leave the queue (pruneWaiting).
+redis.call('ZADD', KEYS[6], now, learner)
 return {'empty', redis.call('ZRANK', KEYS[3], learner) + 1, redis.call('SCARD', KEYS[4])}
 `;
 
@@ -240,12 +244,13 @@ export class EnvironmentStore {
   async claim(input: { pool: string; learner: string; scenario: string; ttlMs: number }): Promise<Environment> {
     const [outcome, first, second] = (await this.#redis.eval(
       CLAIM,
-      5,
+      6,
       this.#ready(input.pool),
       this.#learner(input.learner),
       this.#waiting(input.pool),
       this.#provisioning(input.pool),
       `${this.#waiting(input.pool)}:seq`,
+      `${this.#waiting(input.pool)}:seen`,
       input.learner,
       input.scenario,
       this.#now(),
@@ -310,6 +315,24 @@ export class EnvironmentStore {
   async heldBy(learner: string): Promise<Environment | undefined> {
     const id = await this.#redis.get(this.#learner(learner));
     return id === null ? undefined : await this.get(id);
+  }
+
+  /** Learners queued for a pool (each asked within the last `pruneWaiting` window). */
+  async waitingCount(pool: string): Promise<number> {
+    return await this.#redis.zcard(this.#waiting(pool));
+  }
+
+  /** Drops learners who have not asked for a lab of `pool` since `olderThanMs` ago; returns how many. */
+  async pruneWaiting(pool: string, olderThanMs: number): Promise<number> {
+    const seen = `${this.#waiting(pool)}:seen`;
+    const stale = await this.#redis.zrangebyscore(seen, '-inf', this.#now() - olderThanMs);
+    if (stale.length === 0) return 0;
+    await this.#redis
+      .multi()
+      .zrem(this.#waiting(pool), ...stale)
+      .zrem(seen, ...stale)
+      .exec();
+    return stale.length;
   }
 
   async readyCount(pool: string): Promise<number> {

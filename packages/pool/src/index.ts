@@ -36,3 +36,4 @@ export {
   type ReconcileReport,
   reconcileNodePorts,
 } from './ssh-exposure.js';
+export { requestTopUp, wakeChannel } from './wake.js';

@@ -68,14 +68,26 @@ export function createProvisioner(options: ProvisionerOptions) {
     if (env.state !== 'provisioning') return 'skipped'; // a retry of a job that already finished
     try {
       const nodes = labNodes(request.spec).map((n) => n.name);
-      const secrets = await createLabSecrets({ labId: request.spec.labId, nodes });
-      const rendered = renderLab(request.spec, platform, secrets, { addons: [isolationPolicies] });
-      const objects = options.decorate ? options.decorate(rendered) : rendered;
-      await store.setHostKeys(
-        request.id,
-        Object.fromEntries(nodes.map((n) => [n, secrets.hostKeys[n]?.publicKey ?? ''])),
-      );
-      for (const object of objects) await kube.apply(object);
+      let hostKeys = env.hostKeys;
+      if (hostKeys === undefined) {
+        const secrets = await createLabSecrets({ labId: request.spec.labId, nodes });
+        const rendered = renderLab(request.spec, platform, secrets, { addons: [isolationPolicies] });
+        const objects = options.decorate ? options.decorate(rendered) : rendered;
+        hostKeys = Object.fromEntries(nodes.map((n) => [n, secrets.hostKeys[n]?.publicKey ?? '']));
+        // Recorded before anything is applied: a retry then knows an earlier attempt began.
+        await store.setHostKeys(request.id, hostKeys);
+        for (const object of objects) await kube.apply(object);
+      } else {
+        // A retried job (its worker died): the secrets of the first attempt are gone with it, so
+        // only a lab whose VMs were all created can be resumed; anything less is cleaned up.
+        const vms = await kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace: env.namespace });
+        if (vms.length < nodes.length) {
+          throw new IncompleteLabError(
+            `${request.id}: an earlier attempt died after creating ${vms.length} of ${nodes.length} VMs`,
+          );
+        }
+        log(`${request.id}: resuming an earlier attempt (all ${nodes.length} VMs exist)`);
+      }
 
       const addresses = await waitFor(
         async () => {
@@ -95,7 +107,7 @@ export function createProvisioner(options: ProvisionerOptions) {
         host: addresses.cp ?? '',
         username: platform.operator.user,
         privateKey: options.operatorKey.privateKey,
-        hostKey: secrets.hostKeys.cp?.publicKey ?? '',
+        hostKey: hostKeys.cp ?? '',
       };
       await waitFor(
         async () => {
@@ -128,7 +140,12 @@ export function createProvisioner(options: ProvisionerOptions) {
     } catch (error) {
       log(`${request.id} failed: ${(error as Error).message}`);
       await fail(request.id, env.namespace);
-      if (error instanceof DeadlineExceededError || error instanceof FatalBootstrapError) return 'failed';
+      if (
+        error instanceof DeadlineExceededError ||
+        error instanceof FatalBootstrapError ||
+        error instanceof IncompleteLabError
+      )
+        return 'failed';
       throw error;
     }
   }
@@ -152,3 +169,6 @@ export function createProvisioner(options: ProvisionerOptions) {
 
 /** The node bootstrap wrote its failure marker: retrying the probe cannot help. */
 class FatalBootstrapError extends UpstreamError {}
+
+/** A retried provision found a half-applied lab it cannot finish without the lost secrets. */
+class IncompleteLabError extends UpstreamError {}
