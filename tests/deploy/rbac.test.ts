@@ -135,9 +135,17 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
   });
   assert.equal(ssh?.spec.ports[0]?.nodePort, nodePort);
 
-  // When the learner releases it: the orchestrator closes SSH, the worker tears the lab down
+  // And the worker's capacity guard may read what runs where
+  assert.ok(Array.isArray(await worker.kube.list('v1', 'Node')));
+  assert.ok(Array.isArray(await worker.kube.list('v1', 'Pod')));
+  // And a retried provision may list the lab's VMs
+  assert.equal((await worker.kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace })).length, 1);
+
+  // When the learner releases it: the orchestrator closes SSH first, the worker's release closes it
+  // again (idempotent), and the worker tears the lab down
   await closeSsh({ kube: orchestrator.kube, allocator }, lab);
   assert.equal(await admin.get({ apiVersion: 'v1', kind: 'Service', namespace, name: 'ssh' }), undefined);
+  await closeSsh({ kube: worker.kube, allocator }, lab);
   await store.apply(id, 'release');
   await provisioner.teardown(id);
   // Then the record is deleted and the namespace goes away
