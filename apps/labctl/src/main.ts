@@ -1,6 +1,7 @@
 import { BreakfixError } from '@breakfix/core';
 import { capacity } from './commands/capacity.js';
 import { render } from './commands/render.js';
+import { SCENARIO_USAGE, scenario } from './commands/scenario.js';
 
 const USAGE = `labctl — breakfix operator and instructor CLI
 
@@ -9,9 +10,9 @@ const USAGE = `labctl — breakfix operator and instructor CLI
       Print the Kubernetes objects of one lab (or write one file per object to DIR).
   labctl capacity --host-memory 64Gi [--host-cpu 32] [--workers N] [--size medium] [--json]
       How many labs fit on one host, from the same requests and overheads the manifests use.
-`;
+${SCENARIO_USAGE}`;
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { render, capacity };
+const commands: Record<string, (args: string[]) => Promise<void>> = { render, capacity, scenario };
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;

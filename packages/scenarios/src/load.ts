@@ -34,7 +34,7 @@ export function inspectScenario(dir: string): { scenario?: Scenario; problems: P
       problems: document.errors.map((error) => ({
         file,
         ...(error.linePos?.[0] === undefined ? {} : { field: `line ${error.linePos[0].line}` }),
-        message: `invalid YAML: ${error.message.split('\n')[0]}`,
+        message: `invalid YAML: ${(error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
     };
   }

@@ -114,6 +114,11 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
     files['solve.sh'] =
       `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${solution.join('\n')}\n`;
   }
+  const remote = Object.entries(files).filter(([, content]) => /\bssh\s+node\d+/.test(content));
+  for (const [name] of remote)
+    warnings.push(
+      `${name} reaches other nodes with ssh (Killercoda's node01): move those commands into a script with \`on: w1\``,
+    );
   if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s): add hints until there are two`);
 
   const id = options.id ?? slug(basename(resolve(outDir)));

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { InvalidInputError } from '@breakfix/core';
+import { parse, stringify } from 'yaml';
+import {
+  DEFAULT_CATALOG_DIR,
+  importInstruqt,
+  importKillercoda,
+  lintCatalog,
+  lintScenario,
+  loadCatalog,
+  loadScenario,
+  type Problem,
+  scaffoldScenario,
+} from '../src/index.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const SIM = join(DEFAULT_CATALOG_DIR, 'sim-kubeconfig-drift');
+
+/** A copy of the simulator scenario in a temp folder, changed by `mutate`. */
+function brokenCopy(mutate: (dir: string) => void): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'lint-')), 'sim-kubeconfig-drift');
+  cpSync(SIM, dir, { recursive: true });
+  mutate(dir);
+  return dir;
+}
+
+function editYaml(dir: string, edit: (spec: Record<string, unknown>) => void): void {
+  const file = join(dir, 'scenario.yaml');
+  const spec = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  edit(spec);
+  writeFileSync(file, stringify(spec));
+}
+
+describe('the catalog', () => {
+  test('lints clean: schema, files, shellcheck, versions and topology', async () => {
+    assert.deepEqual(await lintCatalog(DEFAULT_CATALOG_DIR), []);
+  });
+
+  test('has at least 15 real-cluster scenarios, each with two hints and its three scripts', () => {
+    const catalog = loadCatalog();
+    const real = [...catalog.values()].filter((s) => !s.simulator);
+    assert.ok(real.length >= 15, `only ${real.length} real-cluster scenarios`);
+    for (const scenario of catalog.values()) {
+      assert.ok(scenario.hints.length >= 2, scenario.id);
+      for (const phase of ['break', 'check', 'solve'] as const) assert.ok(scenario.scripts[phase].length > 0);
+    }
+    const areas = new Set(real.flatMap((s) => s.tags));
+    for (const area of [
+      'node-os',
+      'kubelet',
+      'container-runtime',
+      'cni',
+      'dns',
+      'control-plane',
+      'etcd',
+      'certificates',
+      'kubeconfig',
+      'scheduling',
+      'workloads',
+    ])
+      assert.ok(areas.has(area), `no scenario tagged ${area}`);
+  });
+
+  test('marks simulator scenarios, whose scripts are plain sh for busybox', () => {
+    const scenario = loadScenario(SIM);
+    assert.equal(scenario.simulator, true);
+    assert.deepEqual(
+      scenario.scripts.break.map((s) => [s.file, s.on]),
+      [['break.sh', 'control-plane']],
+    );
+  });
+});
+
+describe('lint names the file and field of what is wrong', () => {
+  const cases: [string, (dir: string) => void, (dir: string) => Problem][] = [
+    [
+      'a missing script',
+      (dir) => rmSync(join(dir, 'solve.sh')),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'scripts.solve',
+        message: `refers to solve.sh, which does not exist in ${dir}`,
+      }),
+    ],
+    [
+      'bad YAML',
+      (dir) => writeFileSync(join(dir, 'scenario.yaml'), 'id: x\ntitle: [unclosed\n'),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'line 3',
+        message: 'invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      }),
+    ],
+    [
+      'an unsupported Kubernetes version',
+      (dir) =>
+        editYaml(dir, (spec) => {
+          spec.kubernetesVersions = ['1.36', '1.20'];
+        }),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'kubernetesVersions.1',
+        message: 'is not a supported Kubernetes version; supported: 1.34, 1.35, 1.36',
+      }),
+    ],
+    [
+      'a script on a worker the topology does not have',
+      (dir) =>
+        editYaml(dir, (spec) => {
+          spec.scripts = { check: [{ run: 'check.sh', on: 'w2' }] };
+        }),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'scripts.check.0.on',
+        message: 'runs on w2 but topology.workers is 0',
+      }),
+    ],
+    [
+      'a shellcheck error',
+      (dir) => writeFileSync(join(dir, 'break.sh'), '#!/bin/sh\nmkdir -p $BREAKFIX_DIR\n'),
+      (dir) => ({
+        file: join(dir, 'break.sh'),
+        field: 'line 2',
+        message: 'SC2086 (info): Double quote to prevent globbing and word splitting.',
+      }),
+    ],
+    [
+      'bash in a simulator scenario',
+      (dir) => writeFileSync(join(dir, 'solve.sh'), '#!/bin/bash\ntrue\n'),
+      (dir) => ({
+        file: join(dir, 'solve.sh'),
+        field: 'line 1',
+        message: 'a simulator scenario runs in a busybox guest: use #!/bin/sh, there is no bash there',
+      }),
+    ],
+    [
+      'an id that is not its folder name',
+      (dir) =>
+        editYaml(dir, (spec) => {
+          spec.id = 'another-name';
+        }),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'id',
+        message: 'is "another-name" but the folder is "sim-kubeconfig-drift"; rename one',
+      }),
+    ],
+    [
+      'a single hint',
+      (dir) =>
+        editYaml(dir, (spec) => {
+          spec.hints = ['only one'];
+        }),
+      (dir) => ({
+        file: join(dir, 'scenario.yaml'),
+        field: 'hints',
+        message: 'needs at least two hints, from a nudge to the answer',
+      }),
+    ],
+  ];
+  for (const [what, mutate, expected] of cases) {
+    test(what, async () => {
+      // Given a good scenario with one thing broken, when linted, then exactly that is reported
+      const dir = brokenCopy(mutate);
+      assert.deepEqual(await lintScenario(dir), [expected(dir)]);
+    });
+  }
+
+  test('loadScenario refuses the same problems with InvalidInputError', () => {
+    const dir = brokenCopy((d) => rmSync(join(d, 'check.sh')));
+    assert.throws(
+      () => loadScenario(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof InvalidInputError);
+        assert.match(error.message, /scenario\.yaml: scripts\.check: refers to check\.sh, which does not exist/);
+        return true;
+      },
+    );
+  });
+});
+
+describe('scaffold and importers produce scenarios that lint clean', () => {
+  test('a new real-cluster scenario and a new simulator scenario', async () => {
+    const catalog = mkdtempSync(join(tmpdir(), 'catalog-'));
+    assert.deepEqual(await lintScenario(scaffoldScenario(catalog, 'my-first-break')), []);
+    assert.deepEqual(await lintScenario(scaffoldScenario(catalog, 'my-sim-break', { simulator: true })), []);
+    assert.throws(() => scaffoldScenario(catalog, 'my-first-break'), /already exists/);
+  });
+
+  test('Killercoda: background -> break, verify -> check with feedback, steps -> brief, details -> hints', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kc-')), 'kubelet-down');
+    const { dir, warnings } = importKillercoda(join(FIXTURES, 'killercoda/kubelet-down'), out);
+    assert.deepEqual(await lintScenario(dir), []);
+    const scenario = loadScenario(dir);
+    assert.equal(scenario.title, 'Kubelet down on node01');
+    assert.equal(scenario.topology.workers, 1);
+    assert.match(scenario.brief, /## Bring node01 back/);
+    assert.doesNotMatch(scenario.brief, /<details>/);
+    assert.equal(scenario.hints.length, 3);
+    assert.match(scenario.hints[0] ?? '', /^Hint 1: Which component/);
+    assert.deepEqual(
+      scenario.scripts.break.map((s) => s.file),
+      ['break-intro.sh'],
+    );
+    assert.match(scenario.scripts.check[0]?.content ?? '', /echo "Step 1 \(Bring node01 back\) is not done yet\."/);
+    assert.match(scenario.scripts.solve[0]?.content ?? '', /systemctl enable --now kubelet/);
+    assert.deepEqual(warnings, [
+      "break-intro.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
+      "check-step1.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
+      "solve.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
+    ]);
+  });
+
+  test('Instruqt: setup/check/solve per host become scripts on cp and w1; fail-message becomes feedback', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'iq-')), 'worker-notready');
+    const { dir, warnings } = importInstruqt(join(FIXTURES, 'instruqt/worker-notready'), out);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(await lintScenario(dir), []);
+    const scenario = loadScenario(dir);
+    assert.equal(scenario.difficulty, 'beginner');
+    assert.equal(scenario.timeLimitMinutes, 15);
+    assert.equal(scenario.topology.workers, 1);
+    assert.deepEqual(
+      scenario.scripts.break.map((s) => [s.file, s.on]),
+      [
+        ['break-track-cp.sh', 'cp'],
+        ['break-c01-w1.sh', 'w1'],
+      ],
+    );
+    assert.deepEqual(
+      scenario.scripts.check.map((s) => [s.file, s.on]),
+      [
+        ['check-c01-cp.sh', 'cp'],
+        ['check-c01-w1.sh', 'w1'],
+      ],
+    );
+    assert.match(scenario.scripts.check[1]?.content ?? '', /fail-message\(\) \{\n {2}echo "\$\*"\n {2}exit 1\n\}/);
+    assert.deepEqual(scenario.hints, [
+      'Where to look: The kubelet talks to the container runtime over a socket. Is the runtime up on `worker`?',
+      'Answer: Run `systemctl enable --now containerd` on `worker`.',
+    ]);
+  });
+});

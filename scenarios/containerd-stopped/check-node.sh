@@ -1,0 +1,7 @@
+#!/bin/bash
+# Exit 0 when solved; every line printed is feedback for the learner.
+set -uo pipefail
+problems=0
+systemctl is-active --quiet containerd || { echo "containerd on w1 is not running: the kubelet has no runtime to talk to."; problems=1; }
+systemctl is-enabled --quiet containerd || { echo "containerd on w1 is not enabled: it would stay down after a reboot."; problems=1; }
+exit "$problems"

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Taints the only worker as if maintenance never ended, then deploys web, which cannot go anywhere.
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+pause_image() {
+  kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
+}
+kubectl taint node w1 maintenance=planned:NoSchedule --overwrite >/dev/null
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - {name: web, image: "$(pause_image)", imagePullPolicy: IfNotPresent}
+YAML
+kubectl delete pod -l app=web --wait=false >/dev/null
