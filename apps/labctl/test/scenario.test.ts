@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { useSandbox } from '@breakfix/testkit';
+
+const LABCTL = fileURLToPath(new URL('../bin/labctl.mjs', import.meta.url));
+const CATALOG = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../../../packages/scenarios/test/fixtures/', import.meta.url));
+
+function labctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [LABCTL, ...args],
+      { cwd: mkdtempSync(join(tmpdir(), 'labctl-')), timeout: 240_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('labctl scenario list and lint', () => {
+  test('list --json names every scenario with its shape, and marks the simulator one', async () => {
+    const { code, stdout } = await labctl('scenario', 'list', '--json');
+    assert.equal(code, 0);
+    const rows = JSON.parse(stdout) as {
+      id: string;
+      simulator: boolean;
+      hints: number;
+      topology: { workers: number };
+    }[];
+    assert.ok(rows.filter((r) => !r.simulator).length >= 15);
+    assert.deepEqual(
+      rows.filter((r) => r.simulator).map((r) => r.id),
+      ['sim-kubeconfig-drift'],
+    );
+    assert.ok(rows.every((r) => r.hints >= 2));
+  });
+
+  test('lint all passes on the catalog', async () => {
+    const { code, stdout, stderr } = await labctl('scenario', 'lint', 'all');
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout, /^17 scenarios, no problems$/m);
+  });
+
+  test('lint of a broken folder exits 1 and prints file, field and message per problem', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'broken-')), 'kubelet-stopped');
+    cpSync(join(CATALOG, 'kubelet-stopped'), dir, { recursive: true });
+    rmSync(join(dir, 'solve.sh'));
+    const { code, stdout, stderr } = await labctl('scenario', 'lint', dir);
+    assert.equal(code, 1);
+    assert.equal(
+      stdout,
+      `${join(dir, 'scenario.yaml')}: scripts.solve.0.run: refers to solve.sh, which does not exist in ${dir}\n`,
+    );
+    assert.match(stderr, /1 problem\(s\)/);
+  });
+});
+
+describe('labctl scenario new and import', () => {
+  test('new scaffolds a folder that lints clean', async () => {
+    const catalog = mkdtempSync(join(tmpdir(), 'catalog-'));
+    const created = await labctl('scenario', 'new', 'disk-full', '--catalog', catalog);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /created .*disk-full: scenario.yaml, break.sh, check.sh, solve.sh/);
+    const linted = await labctl('scenario', 'lint', join(catalog, 'disk-full'));
+    assert.equal(linted.code, 0, linted.stdout);
+  });
+
+  for (const [format, sample] of [
+    ['killercoda', 'killercoda/kubelet-down'],
+    ['instruqt', 'instruqt/worker-notready'],
+  ] as const) {
+    test(`import ${format} writes a scenario that lints clean`, async () => {
+      const out = join(mkdtempSync(join(tmpdir(), `${format}-`)), 'imported-lab');
+      const imported = await labctl('scenario', 'import', format, join(FIXTURES, sample), '--out', out);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stdout, new RegExp(`into ${out}`));
+      const linted = await labctl('scenario', 'lint', out);
+      assert.equal(linted.code, 0, linted.stdout);
+    });
+  }
+});
+
+describe('labctl scenario test', () => {
+  test('in the sandbox: provisions a lab, breaks it, check fails with feedback, solves it, check passes, tears down', async () => {
+    const { info } = await useSandbox();
+    const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
+    writeFileSync(sandboxFile, JSON.stringify(info));
+    const { code, stdout, stderr } = await labctl('scenario', 'test', 'sim-kubeconfig-drift', '--sandbox', sandboxFile);
+    assert.equal(code, 0, stdout + stderr);
+    const steps = stdout
+      .split('\n')
+      .filter((line) => /^(ok {2}|FAIL) /.test(line))
+      .map((line) => line.replace(/ \(\d+\.\d s\)$/, ''));
+    assert.deepEqual(steps, ['ok   break', 'ok   break again', 'ok   check fails', 'ok   solve', 'ok   check passes']);
+    assert.match(stdout, /The kubeconfig still points at https:\/\/cp-api:6444; the API server listens on port 6443\./);
+    assert.match(stdout, /lab st-[0-9a-f]{8} ready in/);
+    assert.match(stdout, /tore down lab st-[0-9a-f]{8}/);
+    assert.match(stdout, /^PASS sim-kubeconfig-drift$/m);
+  });
+
+  test('refuses a real-cluster scenario in the sandbox, and says how to run it', async () => {
+    const { info } = await useSandbox();
+    const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
+    writeFileSync(sandboxFile, JSON.stringify(info));
+    const { code, stderr } = await labctl('scenario', 'test', 'kubelet-stopped', '--sandbox', sandboxFile);
+    assert.equal(code, 1);
+    assert.match(stderr, /kubelet-stopped breaks a real kubeadm node; the sandbox's simulated nodes have no kubelet/);
+    assert.match(stderr, /-> run it against a real cluster with --kubeconfig/);
+  });
+
+  test('against a real cluster, names the flags it still needs', async () => {
+    const { code, stderr } = await labctl('scenario', 'test', 'kubelet-stopped', '--kubeconfig', '/nonexistent');
+    assert.equal(code, 1);
+    assert.match(stderr, /--redis-url, --platform and --operator-key are required with --kubeconfig/);
+  });
+
+  test('an unknown scenario id points at the list', async () => {
+    const { code, stderr } = await labctl('scenario', 'test', 'no-such-scenario');
+    assert.equal(code, 1);
+    assert.match(stderr, /no scenario "no-such-scenario" in the catalog\n {2}-> see `labctl scenario list`/);
+  });
+});
