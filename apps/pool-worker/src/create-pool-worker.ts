@@ -49,7 +49,10 @@ export interface PoolWorkerOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** Queued learners who have not asked again for this long leave the queue. Default 2 minutes. */
   waitingTtlMs?: number;
-  /** BullMQ lock of a running job; a worker that dies loses its job to another after about this. Default 30 s. */
+  /**
+   * BullMQ lock of a running job, and how often stalled jobs are looked for: a job whose worker
+   * died is picked up by another within about twice this. Default 30 s.
+   */
   lockDurationMs?: number;
   log?: (message: string) => void;
 }
@@ -135,7 +138,13 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         throw error;
       }
     },
-    { connection: options.connection(), prefix, concurrency, lockDuration: options.lockDurationMs ?? 30_000 },
+    {
+      connection: options.connection(),
+      prefix,
+      concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.lockDurationMs ?? 30_000,
+    },
   );
   const teardownWorker = new Worker<{ id: string }>(
     'teardown',
@@ -153,6 +162,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       prefix,
       concurrency: 4,
       lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.lockDurationMs ?? 30_000,
     },
   );
   for (const worker of [provisionWorker, teardownWorker]) {

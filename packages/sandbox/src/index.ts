@@ -2,6 +2,7 @@ export { type Binaries, type BinaryName, envVarFor, kubeadmFor, resolveBinaries 
 export { installCrds, KUBEVIRT_CRDS_PATH, loadKubevirtCrds } from './crds/install.js';
 export { freePort } from './ports.js';
 export { type ManagedProcess, spawnManaged } from './process.js';
+export { type StartedRedis, startRedis } from './redis.js';
 export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
 export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';
 export type { GuestInfo, VirtSimulator } from './virt/simulator.js';

@@ -12,16 +12,21 @@ export interface StartedRedis {
 
 /**
  * Starts Debian's `redis-server` on a free loopback port with the settings production needs
- * (`noeviction`: BullMQ must never lose keys to eviction) and no persistence (tests are throwaway).
+ * (`noeviction`: BullMQ must never lose keys to eviction); no persistence unless asked (tests are throwaway).
  */
 export async function startRedis(options: {
   dir: string;
   redisServer?: string;
   startTimeoutMs: number;
+  /** A fixed port, e.g. to restart a server where its clients expect it. Default: a free one. */
+  port?: number;
+  /** `aof`: append-only file fsynced on every write, so a restart keeps every acknowledged write. */
+  persistence?: 'none' | 'aof';
 }): Promise<StartedRedis> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const data = join(options.dir, 'redis');
   mkdirSync(data, { recursive: true });
+  mkdirSync(join(options.dir, 'logs'), { recursive: true });
   const process = spawnManaged(
     'redis-server',
     options.redisServer ?? 'redis-server',
@@ -35,7 +40,9 @@ export async function startRedis(options: {
       '--save',
       '',
       '--appendonly',
-      'no',
+      options.persistence === 'aof' ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
       '--maxmemory-policy',
       'noeviction',
       '--protected-mode',

@@ -1,0 +1,60 @@
+// A pool worker in its own process, for fault tests: `node --import tsx worker-process.ts <json>`.
+// It ticks once (or every second with "loop": true) and prints "ticked <ids>" lines; it stops only
+// when killed.
+import { createKube, type KubeObject } from '@breakfix/kube';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createSshRunner } from '@breakfix/ssh';
+import { Redis } from 'ioredis';
+import { createPoolWorker } from '../src/create-pool-worker.js';
+import { parsePoolsConfig } from '../src/pool-config.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as {
+  redisUrl: string;
+  kubeconfig: string;
+  prefix: string;
+  pools: unknown;
+  operatorKey: { privateKey: string; publicKey: string };
+  bootDelayMs: number;
+  lockDurationMs: number;
+  loop?: boolean;
+};
+const connect = () => new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+const kube = createKube({ kubeconfig: config.kubeconfig });
+const store = new EnvironmentStore({ redis: connect(), prefix: `${config.prefix}:` });
+const slowBoot = (objects: KubeObject[]) =>
+  objects.map((o) =>
+    o.kind === 'VirtualMachine'
+      ? {
+          ...o,
+          metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/boot-delay-ms': String(config.bootDelayMs) } },
+        }
+      : o,
+  );
+const provisioner = createProvisioner({
+  kube,
+  store,
+  ssh: createSshRunner(),
+  platform: parsePlatformConfig({ operator: { publicKey: config.operatorKey.publicKey } }),
+  operatorKey: config.operatorKey,
+  vmsRunningTimeoutMs: 60_000,
+  readyTimeoutMs: 60_000,
+  probeIntervalMs: 200,
+  decorate: slowBoot,
+});
+const worker = createPoolWorker({
+  connection: connect,
+  redis: connect(),
+  store,
+  provisioner,
+  pools: parsePoolsConfig(config.pools),
+  prefix: config.prefix,
+  kube,
+  lockDurationMs: config.lockDurationMs,
+});
+do {
+  const result = await worker.tick().catch((error: unknown) => ({ enqueued: [], error: (error as Error).message }));
+  process.stdout.write(`ticked ${result.enqueued.map((e) => e.id).join(' ')}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+} while (config.loop === true);
+await new Promise(() => {}); // until killed
