@@ -1,0 +1,143 @@
+import { z } from '@hono/zod-openapi';
+
+// The API's shapes: the OpenAPI document, the request validation and the typed client all come
+// from these, so they cannot drift apart.
+
+export const Problem = z
+  .object({
+    type: z.string().openapi({ example: 'https://breakfix.dev/problems/pool_exhausted' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    /** The stable error code (packages/core ErrorCode, or unauthorized / forbidden / rate_limited). */
+    code: z.string(),
+    hint: z.string().optional(),
+    instance: z.string().optional(),
+    /** Which fields were wrong, for invalid_input. */
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    /** pool_exhausted: 1 for the first learner waiting. */
+    queuePosition: z.number().int().optional(),
+    /** pool_exhausted: labs of the pool booting now. */
+    provisioning: z.number().int().optional(),
+    pool: z.string().optional(),
+    /** conflict when the learner already holds a lab. */
+    labId: z.string().optional(),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details' });
+
+export const ScenarioSummary = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    difficulty: z.enum(['beginner', 'intermediate', 'advanced']),
+    tags: z.array(z.string()),
+    kubernetesVersions: z.array(z.string()),
+    workers: z.number().int(),
+    timeLimitMinutes: z.number().int(),
+    /** The pool that serves it, when one does. */
+    pool: z.string().nullable(),
+  })
+  .openapi('ScenarioSummary');
+
+export const ScenarioDetail = ScenarioSummary.extend({
+  brief: z.string(),
+  egress: z.enum(['none', 'internet']),
+  hintCount: z.number().int(),
+}).openapi('Scenario');
+
+const StateCounts = z.object({
+  provisioning: z.number().int(),
+  ready: z.number().int(),
+  claimed: z.number().int(),
+  releasing: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const PoolStatus = z
+  .object({
+    name: z.string(),
+    kubernetesVersion: z.string(),
+    workers: z.number().int(),
+    size: z.string(),
+    /** Ready labs the worker keeps. */
+    min: z.number().int(),
+    /** Labs of the pool in any live state at most. */
+    max: z.number().int(),
+    maxConcurrentProvisions: z.number().int(),
+    counts: StateCounts,
+    /** Learners queued for a lab of this pool. */
+    waiting: z.number().int(),
+  })
+  .openapi('PoolStatus');
+
+export const Connection = z
+  .object({
+    host: z.string(),
+    port: z.number().int(),
+    user: z.string(),
+    /** A known_hosts line for the control plane's pinned host key (StrictHostKeyChecking=yes works). */
+    knownHosts: z.string(),
+    /** Ready to paste, with the files named as labctl writes them. */
+    command: z.string(),
+  })
+  .openapi('Connection');
+
+export const ClaimConnection = Connection.extend({
+  /** Only when breakfix generated the key pair: returned once (and to a replay of the same Idempotency-Key), never stored in clear. */
+  privateKey: z.string().optional(),
+}).openapi('ClaimConnection');
+
+export const Lab = z
+  .object({
+    id: z.string(),
+    pool: z.string(),
+    state: z.enum(['provisioning', 'ready', 'claimed', 'releasing', 'failed', 'deleted']),
+    learner: z.string().nullable(),
+    scenario: z.string().nullable(),
+    claimedAt: z.string().nullable(),
+    expiresAt: z.string().nullable(),
+    secondsLeft: z.number().int().nullable(),
+    hintsRevealed: z.number().int(),
+    hintsTotal: z.number().int(),
+    connection: Connection.nullable(),
+  })
+  .openapi('Lab');
+
+export const ClaimResult = z.object({ lab: Lab, connection: ClaimConnection }).openapi('ClaimResult');
+
+export const ClaimBody = z
+  .object({
+    /** Whom the lab is for. Defaults to the caller's own name; only bot and admin may name someone else. */
+    learner: z
+      .string()
+      .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ -, at most 64')
+      .optional(),
+    scenario: z.string().min(1),
+    /** One OpenSSH public key line; without it (and without a registered key) a key pair is generated. */
+    publicKey: z.string().optional(),
+  })
+  .openapi('ClaimRequest');
+
+export const ExtendBody = z.object({ minutes: z.number().int().min(1).max(120).default(15) }).openapi('ExtendRequest');
+
+export const CheckResult = z
+  .object({ solved: z.boolean(), feedback: z.array(z.string()), checkedAt: z.string() })
+  .openapi('CheckResult');
+
+export const HintResult = z
+  .object({ index: z.number().int(), total: z.number().int(), remaining: z.number().int(), hint: z.string() })
+  .openapi('Hint');
+
+export const KeyBody = z.object({ publicKey: z.string().min(1) }).openapi('RegisterKeyRequest');
+export const KeyResult = z.object({ learner: z.string(), fingerprint: z.string() }).openapi('RegisteredKey');
+
+export type ProblemBody = z.infer<typeof Problem>;
+export type ScenarioSummaryBody = z.infer<typeof ScenarioSummary>;
+export type ScenarioDetailBody = z.infer<typeof ScenarioDetail>;
+export type PoolStatusBody = z.infer<typeof PoolStatus>;
+export type LabBody = z.infer<typeof Lab>;
+export type ConnectionBody = z.infer<typeof Connection>;
+export type ClaimResultBody = z.infer<typeof ClaimResult>;
+export type CheckResultBody = z.infer<typeof CheckResult>;
+export type HintBody = z.infer<typeof HintResult>;
+export type KeyResultBody = z.infer<typeof KeyResult>;

@@ -1,0 +1,84 @@
+import type { Kube } from '@breakfix/kube';
+import type { PlatformConfig } from '@breakfix/manifests';
+import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import { createScenarioRunner, type Scenario } from '@breakfix/scenarios';
+import type { SshKeyPair } from '@breakfix/secrets';
+import { createSshRunner } from '@breakfix/ssh';
+import { Redis } from 'ioredis';
+import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
+import { createApp } from './app.js';
+import type { ApiToken } from './http/auth.js';
+import { createWorkerQueues } from './queues.js';
+
+export interface OrchestratorConfig {
+  redisUrl: string;
+  kube: Kube;
+  pools: readonly PoolConfig[];
+  platform: PlatformConfig;
+  operatorKey: SshKeyPair;
+  catalog: ReadonlyMap<string, Scenario>;
+  tokens: readonly ApiToken[];
+  /** Redis key prefix of the store (`breakfix:`); queues use it without the colon. */
+  prefix?: string;
+  publicHost?: string;
+  /** `vmAddress` in the sandbox (no kube-proxy); `nodePort` in production. */
+  reach?: 'nodePort' | 'vmAddress';
+  /** Where scenario break markers live on nodes (the sandbox's guests are not root). */
+  scenarioStateDir?: string;
+  log?: (message: string) => void;
+}
+
+/**
+ * Builds the real adapters (Redis, SSH runner, NodePort allocator, claim-time access, scenario
+ * runner, the worker's queues) around createApp. main.ts and the sandbox both start here.
+ */
+export function wireOrchestrator(config: OrchestratorConfig) {
+  const prefix = config.prefix ?? 'breakfix:';
+  const connections: Redis[] = [];
+  const connect = () => {
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const redis = connect();
+  const ssh = createSshRunner();
+  const store = new EnvironmentStore({ redis, prefix });
+  const allocator = new NodePortAllocator({ redis, prefix, range: config.platform.nodePorts });
+  const access = createLabAccess({
+    kube: config.kube,
+    store,
+    allocator,
+    ssh,
+    platform: config.platform,
+    operatorKey: config.operatorKey,
+    ...(config.reach === undefined ? {} : { reach: config.reach }),
+    ...(config.publicHost === undefined ? {} : { publicHost: config.publicHost }),
+    ...(config.log === undefined ? {} : { log: config.log }),
+  });
+  const runner = createScenarioRunner({
+    ssh,
+    ...(config.scenarioStateDir === undefined ? {} : { stateDir: config.scenarioStateDir }),
+  });
+  const queues = createWorkerQueues({ connection: connect, prefix: prefix.replace(/:$/, '') });
+  const app = createApp({
+    store,
+    access,
+    runner,
+    catalog: config.catalog,
+    pools: config.pools,
+    redis,
+    prefix,
+    tokens: config.tokens,
+    teardown: queues.teardown,
+    queues: queues.queues,
+    ...(config.log === undefined ? {} : { log: config.log }),
+  });
+  return {
+    app,
+    store,
+    async close(): Promise<void> {
+      await queues.close();
+      for (const connection of connections) connection.disconnect();
+    },
+  };
+}

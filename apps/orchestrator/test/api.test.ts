@@ -1,0 +1,354 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { generateEd25519 } from '@breakfix/secrets';
+import { call, closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS } from './fixture.js';
+
+let platform: Awaited<ReturnType<typeof startPlatform>>;
+const { admin, instructor, bot } = TOKENS;
+
+before(async () => {
+  platform = await startPlatform({ ready: 2 });
+});
+after(() => closeFixtures([() => platform.queues.close()]));
+
+async function problem(response: Response, status: number, code: string) {
+  assert.equal(response.status, status, `status of ${response.url || 'the request'}`);
+  assert.equal(response.headers.get('content-type'), 'application/problem+json');
+  const body = (await response.json()) as Record<string, unknown>;
+  assert.equal(body.code, code);
+  assert.equal(body.status, status);
+  assert.equal(typeof body.detail, 'string');
+  return body;
+}
+
+describe('probes, OpenAPI and metrics', () => {
+  test('health, readiness, the OpenAPI document and its docs page answer', async () => {
+    const { app } = platform;
+    assert.deepEqual(await (await call(app, 'GET', '/healthz')).json(), { status: 'ok' });
+    assert.deepEqual(await (await call(app, 'GET', '/readyz')).json(), { status: 'ready' });
+    const doc = (await (await call(app, 'GET', '/openapi.json')).json()) as { paths: Record<string, object> };
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/v1/admin/labs',
+      '/v1/admin/labs/{id}/release',
+      '/v1/labs',
+      '/v1/labs/{id}',
+      '/v1/labs/{id}/check',
+      '/v1/labs/{id}/extend',
+      '/v1/labs/{id}/hints',
+      '/v1/learners/{learner}/lab',
+      '/v1/learners/{learner}/ssh-key',
+      '/v1/pools',
+      '/v1/scenarios',
+      '/v1/scenarios/{id}',
+    ]);
+    const docs = await (await call(app, 'GET', '/docs')).text();
+    assert.match(docs, /POST<\/code> <code>\/v1\/labs<\/code>/);
+    await problem(await call(app, 'GET', '/v2/nothing'), 404, 'not_found');
+    const metrics = await (await call(app, 'GET', '/metrics')).text();
+    assert.match(
+      metrics,
+      /breakfix_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} 1/,
+    );
+  });
+});
+
+describe('tokens and roles', () => {
+  test('no token or a wrong one is 401; a role that may not is 403', async () => {
+    const { app } = platform;
+    const none = await call(app, 'GET', '/v1/scenarios');
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="breakfix"');
+    await problem(none, 401, 'unauthorized');
+    await problem(
+      await call(app, 'GET', '/v1/scenarios', { token: `${admin.token.slice(0, -1)}x` }),
+      401,
+      'unauthorized',
+    );
+    // The bot acts for learners but is no operator
+    await problem(await call(app, 'GET', '/v1/admin/labs', { token: bot.token }), 403, 'forbidden');
+    // An instructor may list labs but not force-release, nor act for someone else
+    assert.equal((await call(app, 'GET', '/v1/admin/labs', { token: instructor.token })).status, 200);
+    await problem(
+      await call(app, 'POST', '/v1/admin/labs/anything/release', { token: instructor.token }),
+      403,
+      'forbidden',
+    );
+    const forOther = await problem(
+      await call(app, 'POST', '/v1/labs', { token: instructor.token, body: { learner: 'bob', scenario: SCENARIO } }),
+      403,
+      'forbidden',
+    );
+    assert.match(String(forOther.hint), /bot or admin/);
+  });
+});
+
+describe('scenarios and pools', () => {
+  test('the catalog lists each scenario with its pool; an unknown one is 404', async () => {
+    const { app, pool } = platform;
+    const { scenarios } = (await (await call(app, 'GET', '/v1/scenarios', { token: bot.token })).json()) as {
+      scenarios: { id: string; pool: string | null }[];
+    };
+    assert.equal(scenarios.find((s) => s.id === SCENARIO)?.pool, pool);
+    const one = (await (await call(app, 'GET', `/v1/scenarios/${SCENARIO}`, { token: bot.token })).json()) as {
+      hintCount: number;
+      brief: string;
+    };
+    assert.equal(one.hintCount, 3);
+    assert.match(one.brief, /6443/);
+    await problem(await call(app, 'GET', '/v1/scenarios/nope', { token: bot.token }), 404, 'not_found');
+  });
+
+  test('pools report ready labs against their targets', async () => {
+    const { app, pool } = platform;
+    const { pools } = (await (await call(app, 'GET', '/v1/pools', { token: instructor.token })).json()) as {
+      pools: { name: string; min: number; max: number; counts: { ready: number } }[];
+    };
+    const mine = pools.find((p) => p.name === pool);
+    assert.ok(mine !== undefined);
+    assert.ok(mine.counts.ready >= 1);
+    assert.equal(mine.min, 2);
+    assert.equal(mine.max, 4);
+  });
+});
+
+describe('claiming', () => {
+  test('a malformed body is 400 naming the field; an unknown scenario is 404', async () => {
+    const { app } = platform;
+    const missing = await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'zed' } }),
+      400,
+      'invalid_input',
+    );
+    assert.deepEqual(
+      (missing.errors as { field: string }[]).map((e) => e.field),
+      ['scenario'],
+    );
+    assert.match(String(missing.detail), /^scenario: /);
+    const badLearner = await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'no spaces', scenario: SCENARIO } }),
+      400,
+      'invalid_input',
+    );
+    assert.equal((badLearner.errors as { field: string }[])[0]?.field, 'learner');
+    await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: '{"scenario":', headers: {} }),
+      400,
+      'invalid_input',
+    );
+    await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'zed', scenario: 'nope' } }),
+      404,
+      'not_found',
+    );
+    const privateKey = await problem(
+      await call(app, 'POST', '/v1/labs', {
+        token: bot.token,
+        body: { learner: 'zed', scenario: SCENARIO, publicKey: generateEd25519('x').privateKey },
+      }),
+      400,
+      'invalid_input',
+    );
+    assert.match(String(privateKey.detail), /private key/);
+  });
+
+  test('a claim answers once per Idempotency-Key; a second lab for the learner is refused', async () => {
+    const { app, redis, prefix } = platform;
+    const key = randomUUID();
+    const claim = () =>
+      call(app, 'POST', '/v1/labs', {
+        token: bot.token,
+        body: { learner: 'ada', scenario: SCENARIO },
+        headers: { 'Idempotency-Key': key },
+      });
+
+    // Given a warm pool, when the bot claims for ada with an Idempotency-Key
+    const first = await claim();
+    assert.equal(first.status, 201);
+    const body = (await first.json()) as {
+      lab: { id: string; state: string; learner: string; secondsLeft: number; hintsTotal: number };
+      connection: { host: string; port: number; user: string; knownHosts: string; command: string; privateKey: string };
+    };
+    // Then she gets a claimed lab, a generated key and a pinned known_hosts line
+    assert.equal(body.lab.state, 'claimed');
+    assert.equal(body.lab.learner, 'ada');
+    assert.ok(body.lab.secondsLeft > 9 * 60 && body.lab.secondsLeft <= 10 * 60);
+    assert.match(body.connection.privateKey, /OPENSSH PRIVATE KEY/);
+    assert.match(body.connection.knownHosts, /^\S+ ssh-ed25519 \S+$/);
+    assert.match(body.connection.command, new RegExp(`-i breakfix-${body.lab.id}\\.key .*StrictHostKeyChecking=yes`));
+    assert.equal(first.headers.get('location'), `/v1/labs/${body.lab.id}`);
+
+    // When the same request is replayed with the same key, the first result comes back, key included
+    const replay = await claim();
+    assert.equal(replay.status, 201);
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(((await replay.json()) as typeof body).connection, body.connection);
+    // and Redis never holds the private key in clear
+    const stored = await redis.keys(`${prefix}idempotency:*`);
+    for (const k of stored) assert.doesNotMatch((await redis.get(k)) ?? '', /PRIVATE KEY|ssh-ed25519/);
+
+    // The same key for another request is a conflict
+    await problem(
+      await call(app, 'POST', '/v1/labs', {
+        token: bot.token,
+        body: { learner: 'bea', scenario: SCENARIO },
+        headers: { 'Idempotency-Key': key },
+      }),
+      409,
+      'conflict',
+    );
+    // A new claim for ada, without the key, says which lab she already holds
+    const again = await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'ada', scenario: SCENARIO } }),
+      409,
+      'conflict',
+    );
+    assert.equal(again.labId, body.lab.id);
+    await call(app, 'DELETE', `/v1/labs/${body.lab.id}`, { token: bot.token });
+  });
+
+  test("an empty pool is 503 with the learner's place in the queue", async () => {
+    const { app } = platform;
+    const response = await call(app, 'POST', '/v1/labs', {
+      token: bot.token,
+      body: { learner: 'cy', scenario: EMPTY_SCENARIO },
+    });
+    assert.equal(response.headers.get('retry-after'), '10');
+    const first = await problem(response, 503, 'pool_exhausted');
+    assert.equal(first.queuePosition, 1);
+    assert.equal(first.provisioning, 0);
+    const second = await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'dee', scenario: EMPTY_SCENARIO } }),
+      503,
+      'pool_exhausted',
+    );
+    assert.equal(second.queuePosition, 2);
+    const { pools } = (await (await call(app, 'GET', '/v1/pools', { token: bot.token })).json()) as {
+      pools: { name: string; waiting: number }[];
+    };
+    assert.equal(pools.find((p) => p.name === second.pool)?.waiting, 2);
+  });
+});
+
+describe('a claimed lab', () => {
+  test('get, check, hints, extend, current lab, admin listing, release and force-release', async () => {
+    const { app, queues } = platform;
+    const mine = generateEd25519('eve@laptop');
+    // Given eve registered her key, when she claims, then it is installed and no key is generated
+    const registered = (await (
+      await call(app, 'PUT', '/v1/learners/eve/ssh-key', { token: bot.token, body: { publicKey: mine.publicKey } })
+    ).json()) as { fingerprint: string };
+    assert.match(registered.fingerprint, /^SHA256:/);
+    await problem(
+      await call(app, 'PUT', '/v1/learners/eve/ssh-key', { token: bot.token, body: { publicKey: 'ssh-ed25519 !!' } }),
+      400,
+      'invalid_input',
+    );
+    const claimed = await call(app, 'POST', '/v1/labs', {
+      token: bot.token,
+      body: { learner: 'eve', scenario: SCENARIO },
+    });
+    assert.equal(claimed.status, 201);
+    const { lab, connection } = (await claimed.json()) as {
+      lab: { id: string; expiresAt: string };
+      connection: { privateKey?: string; command: string };
+    };
+    assert.equal(connection.privateKey, undefined);
+    assert.doesNotMatch(connection.command, / -i /);
+
+    // Get, and the learner's current lab
+    const got = (await (await call(app, 'GET', `/v1/labs/${lab.id}`, { token: bot.token })).json()) as {
+      state: string;
+      connection: { knownHosts: string } | null;
+    };
+    assert.equal(got.state, 'claimed');
+    assert.ok(got.connection?.knownHosts);
+    const current = (await (await call(app, 'GET', '/v1/learners/eve/lab', { token: bot.token })).json()) as {
+      id: string;
+    };
+    assert.equal(current.id, lab.id);
+    await problem(await call(app, 'GET', '/v1/learners/nobody/lab', { token: bot.token }), 404, 'not_found');
+    await problem(await call(app, 'GET', '/v1/labs/e-unknown', { token: bot.token }), 404, 'not_found');
+    // An instructor cannot look at a learner's lab
+    await problem(await call(app, 'GET', `/v1/labs/${lab.id}`, { token: instructor.token }), 403, 'forbidden');
+
+    // Check runs the scenario's check over SSH: the break is in place
+    const check = (await (await call(app, 'POST', `/v1/labs/${lab.id}/check`, { token: bot.token })).json()) as {
+      solved: boolean;
+      feedback: string[];
+    };
+    assert.equal(check.solved, false);
+    assert.ok(check.feedback.some((line) => /6443/.test(line)));
+
+    // Hints come one at a time, then run out
+    for (const index of [1, 2, 3]) {
+      const hint = (await (await call(app, 'POST', `/v1/labs/${lab.id}/hints`, { token: bot.token })).json()) as {
+        index: number;
+        remaining: number;
+      };
+      assert.deepEqual([hint.index, hint.remaining], [index, 3 - index]);
+    }
+    await problem(await call(app, 'POST', `/v1/labs/${lab.id}/hints`, { token: bot.token }), 409, 'conflict');
+
+    // Extend pushes the expiry out, up to twice the time limit
+    const extended = (await (
+      await call(app, 'POST', `/v1/labs/${lab.id}/extend`, { token: bot.token, body: { minutes: 5 } })
+    ).json()) as { expiresAt: string; hintsRevealed: number };
+    assert.ok(Date.parse(extended.expiresAt) > Date.parse(lab.expiresAt));
+    assert.equal(extended.hintsRevealed, 3);
+    await problem(
+      await call(app, 'POST', `/v1/labs/${lab.id}/extend`, { token: bot.token, body: { minutes: 0 } }),
+      400,
+      'invalid_input',
+    );
+    await call(app, 'POST', `/v1/labs/${lab.id}/extend`, { token: bot.token, body: { minutes: 60 } });
+    await problem(
+      await call(app, 'POST', `/v1/labs/${lab.id}/extend`, { token: bot.token, body: { minutes: 60 } }),
+      409,
+      'conflict',
+    );
+
+    // The admin listing shows it
+    const { labs } = (await (
+      await call(app, 'GET', '/v1/admin/labs?state=claimed', { token: admin.token })
+    ).json()) as {
+      labs: { id: string; learner: string }[];
+    };
+    assert.ok(labs.some((l) => l.id === lab.id && l.learner === 'eve'));
+    await problem(await call(app, 'GET', '/v1/admin/labs?state=bogus', { token: admin.token }), 400, 'invalid_input');
+
+    // An admin force-releases it: access closes, the teardown is queued, the learner may claim again
+    const released = (await (
+      await call(app, 'POST', `/v1/admin/labs/${lab.id}/release`, { token: admin.token })
+    ).json()) as { state: string; connection: unknown };
+    assert.equal(released.state, 'releasing');
+    assert.equal(released.connection, null);
+    const [, teardown] = queues.queues;
+    assert.ok(await teardown?.getJob(`teardown-${lab.id}`), 'a teardown job is queued');
+    await problem(await call(app, 'POST', `/v1/labs/${lab.id}/check`, { token: bot.token }), 409, 'conflict');
+    await problem(await call(app, 'GET', '/v1/learners/eve/lab', { token: bot.token }), 404, 'not_found');
+    // A second release is harmless
+    assert.equal((await call(app, 'DELETE', `/v1/labs/${lab.id}`, { token: bot.token })).status, 200);
+    await problem(
+      await call(app, 'POST', '/v1/admin/labs/e-unknown/release', { token: admin.token }),
+      404,
+      'not_found',
+    );
+  });
+});
+
+describe('rate limit', () => {
+  test('a learner over the limit gets 429 with Retry-After; others are not affected', async () => {
+    const limited = await startPlatform({ ready: 0, overrides: { rateLimit: { limit: 3, windowMs: 60_000 } } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await call(limited.app, 'GET', '/v1/learners/fay/lab', { token: bot.token })).status, 404);
+      }
+      const over = await call(limited.app, 'GET', '/v1/learners/fay/lab', { token: bot.token });
+      assert.ok(Number(over.headers.get('retry-after')) >= 1);
+      await problem(over, 429, 'rate_limited');
+      assert.equal((await call(limited.app, 'GET', '/v1/learners/gus/lab', { token: bot.token })).status, 404);
+    } finally {
+      await limited.queues.close();
+    }
+  });
+});
