@@ -5,6 +5,7 @@
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
 import { spawnSync } from 'node:child_process';
+import { benchClaim } from './bench/claim.js';
 import { benchIsolation } from './bench/isolation.js';
 import { benchPool } from './bench/pool.js';
 import { benchRender } from './bench/render.js';
@@ -21,6 +22,7 @@ const groups: Record<string, () => AsyncGenerator<Figure>> = {
   render: benchRender,
   isolation: benchIsolation,
   pool: benchPool,
+  claim: benchClaim,
   sandbox: benchSandbox,
   testbin: benchColdBuild,
 };

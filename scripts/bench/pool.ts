@@ -34,12 +34,12 @@ export async function* benchPool(): AsyncGenerator<Figure> {
       }),
     );
     yield {
-      name: `pool.claim.redis_only.p50 (${READY} concurrent, no SSH steps yet)`,
+      name: `pool.claim.redis_only.p50 (${READY} concurrent, the atomic Redis step alone)`,
       value: round(percentile(latencies, 50), 2),
       unit: 'ms',
     };
     yield {
-      name: `pool.claim.redis_only.p99 (${READY} concurrent, no SSH steps yet)`,
+      name: `pool.claim.redis_only.p99 (${READY} concurrent, the atomic Redis step alone)`,
       value: round(percentile(latencies, 99), 2),
       unit: 'ms',
     };
