@@ -12,6 +12,7 @@ export {
 } from './environment-store.js';
 export {
   type ClaimedLab,
+  type ClaimOutcome,
   ClaimPreparationError,
   type ClaimRequest,
   createLabAccess,

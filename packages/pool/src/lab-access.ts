@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { BreakfixError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { LABELS, type PlatformConfig } from '@breakfix/manifests';
@@ -29,8 +30,13 @@ export interface LabAccessOptions {
   publicHost?: string;
   /** Deadline of each claim-time SSH command. Default 20 s. */
   commandTimeoutMs?: number;
+  /** Told of every claim's outcome and duration (the claim-duration histogram). */
+  onClaim?: (event: { pool: string; outcome: ClaimOutcome; seconds: number }) => void;
   log?: (message: string) => void;
 }
+
+/** How a claim ended: the error code for refusals (`pool_exhausted`, `conflict`, ...). */
+export type ClaimOutcome = 'claimed' | string;
 
 /** A lab's nodes, as the operator reaches them (pinned host keys): what scenario scripts run on. */
 export interface LabTargets {
@@ -186,6 +192,20 @@ export function createLabAccess(options: LabAccessOptions) {
    * and the claim fails with ClaimPreparationError; the learner can simply claim again.
    */
   async function claim(request: ClaimRequest): Promise<ClaimedLab> {
+    const started = performance.now();
+    const report = (outcome: ClaimOutcome) =>
+      options.onClaim?.({ pool: request.pool, outcome, seconds: (performance.now() - started) / 1000 });
+    try {
+      const claimed = await claimSteps(request);
+      report('claimed');
+      return claimed;
+    } catch (error) {
+      report(error instanceof BreakfixError ? error.code : 'error');
+      throw error;
+    }
+  }
+
+  async function claimSteps(request: ClaimRequest): Promise<ClaimedLab> {
     const key = request.publicKey === undefined ? undefined : parsePublicKey(request.publicKey);
     const environment = await store.claim(request);
     try {

@@ -215,7 +215,17 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
 
 test('bad keys are refused before a lab is taken; a failing break hands the lab back', async () => {
   const { store, kube, allocator, pool } = fixture;
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const outcomes: string[] = [];
+  const access = createLabAccess({
+    kube,
+    store,
+    allocator,
+    ssh,
+    platform,
+    operatorKey,
+    reach: 'vmAddress',
+    onClaim: (event) => outcomes.push(event.outcome),
+  });
   const ready = await store.readyCount(pool);
 
   for (const publicKey of ['-----BEGIN OPENSSH PRIVATE KEY-----\nabc', 'ssh-ed25519 !!!', 'ssh-dss AAAAB3NzaC1kc3M=']) {
@@ -240,6 +250,11 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
     (error: unknown) => error instanceof ClaimPreparationError && /break\.sh exited 1/.test(error.message),
   );
   assert.equal(await store.heldBy('linus'), undefined);
+  assert.deepEqual(
+    outcomes,
+    ['invalid_input', 'invalid_input', 'invalid_input', 'upstream'],
+    'each outcome is reported',
+  );
   const broken = (await store.list()).filter((env) => env.state === 'releasing' && env.learner === 'linus');
   assert.equal(broken.length, 1, 'the lab goes to teardown, not back to the pool');
 });
