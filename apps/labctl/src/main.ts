@@ -1,5 +1,8 @@
+import { ApiError } from '@breakfix/client';
 import { BreakfixError } from '@breakfix/core';
 import { capacity } from './commands/capacity.js';
+import { check, claim, extend, hint, LAB_USAGE, labs, release, status } from './commands/labs.js';
+import { pools } from './commands/pools.js';
 import { render } from './commands/render.js';
 import { SCENARIO_USAGE, scenario } from './commands/scenario.js';
 
@@ -10,9 +13,21 @@ const USAGE = `labctl — breakfix operator and instructor CLI
       Print the Kubernetes objects of one lab (or write one file per object to DIR).
   labctl capacity --host-memory 64Gi [--host-cpu 32] [--workers N] [--size medium] [--json]
       How many labs fit on one host, from the same requests and overheads the manifests use.
-${SCENARIO_USAGE}`;
+${SCENARIO_USAGE}${LAB_USAGE}`;
 
-const commands: Record<string, (args: string[]) => Promise<void>> = { render, capacity, scenario };
+const commands: Record<string, (args: string[]) => Promise<void>> = {
+  render,
+  capacity,
+  scenario,
+  claim,
+  status,
+  check,
+  hint,
+  extend,
+  release,
+  pools,
+  labs,
+};
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...args] = argv;
@@ -31,7 +46,11 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const code = (error as { code?: unknown }).code;
-  if (error instanceof BreakfixError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+  if (error instanceof ApiError) {
+    process.stderr.write(
+      `labctl: ${error.detail} (${error.code})${error.hint === undefined ? '' : `\n  -> ${error.hint}`}\n`,
+    );
+  } else if (error instanceof BreakfixError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
     const hint = error instanceof BreakfixError && error.hint !== undefined ? `\n  -> ${error.hint}` : '';
     process.stderr.write(`labctl: ${(error as Error).message}${hint}\n`);
   } else {

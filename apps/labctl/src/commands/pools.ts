@@ -1,0 +1,29 @@
+import { parseArgs } from 'node:util';
+import { connect } from '../api/connect.js';
+import { table } from '../api/table.js';
+
+export async function pools(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+  const { pools } = await connect().pools.list();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write(
+    table(
+      ['POOL', 'K8S', 'WORKERS', 'READY', 'MIN', 'BOOTING', 'CLAIMED', 'MAX', 'FAILED', 'WAITING'],
+      pools.map((p) => [
+        p.name,
+        p.kubernetesVersion,
+        p.workers,
+        p.counts.ready,
+        p.min,
+        p.counts.provisioning,
+        p.counts.claimed,
+        p.max,
+        p.counts.failed,
+        p.waiting,
+      ]),
+    ),
+  );
+}
