@@ -16,6 +16,7 @@ needs=(
   "setpriv:util-linux"
   "shellcheck:shellcheck"
   "cloud-init:cloud-init"
+  "chromium:chromium"
 )
 missing=()
 for entry in "${needs[@]}"; do
