@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `npm run sandbox`: install what is missing, then run the local substrate until Ctrl-C.
+# `npm run sandbox`: install what is missing, then run the whole platform on the local substrate
+# (apiserver, Redis, virt simulator, a pool worker with a demo pool, the orchestrator) until Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/ensure-deps.sh" --packages-only
 cd "$root"
-# Node with tsx's loader (not the tsx CLI, which would put the sandbox in a grandchild process).
-exec node --import tsx packages/sandbox/src/bin/sandbox.ts "$@"
+# Node with tsx's loader (not the tsx CLI, which would put the platform in a grandchild process).
+exec node --import tsx apps/orchestrator/src/bin/sandbox-platform.ts "$@"

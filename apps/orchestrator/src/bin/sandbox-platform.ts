@@ -1,0 +1,157 @@
+/**
+ * `npm run sandbox`: the whole platform on the local substrate, until Ctrl-C. Starts the sandbox
+ * (apiserver, Redis, virt simulator), a pool worker keeping a small demo pool warm, and the
+ * orchestrator; publishes `.breakfix/sandbox.json` (the substrate's fields plus `apiUrl` and
+ * `apiToken`, an admin token of the orchestrator) and prints the one labctl command to try.
+ *
+ *   node --import tsx apps/orchestrator/src/bin/sandbox-platform.ts [--info-file F] [--dir DIR] [--port N]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BreakfixError } from '@breakfix/core';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { freePort, resolveBinaries, startSandbox } from '@breakfix/sandbox';
+import { loadCatalog } from '@breakfix/scenarios';
+import { createOperatorKey } from '@breakfix/secrets';
+import { createSshRunner } from '@breakfix/ssh';
+import { serve } from '@hono/node-server';
+import { Redis } from 'ioredis';
+import { createPoolWorker } from '../../../pool-worker/src/create-pool-worker.js';
+import { parsePoolsConfig } from '../../../pool-worker/src/pool-config.js';
+import { wireOrchestrator } from '../wire.js';
+
+const { values } = parseArgs({
+  options: {
+    'info-file': { type: 'string', default: '.breakfix/sandbox.json' },
+    dir: { type: 'string' },
+    port: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const infoFile = resolve(values['info-file'] ?? '.breakfix/sandbox.json');
+const say = (line: string) => {
+  if (!values.quiet) console.log(line);
+};
+/** The demo pool: simulated kubeadm labs without workers, what the simulator scenarios need. */
+const DEMO_POOL = { name: 'demo', kubernetesVersion: '1.36', workers: 0, size: 'small', min: 2, max: 4 };
+const TICK_MS = 2_000;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const binaries = await resolveBinaries({ onProgress: say });
+  const dir = values.dir === undefined ? undefined : resolve(values.dir);
+  if (dir !== undefined) mkdirSync(dir, { recursive: true });
+  const sandbox = await startSandbox({ binaries, ...(dir === undefined ? {} : { dir }), onProgress: say });
+  const log = (line: string) => say(`  ${new Date().toISOString().slice(11, 19)} ${line}`);
+
+  // The platform: one operator key, the demo pool, the simulator's scenarios.
+  const operatorKey = createOperatorKey();
+  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const pools = parsePoolsConfig({ pools: [DEMO_POOL] });
+  const catalog = new Map([...loadCatalog()].filter(([, scenario]) => scenario.simulator));
+  const connections: Redis[] = [];
+  const connect = () => {
+    const redis = new Redis(sandbox.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const store = new EnvironmentStore({ redis: connect() });
+  const provisioner = createProvisioner({
+    kube: sandbox.kube,
+    store,
+    ssh: createSshRunner(),
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: 60_000,
+    readyTimeoutMs: 60_000,
+    probeIntervalMs: 500,
+    log,
+  });
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    provisioner,
+    pools,
+    kube: sandbox.kube,
+    log,
+  });
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return; // never overlapping
+    ticking = true;
+    await worker.tick().catch((error: unknown) => log(`tick failed: ${(error as Error).message}`));
+    ticking = false;
+  };
+  await tick();
+  const ticker = setInterval(() => void tick(), TICK_MS);
+
+  const apiToken = randomBytes(24).toString('hex');
+  const orchestrator = wireOrchestrator({
+    redisUrl: sandbox.redisUrl,
+    kube: sandbox.kube,
+    pools,
+    platform,
+    operatorKey,
+    catalog,
+    tokens: [{ name: 'admin', role: 'admin', token: apiToken }],
+    // No kube-proxy in the sandbox: learners reach the simulated VM's own address.
+    reach: 'vmAddress',
+    // Simulated guests have no root: break markers go where their user may write.
+    scenarioStateDir: '/tmp/breakfix-scenario-state',
+    log,
+  });
+  const port = values.port === undefined ? await freePort() : Number(values.port);
+  const server = serve({ fetch: orchestrator.app.fetch, port, hostname: '127.0.0.1' });
+  const apiUrl = `http://127.0.0.1:${port}`;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`\n${signal}: stopping the platform and the sandbox`);
+    rmSync(infoFile, { force: true });
+    clearInterval(ticker);
+    server.close();
+    await orchestrator.close();
+    await worker.close();
+    for (const connection of connections) connection.disconnect();
+    await sandbox.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  mkdirSync(dirname(infoFile), { recursive: true });
+  const info = { ...sandbox.info(), kubectl: binaries.kubectl, apiUrl, apiToken };
+  writeFileSync(`${infoFile}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+  renameSync(`${infoFile}.tmp`, infoFile);
+
+  const scenario = [...catalog.keys()][0] ?? '<scenario>';
+  say(`platform ready in ${((Date.now() - started) / 1000).toFixed(1)} s (logs: ${sandbox.dir}/logs)`);
+  say('');
+  say(`  info:        ${infoFile}`);
+  say(`  API:         ${apiUrl}   (docs ${apiUrl}/docs, OpenAPI ${apiUrl}/openapi.json)`);
+  say(`  dashboard:   ${apiUrl}/admin/login   (token: apiToken in the info file)`);
+  say(`  kubeconfig:  ${sandbox.kubeconfig}`);
+  say(`  demo pool:   ${DEMO_POOL.min} simulated labs kept ready; scenarios: ${[...catalog.keys()].join(', ')}`);
+  say('');
+  say('get an SSH command into a simulated control plane (waits while the pool boots):');
+  say('');
+  say(`  npm run labctl -- claim ${scenario}`);
+  say('');
+  say('Ctrl-C stops everything.');
+}
+
+main().catch((error: unknown) => {
+  rmSync(infoFile, { force: true });
+  if (error instanceof BreakfixError) {
+    console.error(`sandbox: ${error.message}${error.hint === undefined ? '' : `\n  -> ${error.hint}`}`);
+  } else {
+    console.error('sandbox failed:', error);
+  }
+  process.exit(1);
+});
