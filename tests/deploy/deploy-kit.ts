@@ -19,7 +19,7 @@ export async function kubectlPath(info: SandboxInfo): Promise<string> {
 }
 
 /** Runs kubectl and returns stdout; throws with stderr when it fails. */
-export function kubectl(binary: string, args: string[], options: { input?: string } = {}): string {
+export function runKubectl(binary: string, args: string[], options: { input?: string } = {}): string {
   const result = spawnSync(binary, args, { cwd: repoRoot, encoding: 'utf8', input: options.input });
   if (result.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
@@ -27,7 +27,7 @@ export function kubectl(binary: string, args: string[], options: { input?: strin
 
 /** `kubectl kustomize <dir>`, parsed into objects. */
 export function renderOverlay(binary: string, dir: string): KubeObject[] {
-  return parseAllDocuments(kubectl(binary, ['kustomize', dir]))
+  return parseAllDocuments(runKubectl(binary, ['kustomize', dir]))
     .map((doc) => doc.toJSON() as KubeObject | null)
     .filter((object): object is KubeObject => object !== null);
 }
@@ -41,7 +41,7 @@ export function parseYamlFile<T = unknown>(path: string): T {
  * TokenRequest API (what a pod's projected token is), in a kubeconfig for the sandbox's server.
  */
 export function serviceAccountKube(info: SandboxInfo, binary: string, name: string): { kube: Kube; token: string } {
-  const token = kubectl(binary, [
+  const token = runKubectl(binary, [
     '--kubeconfig',
     info.kubeconfig,
     '-n',

@@ -7,7 +7,14 @@ import { closeSsh, createProvisioner, EnvironmentStore, NodePortAllocator, openS
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { closeRedisConnections, type TestSandbox, uniqueName, useSandbox } from '@breakfix/testkit';
-import { kubectlPath, PLATFORM_NAMESPACE, rawStatus, renderOverlay, serviceAccountKube } from './deploy-kit.js';
+import {
+  kubectlPath,
+  PLATFORM_NAMESPACE,
+  rawStatus,
+  renderOverlay,
+  runKubectl,
+  serviceAccountKube,
+} from './deploy-kit.js';
 
 // The objects that define the platform's identity on the cluster, exactly as the prod overlay
 // renders them: ServiceAccounts, ClusterRoles and bindings, and the admission policies.
@@ -31,9 +38,12 @@ before(async () => {
   sandbox = await useSandbox();
   admin = createKube({ kubeconfig: sandbox.info.kubeconfig });
   const kubectl = await kubectlPath(sandbox.info);
-  for (const object of renderOverlay(kubectl, 'infra/overlays/prod')) {
-    if (IDENTITY_KINDS.has(object.kind)) await admin.apply(object);
-  }
+  // Installed the way the operator guide installs them (kubectl's server-side apply, its field
+  // manager), so this file and the guide's own run never fight over who owns the policies.
+  const identity = renderOverlay(kubectl, 'infra/overlays/prod').filter((o) => IDENTITY_KINDS.has(o.kind));
+  runKubectl(kubectl, ['--kubeconfig', sandbox.info.kubeconfig, 'apply', '--server-side', '-f', '-'], {
+    input: identity.map((o) => JSON.stringify(o)).join('\n'),
+  });
   worker = serviceAccountKube(sandbox.info, kubectl, 'pool-worker');
   orchestrator = serviceAccountKube(sandbox.info, kubectl, 'orchestrator');
   // Admission policies take effect a moment after they are stored: wait until a write outside
