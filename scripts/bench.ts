@@ -5,6 +5,7 @@
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
 import { spawnSync } from 'node:child_process';
+import { benchApi } from './bench/api.js';
 import { benchClaim } from './bench/claim.js';
 import { benchIsolation } from './bench/isolation.js';
 import { benchPool } from './bench/pool.js';
@@ -24,6 +25,7 @@ const groups: Record<string, () => AsyncGenerator<Figure>> = {
   pool: benchPool,
   claim: benchClaim,
   sandbox: benchSandbox,
+  api: benchApi,
   testbin: benchColdBuild,
 };
 
