@@ -110,7 +110,7 @@ export async function startPlatform(
     outcomes.every((o) => o === 'ready'),
     `labs booted: ${outcomes.join(', ')}`,
   );
-  return { app, store, kube, allocator, access, queues, pools, prefix, redis, info, pool: `${name}-0w` };
+  return { app, store, kube, allocator, access, provisioner, queues, pools, prefix, redis, info, pool: `${name}-0w` };
 }
 
 /** Request helper for app.request(): JSON body, bearer token, extra headers. */

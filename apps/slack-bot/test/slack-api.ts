@@ -1,0 +1,217 @@
+import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { waitFor } from '@breakfix/core';
+
+export interface SlackCall {
+  method: string;
+  args: Record<string, unknown>;
+  /** What the stand-in answered. */
+  result?: Record<string, unknown>;
+}
+
+/**
+ * A local stand-in for Slack's Web API (https://api.slack.com/web): POST /api/<method> with a
+ * form or JSON body, answered the way Slack answers the methods the bot uses, plus the
+ * `response_url` endpoint of slash commands. Every call is recorded.
+ */
+export async function startSlackApi(options: { userGroups?: Record<string, string[]> } = {}) {
+  const calls: SlackCall[] = [];
+  let ts = 1_700_000_000;
+  const server: Server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => {
+      body += chunk;
+    });
+    request.on('end', () => {
+      const url = new URL(request.url ?? '/', 'http://slack.test');
+      const args = parseBody(body, request.headers['content-type'] ?? '');
+      const reply = (payload: Record<string, unknown>) => {
+        const call = calls.at(-1);
+        if (call !== undefined) call.result = payload;
+        response.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(payload));
+      };
+      if (url.pathname.startsWith('/respond/')) {
+        calls.push({ method: 'response_url', args });
+        reply({ ok: true });
+        return;
+      }
+      const method = url.pathname.replace(/^\/api\//, '');
+      calls.push({ method, args });
+      switch (method) {
+        case 'auth.test':
+          reply({
+            ok: true,
+            url: 'https://breakfix.slack.test/',
+            team: 'breakfix',
+            user: 'breakfix',
+            team_id: 'T1',
+            user_id: 'UBOT',
+            bot_id: 'BBOT',
+          });
+          return;
+        case 'conversations.open':
+          reply({ ok: true, channel: { id: `D${String(args.users ?? '').replace(/^U/, '')}` } });
+          return;
+        case 'chat.postMessage':
+          ts += 1;
+          reply({ ok: true, channel: args.channel, ts: `${ts}.000100`, message: { text: args.text } });
+          return;
+        case 'chat.update':
+          reply({ ok: true, channel: args.channel, ts: args.ts, text: args.text });
+          return;
+        case 'views.publish':
+          reply({ ok: true, view: { id: 'V1', type: 'home' } });
+          return;
+        case 'usergroups.users.list':
+          reply({ ok: true, users: options.userGroups?.[String(args.usergroup)] ?? [] });
+          return;
+        default:
+          reply({ ok: false, error: 'unknown_method' });
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    /** For the WebClient's `slackApiUrl`. */
+    apiUrl: `${url}/api/`,
+    /** A fresh response_url for one slash command. */
+    responseUrl: () => `${url}/respond/${Math.random().toString(36).slice(2)}`,
+    calls,
+    /** Text of every message the bot sent (posts, updates, responses), with their blocks flattened. */
+    texts(filter: (call: SlackCall) => boolean = () => true): string[] {
+      return calls.filter(filter).map((c) => `${String(c.args.text ?? '')}\n${JSON.stringify(c.args.blocks ?? '')}`);
+    },
+    async waitForCall(what: string, predicate: (call: SlackCall) => boolean, timeoutMs = 20_000): Promise<SlackCall> {
+      return await waitFor(async () => calls.find(predicate), { what, timeoutMs, intervalMs: 20 });
+    },
+    async close(): Promise<void> {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function parseBody(body: string, contentType: string): Record<string, unknown> {
+  if (body === '') return {};
+  if (contentType.includes('application/json')) return JSON.parse(body) as Record<string, unknown>;
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(body)) {
+    args[key] = /^[[{]/.test(value) ? safeJson(value) : value;
+  }
+  return args;
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Signs a request body as Slack does (v0, HMAC-SHA256 over `v0:<timestamp>:<body>`). */
+export function slackSignature(secret: string, timestamp: number, body: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+/** POSTs a signed request to the bot, as Slack would. */
+export async function sendToBot(
+  url: string,
+  secret: string,
+  body: string,
+  options: { contentType?: string; timestamp?: number; retryNum?: number; signature?: string } = {},
+): Promise<Response> {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  return await fetch(url, {
+    method: 'POST',
+    headers: {
+      'Content-Type': options.contentType ?? 'application/x-www-form-urlencoded',
+      'X-Slack-Request-Timestamp': String(timestamp),
+      'X-Slack-Signature': options.signature ?? slackSignature(secret, timestamp, body),
+      ...(options.retryNum === undefined
+        ? {}
+        : { 'X-Slack-Retry-Num': String(options.retryNum), 'X-Slack-Retry-Reason': 'http_timeout' }),
+    },
+    body,
+  });
+}
+
+/** The form body of a `/lab` slash command. */
+export function slashCommand(fields: {
+  text: string;
+  user: string;
+  team?: string;
+  channel?: string;
+  trigger?: string;
+  responseUrl: string;
+}): string {
+  return new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: fields.team ?? 'T1',
+    team_domain: 'breakfix',
+    channel_id: fields.channel ?? 'C1',
+    channel_name: 'practice',
+    user_id: fields.user,
+    user_name: fields.user.toLowerCase(),
+    command: '/lab',
+    text: fields.text,
+    api_app_id: 'A1',
+    response_url: fields.responseUrl,
+    trigger_id: fields.trigger ?? `${Date.now()}.${Math.random().toString(36).slice(2)}`,
+  }).toString();
+}
+
+/** The form body of a button click (block_actions) in the App Home or a message. */
+export function buttonClick(fields: {
+  user: string;
+  actionId: string;
+  value: string;
+  team?: string;
+  trigger?: string;
+}): string {
+  const payload = {
+    type: 'block_actions',
+    team: { id: fields.team ?? 'T1', domain: 'breakfix' },
+    user: { id: fields.user, username: fields.user.toLowerCase(), team_id: fields.team ?? 'T1' },
+    api_app_id: 'A1',
+    token: 'deprecated-verification-token',
+    trigger_id: fields.trigger ?? `${Date.now()}.${Math.random().toString(36).slice(2)}`,
+    container: { type: 'view', view_id: 'V1' },
+    view: { id: 'V1', type: 'home' },
+    actions: [
+      {
+        type: 'button',
+        action_id: fields.actionId,
+        block_id: 'b1',
+        value: fields.value,
+        text: { type: 'plain_text', text: 'x' },
+        action_ts: `${Date.now() / 1000}`,
+      },
+    ],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/** The JSON body of an Events API `app_home_opened` event. */
+export function appHomeOpened(fields: { user: string; team?: string; eventId?: string }): string {
+  return JSON.stringify({
+    token: 'deprecated-verification-token',
+    team_id: fields.team ?? 'T1',
+    api_app_id: 'A1',
+    type: 'event_callback',
+    event_id: fields.eventId ?? `Ev${Math.random().toString(36).slice(2)}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event: {
+      type: 'app_home_opened',
+      user: fields.user,
+      channel: `D${fields.user}`,
+      tab: 'home',
+      event_ts: `${Date.now() / 1000}`,
+    },
+  });
+}
