@@ -11,6 +11,7 @@ import { benchIsolation } from './bench/isolation.js';
 import { benchPool } from './bench/pool.js';
 import { benchRender } from './bench/render.js';
 import { benchSandbox } from './bench/sandbox.js';
+import { benchSlack } from './bench/slack.js';
 import { benchColdBuild } from './bench/testbin.js';
 
 export interface Figure {
@@ -25,6 +26,7 @@ const groups: Record<string, () => AsyncGenerator<Figure>> = {
   pool: benchPool,
   claim: benchClaim,
   sandbox: benchSandbox,
+  slack: benchSlack,
   api: benchApi,
   testbin: benchColdBuild,
 };

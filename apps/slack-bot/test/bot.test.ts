@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createClient } from '@breakfix/client';
 import { parseLabSpec } from '@breakfix/manifests';
 import { freePort } from '@breakfix/sandbox';
 import { serve } from '@hono/node-server';
+import { parse } from 'yaml';
 import { closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS } from '../../orchestrator/test/fixture.js';
 import { createSlackBot, learnerId } from '../src/create-bot.js';
 import { ACTIONS } from '../src/messages.js';
@@ -260,4 +263,36 @@ describe('safety', () => {
     assert.match(await answerTo('UBOB', 'admin labs'), /for breakfix operators/);
     assert.match(await answerTo('UOPS', 'admin labs'), /No claimed labs|`e-/);
   });
+});
+
+test('the Slack app manifest grants every scope the bot used, and no more', async () => {
+  const manifest = parse(
+    readFileSync(fileURLToPath(new URL('../../../infra/slack/manifest.yaml', import.meta.url)), 'utf8'),
+  ) as {
+    features: { slash_commands: { command: string; url: string }[] };
+    oauth_config: { scopes: { bot: string[] } };
+    settings: { event_subscriptions: { bot_events: string[] }; interactivity: { is_enabled: boolean } };
+  };
+  // https://api.slack.com/methods: the scope each method the bot called needs
+  const scopeOf: Record<string, string | undefined> = {
+    'auth.test': undefined,
+    'chat.postMessage': 'chat:write',
+    'chat.update': 'chat:write',
+    'conversations.open': 'im:write',
+    'usergroups.users.list': 'usergroups:read',
+    'views.publish': undefined,
+    response_url: undefined,
+  };
+  const used = new Set(slack.calls.map((c) => c.method));
+  for (const method of used)
+    assert.ok(method in scopeOf, `the bot called ${method}; add its scope to this table and the manifest`);
+  const needed = new Set(['commands', ...[...used].flatMap((m) => (scopeOf[m] === undefined ? [] : [scopeOf[m]]))]);
+  assert.deepEqual(new Set(manifest.oauth_config.scopes.bot), needed);
+  assert.deepEqual(
+    manifest.features.slash_commands.map((c) => c.command),
+    ['/lab'],
+  );
+  assert.ok(manifest.features.slash_commands.every((c) => c.url.endsWith('/slack/events')));
+  assert.deepEqual(manifest.settings.event_subscriptions.bot_events, ['app_home_opened']);
+  assert.equal(manifest.settings.interactivity.is_enabled, true);
 });
