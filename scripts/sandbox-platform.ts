@@ -4,12 +4,13 @@
  * orchestrator; publishes `.breakfix/sandbox.json` (the substrate's fields plus `apiUrl` and
  * `apiToken`, an admin token of the orchestrator) and prints the one labctl command to try.
  *
- *   node --import tsx apps/orchestrator/src/bin/sandbox-platform.ts [--info-file F] [--dir DIR] [--port N]
+ *   node --import tsx scripts/sandbox-platform.ts [--info-file F] [--dir DIR] [--port N]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createClient } from '@breakfix/client';
 import { BreakfixError } from '@breakfix/core';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
@@ -19,9 +20,10 @@ import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
-import { createPoolWorker } from '../../../pool-worker/src/create-pool-worker.js';
-import { parsePoolsConfig } from '../../../pool-worker/src/pool-config.js';
-import { wireOrchestrator } from '../wire.js';
+import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
+import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
+import { parsePoolsConfig } from '../apps/pool-worker/src/pool-config.js';
+import { createSlackBot } from '../apps/slack-bot/src/create-bot.js';
 
 const { values } = parseArgs({
   options: {
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
   const ticker = setInterval(() => void tick(), TICK_MS);
 
   const apiToken = randomBytes(24).toString('hex');
+  const botToken = randomBytes(24).toString('hex');
   const orchestrator = wireOrchestrator({
     redisUrl: sandbox.redisUrl,
     kube: sandbox.kube,
@@ -97,7 +100,10 @@ async function main(): Promise<void> {
     platform,
     operatorKey,
     catalog,
-    tokens: [{ name: 'admin', role: 'admin', token: apiToken }],
+    tokens: [
+      { name: 'admin', role: 'admin', token: apiToken },
+      { name: 'slack-bot', role: 'bot', token: botToken },
+    ],
     // No kube-proxy in the sandbox: learners reach the simulated VM's own address.
     reach: 'vmAddress',
     // Simulated guests have no root: break markers go where their user may write.
@@ -108,6 +114,25 @@ async function main(): Promise<void> {
   const server = serve({ fetch: orchestrator.app.fetch, port, hostname: '127.0.0.1' });
   const apiUrl = `http://127.0.0.1:${port}`;
 
+  // The Slack bot joins when a signing secret is configured (SLACK_API_URL points its Web API
+  // calls somewhere else than slack.com, e.g. a local stand-in).
+  const signingSecret = process.env.SLACK_SIGNING_SECRET;
+  let slackUrl: string | undefined;
+  let slackBot: ReturnType<typeof createSlackBot> | undefined;
+  if (signingSecret !== undefined && signingSecret !== '') {
+    slackBot = createSlackBot({
+      api: createClient({ baseUrl: apiUrl, token: botToken }),
+      adminApi: createClient({ baseUrl: apiUrl, token: apiToken }),
+      signingSecret,
+      botToken: process.env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
+      ...(process.env.SLACK_API_URL === undefined ? {} : { slackApiUrl: process.env.SLACK_API_URL }),
+      log,
+    });
+    const slackPort = await freePort();
+    await slackBot.start(slackPort);
+    slackUrl = `http://127.0.0.1:${slackPort}/slack/events`;
+  }
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -116,6 +141,7 @@ async function main(): Promise<void> {
     rmSync(infoFile, { force: true });
     clearInterval(ticker);
     server.close();
+    await slackBot?.stop();
     await orchestrator.close();
     await worker.close();
     for (const connection of connections) connection.disconnect();
@@ -126,7 +152,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   mkdirSync(dirname(infoFile), { recursive: true });
-  const info = { ...sandbox.info(), kubectl: binaries.kubectl, apiUrl, apiToken };
+  const info = {
+    ...sandbox.info(),
+    kubectl: binaries.kubectl,
+    apiUrl,
+    apiToken,
+    ...(slackUrl === undefined ? {} : { slackUrl }),
+  };
   writeFileSync(`${infoFile}.tmp`, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
   renameSync(`${infoFile}.tmp`, infoFile);
 
@@ -137,6 +169,9 @@ async function main(): Promise<void> {
   say(`  API:         ${apiUrl}   (docs ${apiUrl}/docs, OpenAPI ${apiUrl}/openapi.json)`);
   say(`  dashboard:   ${apiUrl}/admin/login   (token: apiToken in the info file)`);
   say(`  kubeconfig:  ${sandbox.kubeconfig}`);
+  say(
+    slackUrl === undefined ? '  slack bot:   off (set SLACK_SIGNING_SECRET to start it)' : `  slack bot:   ${slackUrl}`,
+  );
   say(`  demo pool:   ${DEMO_POOL.min} simulated labs kept ready; scenarios: ${[...catalog.keys()].join(', ')}`);
   say('');
   say('get an SSH command into a simulated control plane (waits while the pool boots):');

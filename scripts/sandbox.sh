@@ -6,4 +6,4 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/ensure-deps.sh" --packages-only
 cd "$root"
 # Node with tsx's loader (not the tsx CLI, which would put the platform in a grandchild process).
-exec node --import tsx apps/orchestrator/src/bin/sandbox-platform.ts "$@"
+exec node --import tsx scripts/sandbox-platform.ts "$@"

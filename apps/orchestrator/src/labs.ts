@@ -1,6 +1,6 @@
 import { ConflictError, NotFoundError } from '@breakfix/core';
 import type { Environment, EnvironmentStore, LabAccess } from '@breakfix/pool';
-import { ClaimPreparationError, PoolExhaustedError } from '@breakfix/pool';
+import { ClaimPreparationError, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import type { Scenario, ScenarioRunner } from '@breakfix/scenarios';
 import { parsePublicKey } from '@breakfix/ssh';
 import type { Redis } from 'ioredis';
@@ -176,7 +176,11 @@ export function createLabService(options: LabServiceOptions) {
           });
           await options.teardown(lab).catch(() => undefined);
         }
-        if (error instanceof PoolExhaustedError) log(`pool ${pool.name} empty: ${input.learner} waits`);
+        if (error instanceof PoolExhaustedError) {
+          log(`pool ${pool.name} empty: ${input.learner} waits`);
+          // Wake the pool worker now instead of at its next cron tick; it adds a lab per waiter.
+          await requestTopUp(redis, pool.name, prefix.replace(/:$/, '')).catch(() => undefined);
+        }
         throw error;
       }
     },

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import { createApp } from './app.js';
 import type { ApiToken } from './http/auth.js';
+import { createApiMetrics } from './http/metrics.js';
 import { createWorkerQueues } from './queues.js';
 
 export interface OrchestratorConfig {
@@ -44,7 +45,9 @@ export function wireOrchestrator(config: OrchestratorConfig) {
   const ssh = createSshRunner();
   const store = new EnvironmentStore({ redis, prefix });
   const allocator = new NodePortAllocator({ redis, prefix, range: config.platform.nodePorts });
+  const metrics = createApiMetrics();
   const access = createLabAccess({
+    onClaim: (event) => metrics.claimDuration(event.pool, event.outcome, event.seconds),
     kube: config.kube,
     store,
     allocator,
@@ -61,6 +64,7 @@ export function wireOrchestrator(config: OrchestratorConfig) {
   });
   const queues = createWorkerQueues({ connection: connect, prefix: prefix.replace(/:$/, '') });
   const app = createApp({
+    metrics,
     store,
     access,
     runner,

@@ -15,8 +15,18 @@ export function createApiMetrics(registry = new Registry()) {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const claimSeconds = new Histogram({
+    name: 'breakfix_claim_duration_seconds',
+    help: 'Claims from the atomic pick to connection details (NodePort, key, break), by pool and outcome',
+    labelNames: ['pool', 'outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [registry],
+  });
   return {
     registry,
+    claimDuration(pool: string, outcome: string, seconds: number) {
+      claimSeconds.observe({ pool, outcome }, seconds);
+    },
     observe(method: string, route: string, status: number, seconds: number) {
       requests.observe({ method, route, status: String(status) }, seconds);
     },
