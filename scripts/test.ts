@@ -41,6 +41,7 @@ step('dependencies: Debian packages, Go-built test binaries', 'bash', ['scripts/
 step('format and lint (biome)', bin('biome'), ['ci', '.']);
 step('types (tsc, per workspace via turbo)', bin('turbo'), ['run', 'typecheck', '--output-logs=errors-only']);
 step('types of scripts/', bin('tsc'), ['-p', 'scripts']);
+step('types of tests/', bin('tsc'), ['-p', 'tests']);
 step('shell scripts (shellcheck)', 'bash', ['-c', 'git ls-files -z "*.sh" | xargs -0 -r shellcheck']);
 step('KubeVirt CRDs match their generator', bin('tsx'), ['packages/sandbox/src/crds/generate.ts', '--check']);
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createOperatorKey } from '@breakfix/secrets';
-import { useSandbox } from '@breakfix/testkit';
+import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { parse, parseAllDocuments } from 'yaml';
 import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import { kubectlPath, PLATFORM_NAMESPACE, renderOverlay, repoRoot } from './deploy-kit.js';
@@ -41,15 +41,23 @@ test('every overlay renders, and the apiserver accepts every object (server-side
   const { info } = await useSandbox();
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const kubectl = await kubectlPath(info);
-  // Given the platform namespace (dry-run objects inside it need it to exist)
+  // Given a namespace of its own for the namespaced objects: the operator-guide test really
+  // installs the platform into breakfix-system, and a StatefulSet's spec cannot be updated, so a
+  // dry run over the installed one would test the install rather than the overlay.
+  const namespace = uniqueName('bf-dry');
   await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: PLATFORM_NAMESPACE } });
+  await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
 
   for (const overlay of OVERLAYS) {
     // When the overlay is rendered by kubectl's own kustomize
     const objects = renderOverlay(kubectl, overlay);
     assert.ok(objects.length > 20, `${overlay} renders its objects`);
     // Then the apiserver (with KubeVirt's CRDs, admission on) accepts each one
-    for (const object of objects) {
+    for (const rendered of objects) {
+      const object =
+        rendered.metadata.namespace === PLATFORM_NAMESPACE
+          ? { ...rendered, metadata: { ...rendered.metadata, namespace } }
+          : rendered;
       await kube.apply(object, { dryRun: true }).catch((error: unknown) => {
         throw new Error(`${overlay}: ${object.kind} ${object.metadata.name}: ${(error as Error).message}`);
       });

@@ -105,8 +105,8 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
     ssh: createSshRunner(),
     platform,
     operatorKey,
-    vmsRunningTimeoutMs: 30_000,
-    readyTimeoutMs: 30_000,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
   });
   // When it provisions a lab (namespace, quota, limits, cloud-init Secrets, Services, policies, VMs)

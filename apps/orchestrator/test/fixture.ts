@@ -51,7 +51,7 @@ export async function startPlatform(
   const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
   const ssh = createSshRunner();
   const store = new EnvironmentStore({ redis, prefix });
-  const allocator = new NodePortAllocator({ redis, prefix, range: { first: 30000, last: 32767 } });
+  const allocator = new NodePortAllocator({ redis, prefix, range: { first: 30000, last: 32699 } });
   const access = createLabAccess({
     kube,
     store,
@@ -67,8 +67,8 @@ export async function startPlatform(
     ssh,
     platform,
     operatorKey,
-    vmsRunningTimeoutMs: 30_000,
-    readyTimeoutMs: 30_000,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
   });
   const pools = parsePoolsConfig({

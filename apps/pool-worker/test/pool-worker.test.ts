@@ -39,8 +39,8 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
     ssh: createSshRunner(),
     platform,
     operatorKey,
-    vmsRunningTimeoutMs: 30_000,
-    readyTimeoutMs: 30_000,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
   });
   const pools = parsePoolsConfig({

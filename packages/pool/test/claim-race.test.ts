@@ -55,7 +55,7 @@ test('200 learners claim 50 real labs at once: 50 get distinct labs, 150 are que
     const access = createLabAccess({
       kube,
       store,
-      allocator: new NodePortAllocator({ redis: redis(), prefix, range: platform.nodePorts }),
+      allocator: new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } }),
       ssh,
       platform,
       operatorKey,

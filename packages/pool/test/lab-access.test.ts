@@ -42,15 +42,15 @@ before(async () => {
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const prefix = `${uniqueName('access')}:`;
   const store = new EnvironmentStore({ redis: redis(), prefix });
-  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32767 } });
+  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } });
   const provisioner = createProvisioner({
     kube,
     store,
     ssh,
     platform,
     operatorKey,
-    vmsRunningTimeoutMs: 30_000,
-    readyTimeoutMs: 30_000,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
   });
   const pool = uniqueName('p');

@@ -29,7 +29,7 @@ function worker(args: string[]): { child: ChildProcess; result: Promise<{ ports:
   return { child, result };
 }
 
-async function allocator(range = { first: 30000, last: 32767 }, leaseMs = 60_000) {
+async function allocator(range = { first: 30000, last: 32699 }, leaseMs = 60_000) {
   const { redis, info } = await useSandbox();
   const prefix = `${uniqueName('np')}:`;
   return {
