@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
-import { closeSsh, createProvisioner, EnvironmentStore, NodePortAllocator, openSsh } from '@breakfix/pool';
+import { closeSsh, createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { closeRedisConnections, type TestSandbox, uniqueName, useSandbox } from '@breakfix/testkit';
@@ -118,12 +118,30 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
   const namespace = provisioner.namespaceFor(id);
   assert.ok(labs.some((ns) => ns.metadata.name === namespace));
 
-  // When a learner claims it and the orchestrator opens SSH, as system:serviceaccount:...:orchestrator
-  const claimed = await store.claim({ pool, learner: 'ada', scenario: 'rbac', ttlMs: 60_000 });
-  assert.equal(claimed.id, id);
+  // When a learner claims it through the orchestrator's claim path (NodePort Service, learner key
+  // and a break over SSH), as system:serviceaccount:breakfix-system:orchestrator
   const allocator = new NodePortAllocator({ redis, prefix, range: { first: 31500, last: 31599 } });
-  const lab = { labId: id, namespace, labels: { 'breakfix.dev/lab': id, 'app.kubernetes.io/managed-by': 'breakfix' } };
-  const { nodePort } = await openSsh({ kube: orchestrator.kube, allocator }, lab);
+  const access = createLabAccess({
+    kube: orchestrator.kube,
+    store,
+    allocator,
+    ssh: createSshRunner(),
+    platform,
+    operatorKey,
+    publicHost: 'labs.example.test',
+  });
+  const claimed = await access.claim({
+    pool,
+    learner: 'ada',
+    scenario: 'rbac',
+    ttlMs: 60_000,
+    prepare: async (targets) => {
+      assert.ok(targets.nodes.cp, 'the orchestrator may read the VMIs to reach the nodes');
+    },
+  });
+  assert.equal(claimed.environment.id, id);
+  const nodePort = claimed.connection.nodePort;
+  const lab = { labId: id, namespace };
   // Then it can find the node to hand out: the control plane's VMI, and that Node
   const vmi = await orchestrator.kube.get<KubeObject & { status?: { nodeName?: string } }>({
     apiVersion: 'kubevirt.io/v1',
@@ -153,10 +171,9 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
 
   // When the learner releases it: the orchestrator closes SSH first, the worker's release closes it
   // again (idempotent), and the worker tears the lab down
-  await closeSsh({ kube: orchestrator.kube, allocator }, lab);
+  assert.equal((await access.release(id)).state, 'releasing');
   assert.equal(await admin.get({ apiVersion: 'v1', kind: 'Service', namespace, name: 'ssh' }), undefined);
   await closeSsh({ kube: worker.kube, allocator }, lab);
-  await store.apply(id, 'release');
   await provisioner.teardown(id);
   // Then the record is deleted and the namespace goes away
   assert.equal((await store.get(id)).state, 'deleted');
