@@ -20,35 +20,23 @@ import { createIdempotency } from './http/idempotency.js';
 import { type ApiMetrics, createApiMetrics } from './http/metrics.js';
 import { EdgeError, FieldsInvalidError, problemResponse } from './http/problem.js';
 import { createRateLimiter } from './http/rate-limit.js';
-import { createLabService } from './labs.js';
+import { createLabService, type LabServiceOptions } from './labs.js';
 import { poolStatus, poolsServing } from './pools.js';
 import * as routes from './routes.js';
 import type { ScenarioSummaryBody } from './schemas.js';
 
-export interface AppDeps {
-  store: EnvironmentStore;
-  access: Pick<LabAccess, 'claim' | 'release' | 'targets'>;
-  runner: Pick<ScenarioRunner, 'applyBreak' | 'check'>;
-  /** The scenarios offered (main.ts leaves out simulator-only ones outside the sandbox). */
-  catalog: ReadonlyMap<string, Scenario>;
-  pools: readonly PoolConfig[];
-  redis: Redis;
+/** The lab service's dependencies, plus what the HTTP layer needs on top. */
+export interface AppDeps extends Omit<LabServiceOptions, 'prefix'> {
   /** Key prefix shared with the EnvironmentStore. Default `breakfix:`. */
   prefix?: string;
   tokens: readonly ApiToken[];
-  /** Queues a released lab's teardown (the pool worker's `teardown` queue). */
-  teardown: (id: string) => Promise<void>;
   /** BullMQ queues shown at /admin/queues (bull-board). None: no queue board. */
   queues?: readonly Queue[];
   /** Per learner. Default 60 requests per 60 s. */
   rateLimit?: { limit?: number; windowMs?: number };
-  /** A lab lives at most this many times its scenario's time limit. Default 2. */
-  maxLifetimeFactor?: number;
   metrics?: ApiMetrics;
   /** /readyz fails while this throws. Default: Redis answers PING. */
   ready?: () => Promise<void>;
-  now?: () => number;
-  log?: (message: string) => void;
 }
 
 /**
@@ -61,19 +49,15 @@ export function createApp(deps: AppDeps) {
   const lookup = createTokenLookup(deps.tokens);
   const limit = createRateLimiter({ redis: deps.redis, prefix, ...deps.rateLimit });
   const once = createIdempotency({ redis: deps.redis, prefix });
-  const labs = createLabService({
-    store: deps.store,
-    access: deps.access,
-    runner: deps.runner,
-    catalog: deps.catalog,
-    pools: deps.pools,
-    redis: deps.redis,
-    prefix,
-    teardown: deps.teardown,
-    ...(deps.maxLifetimeFactor === undefined ? {} : { maxLifetimeFactor: deps.maxLifetimeFactor }),
-    ...(deps.now === undefined ? {} : { now: deps.now }),
-    ...(deps.log === undefined ? {} : { log: deps.log }),
-  });
+  const {
+    tokens: _tokens,
+    queues: _queues,
+    rateLimit: _rateLimit,
+    metrics: _metrics,
+    ready: _ready,
+    ...service
+  } = deps;
+  const labs = createLabService({ ...service, prefix });
 
   const app = new OpenAPIHono<AuthEnv>({
     // Every validation failure becomes one invalid_input problem naming the fields.
