@@ -63,14 +63,11 @@ async function lab(user: string, text: string, extra: { trigger?: string; retryN
   return { ack: await response.text(), ackMs, responseUrl };
 }
 
-/** The next ephemeral answer to one command (they arrive through response_url). */
+/** The ephemeral answer to one command (it arrives through that command's response_url). */
 async function answerTo(user: string, text: string): Promise<string> {
-  const before = slack.calls.length;
-  await lab(user, text);
-  const call = await slack.waitForCall(
-    `an answer to /lab ${text}`,
-    (c) => c.method === 'response_url' && slack.calls.indexOf(c) >= before,
-  );
+  const { responseUrl } = await lab(user, text);
+  const path = new URL(responseUrl).pathname;
+  const call = await slack.waitForCall(`an answer to /lab ${text}`, (c) => c.path === path);
   return `${String(call.args.text)}\n${JSON.stringify(call.args.blocks ?? '')}`;
 }
 
@@ -252,6 +249,34 @@ describe('safety', () => {
       'and pinged, since the update alone is silent',
     );
     assert.equal((await platform.store.heldBy(learnerId('T1', user)))?.id, id);
+  });
+
+  test('outside the allowed workspaces and channels the bot declines, and DMs with it always work', async () => {
+    const guarded = createSlackBot({
+      api: createClient({ baseUrl: 'http://127.0.0.1:9', token: 'unused' }),
+      signingSecret: SECRET,
+      botToken: 'xoxb-test',
+      slackApiUrl: slack.apiUrl,
+      allowedTeams: ['T1'],
+      allowedChannels: ['CLABS'],
+    });
+    const port = await freePort();
+    await guarded.start(port);
+    try {
+      const url = `http://127.0.0.1:${port}/slack/events`;
+      const ask = async (team: string, channel: string) => {
+        const body = slashCommand({ text: 'help', user: 'UGUEST', team, channel, responseUrl: slack.responseUrl() });
+        const response = await sendToBot(url, SECRET, body);
+        assert.equal(response.status, 200);
+        return await response.text();
+      };
+      assert.match(await ask('T2', 'CLABS'), /not enabled here/, 'another workspace');
+      assert.match(await ask('T1', 'CRANDOM'), /not enabled here/, 'another channel');
+      assert.doesNotMatch(await ask('T1', 'CLABS'), /not enabled here/);
+      assert.doesNotMatch(await ask('T1', 'DUGUEST'), /not enabled here/, 'a DM with the bot');
+    } finally {
+      await guarded.stop();
+    }
   });
 
   test('bad input and admin commands get short, useful answers', async () => {

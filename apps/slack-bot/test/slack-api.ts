@@ -9,6 +9,8 @@ export interface SlackCall {
   args: Record<string, unknown>;
   /** What the stand-in answered. */
   result?: Record<string, unknown>;
+  /** For `response_url` calls: the URL path, which names the command answered. */
+  path?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export async function startSlackApi(options: { userGroups?: Record<string, strin
         response.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(payload));
       };
       if (url.pathname.startsWith('/respond/')) {
-        calls.push({ method: 'response_url', args });
+        calls.push({ method: 'response_url', args, path: url.pathname });
         reply({ ok: true });
         return;
       }
