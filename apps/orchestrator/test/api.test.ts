@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { generateEd25519 } from '@breakfix/secrets';
+import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { createRateLimiter } from '../src/http/rate-limit.js';
 import { call, closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS } from './fixture.js';
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
@@ -10,7 +12,10 @@ const { admin, instructor, bot } = TOKENS;
 before(async () => {
   platform = await startPlatform({ ready: 2 });
 });
-after(() => closeFixtures([() => platform.queues.close()]));
+after(async () => {
+  await closeFixtures([() => platform.queues.close()]);
+  closeRedisConnections();
+});
 
 async function problem(response: Response, status: number, code: string) {
   assert.equal(response.status, status, `status of ${response.url || 'the request'}`);
@@ -350,5 +355,36 @@ describe('rate limit', () => {
     } finally {
       await limited.queues.close();
     }
+  });
+
+  test('the limit refills smoothly: no window edge lets twice the limit through', async () => {
+    const { redis } = await useSandbox();
+    let now = 1_000_000;
+    const hit = createRateLimiter({
+      redis: redis(),
+      prefix: `${uniqueName('rl')}:`,
+      limit: 3,
+      windowMs: 3_000,
+      now: () => now,
+    });
+    const outcome = async () =>
+      hit('hal').then(
+        () => 'ok',
+        (error: { code?: string; retryAfter?: number }) => `${error.code} ${error.retryAfter}`,
+      );
+    // Given a burst of 3 spent
+    assert.deepEqual(
+      [await outcome(), await outcome(), await outcome(), await outcome()],
+      ['ok', 'ok', 'ok', 'rate_limited 1'],
+    );
+    // When one interval (3 s / 3) passes, one more request goes through, not a whole new window's worth
+    now += 1_000;
+    assert.deepEqual([await outcome(), await outcome()], ['ok', 'rate_limited 1']);
+    // And after a full quiet window the burst is back
+    now += 3_000;
+    assert.deepEqual(
+      [await outcome(), await outcome(), await outcome(), await outcome()],
+      ['ok', 'ok', 'ok', 'rate_limited 1'],
+    );
   });
 });

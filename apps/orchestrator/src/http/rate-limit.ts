@@ -11,24 +11,32 @@ export interface RateLimitOptions {
   now?: () => number;
 }
 
-// INCR and PEXPIRE in one step, so a crash between them never leaves a counter without expiry.
-const HIT = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
+// GCRA (a token bucket kept as one timestamp): `limit` requests at once, then one every
+// windowMs / limit. Returns 0 when allowed, else the milliseconds until the next one would be.
+const HIT = `local now, interval, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local next_tat = tat + interval
+local allowed_at = next_tat - burst * interval
+if now < allowed_at then return math.ceil(allowed_at - now) end
+redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil(next_tat - now))
+return 0`;
 
 /**
- * A fixed-window counter per learner in Redis (shared by every replica). Throws rate_limited
- * with Retry-After when a learner goes over.
+ * A rate limit per learner in Redis (shared by every replica): a burst of `limit` requests, then
+ * one every `windowMs / limit` — no window edge where twice the limit gets through. Throws
+ * rate_limited with Retry-After when a learner goes over.
  */
 export function createRateLimiter(options: RateLimitOptions) {
   const limit = options.limit ?? 60;
   const windowMs = options.windowMs ?? 60_000;
   const now = options.now ?? Date.now;
   return async (learner: string): Promise<void> => {
-    const window = Math.floor(now() / windowMs);
-    const count = Number(await options.redis.eval(HIT, 1, `${options.prefix}ratelimit:${learner}:${window}`, windowMs));
-    if (count > limit) {
-      const retryAfter = Math.max(1, Math.ceil(((window + 1) * windowMs - now()) / 1000));
+    const waitMs = Number(
+      await options.redis.eval(HIT, 1, `${options.prefix}ratelimit:${learner}`, now(), windowMs / limit, limit),
+    );
+    if (waitMs > 0) {
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
       throw new EdgeError(
         'rate_limited',
         `learner ${learner} made more than ${limit} requests in ${windowMs / 1000} s`,
