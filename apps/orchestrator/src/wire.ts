@@ -82,6 +82,7 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     store,
     async close(): Promise<void> {
       await queues.close();
+      ssh.close();
       for (const connection of connections) connection.disconnect();
     },
   };

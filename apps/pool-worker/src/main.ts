@@ -56,7 +56,8 @@ kubeconfig.loadFromDefault();
 const kube = createKube({ kubeconfig });
 const connect = () => new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: null });
 const store = new EnvironmentStore({ redis: connect() });
-const provisioner = createProvisioner({ kube, store, ssh: createSshRunner(), platform, operatorKey, log });
+const ssh = createSshRunner();
+const provisioner = createProvisioner({ kube, store, ssh, platform, operatorKey, log });
 const metrics = createPoolMetrics();
 const redis = connect();
 const worker = createPoolWorker({
@@ -104,6 +105,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     subscriber.disconnect();
     metricsServer.close();
     await worker.close();
+    ssh.close();
     process.exit(0);
   });
 }

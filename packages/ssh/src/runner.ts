@@ -42,7 +42,16 @@ export interface SshRunnerOptions {
   /** Keepalive interval; a peer that misses `keepaliveCountMax` in a row is dropped. Default 10 s. */
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
+  /**
+   * Keep a connection open this long after its last command, for the next command to the same
+   * target (a claim's key, break and first check then share one handshake). 0 closes every
+   * connection after its command. Default 2 s.
+   */
+  reuseConnectionsMs?: number;
 }
+
+/** Commands sharing one connection at most (OpenSSH's MaxSessions defaults to 10). */
+const MAX_CHANNELS = 8;
 
 /** The server presented a host key other than the one pinned for it: possibly not our VM. */
 export class HostKeyMismatchError extends BreakfixError {
@@ -69,6 +78,8 @@ export class CommandTimeoutError extends DeadlineExceededError {
 
 export interface SshRunner {
   exec(target: SshTarget, command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** Closes the connections kept for reuse (the runner stays usable). */
+  close(): void;
   /** Writes `content` to `path` on the target (mode 0600 unless given), through sudo if asked. */
   upload(
     target: SshTarget,
@@ -133,17 +144,90 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
     });
   }
 
+  const reuseMs = options.reuseConnectionsMs ?? 2_000;
+  interface Pooled {
+    client: Client;
+    active: number;
+    /** No new commands: it failed, timed out a command, or was closed. */
+    retired: boolean;
+    idle?: NodeJS.Timeout;
+  }
+  /** Kept connections per target, and the one being opened (later commands wait to share it). */
+  const pools = new Map<string, { entries: Pooled[]; connecting?: Promise<Pooled> }>();
+  const keyOf = (target: SshTarget) =>
+    `${target.username}@${target.host}:${target.port ?? 22} ${keyBlob(target.hostKey).toString('base64')} ${createHash('sha256').update(target.privateKey).digest('hex')}`;
+
+  function retire(key: string, entry: Pooled): void {
+    entry.retired = true;
+    const slot = pools.get(key);
+    if (slot !== undefined) {
+      slot.entries = slot.entries.filter((e) => e !== entry);
+      if (slot.entries.length === 0 && slot.connecting === undefined) pools.delete(key);
+    }
+    clearTimeout(entry.idle);
+    if (entry.active === 0) entry.client.end();
+  }
+
+  /** A connection to `target`: a kept one with room, else a new one (kept when reuse is on). */
+  async function acquire(target: SshTarget): Promise<{ entry: Pooled; key: string }> {
+    const key = keyOf(target);
+    for (;;) {
+      const slot = pools.get(key) ?? { entries: [] };
+      pools.set(key, slot);
+      const free = slot.entries.find((e) => !e.retired && e.active < MAX_CHANNELS);
+      if (free !== undefined) {
+        clearTimeout(free.idle);
+        free.active++;
+        return { entry: free, key };
+      }
+      if (slot.connecting !== undefined && reuseMs > 0) {
+        await slot.connecting.catch(() => undefined); // then share it, or open the next one
+        continue;
+      }
+      const connecting = connect(target).then((client) => {
+        const entry: Pooled = { client, active: 0, retired: reuseMs === 0 };
+        client.on('close', () => retire(key, entry));
+        client.on('error', () => retire(key, entry));
+        if (!entry.retired) slot.entries.push(entry);
+        return entry;
+      });
+      slot.connecting = connecting;
+      try {
+        const entry = await connecting;
+        entry.active++;
+        return { entry, key };
+      } finally {
+        if (slot.connecting === connecting) slot.connecting = undefined;
+        if (slot.entries.length === 0 && slot.connecting === undefined && pools.get(key) === slot) pools.delete(key);
+      }
+    }
+  }
+
+  function release(key: string, entry: Pooled): void {
+    entry.active--;
+    if (entry.active > 0) return;
+    if (entry.retired) {
+      entry.client.end();
+      return;
+    }
+    entry.idle = setTimeout(() => retire(key, entry), reuseMs);
+    entry.idle.unref();
+  }
+
   async function exec(target: SshTarget, command: string, execOptions: ExecOptions = {}): Promise<ExecResult> {
     const timeoutMs = execOptions.timeoutMs ?? 60_000;
     const cap = execOptions.maxOutputBytes ?? 1024 * 1024;
     const started = Date.now();
-    const client = await connect(target);
+    const { entry, key } = await acquire(target);
+    const client = entry.client;
     const remote = remoteCommand(command, execOptions, timeoutMs);
     try {
       return await new Promise<ExecResult>((resolve, reject) => {
         client.exec(remote, (error, channel: ClientChannel) => {
-          if (error)
+          if (error) {
+            retire(key, entry);
             return reject(new UpstreamError(`SSH exec on ${target.host} failed: ${error.message}`, { cause: error }));
+          }
           const out = capped(cap);
           const err = capped(cap);
           let code: number | null = null;
@@ -163,7 +247,10 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
               // the channel may already be closing
             }
             channel.close();
-            client.destroy();
+            // The connection goes with the command unless others share it; then it only takes no
+            // new ones (the remote `timeout` kills the command on the server either way).
+            retire(key, entry);
+            if (entry.active <= 1) client.destroy();
             reject(new CommandTimeoutError(command, timeoutMs, result()));
           }, timeoutMs);
           channel.on('data', out.push);
@@ -181,12 +268,15 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
         });
       });
     } finally {
-      client.end();
+      release(key, entry);
     }
   }
 
   return {
     exec,
+    close() {
+      for (const [key, slot] of pools) for (const entry of slot.entries) retire(key, entry);
+    },
     async upload(target, path, content, uploadOptions = {}) {
       const mode = (uploadOptions.mode ?? 0o600).toString(8);
       const result = await exec(target, `umask 077 && cat > ${quote(path)} && chmod ${mode} ${quote(path)}`, {

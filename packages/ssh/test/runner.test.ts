@@ -46,6 +46,20 @@ describe('SSH runner', () => {
     assert.equal((await runner.exec(target, 'id -un', { sudo: true })).stdout, 'breakfix\n');
   });
 
+  test('commands close together share one connection; apart, or with reuse off, they do not', async () => {
+    // sshd tells a session its client's address and port: the same port is the same connection
+    const connection = async (r = runner) => (await r.exec(target, 'echo "$SSH_CONNECTION"')).stdout.trim();
+    const first = await connection();
+    assert.match(first, /^\S+ \d+ \S+ 22$/);
+    assert.equal(await connection(), first, 'the next command reuses it');
+    const together = await Promise.all(Array.from({ length: 12 }, () => connection()));
+    assert.ok(new Set(together).size <= 3, 'twelve at once need at most a couple of connections');
+    runner.close();
+    assert.notEqual(await connection(), first, 'close() ends kept connections');
+    const oneShot = createSshRunner({ reuseConnectionsMs: 0 });
+    assert.notEqual(await connection(oneShot), await connection(oneShot));
+  });
+
   test('refuses a server whose host key is not the pinned one, naming its fingerprint', async () => {
     await assert.rejects(runner.exec({ ...target, hostKey: keyPair().public }, 'true'), (error: unknown) => {
       assert.ok(error instanceof HostKeyMismatchError);
