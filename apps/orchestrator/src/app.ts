@@ -1,10 +1,8 @@
 import { NotFoundError } from '@breakfix/core';
-import type { Environment, EnvironmentStore, LabAccess } from '@breakfix/pool';
-import type { Scenario, ScenarioRunner } from '@breakfix/scenarios';
+import type { Environment } from '@breakfix/pool';
+import type { Scenario } from '@breakfix/scenarios';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import { mountDashboard } from './dashboard/mount.js';
 import { renderDocsPage } from './docs-page.js';
 import {
