@@ -89,6 +89,7 @@ export function createLabService(options: LabServiceOptions) {
           : null,
       hintsRevealed: revealed,
       hintsTotal: scenario?.hints.length ?? 0,
+      attention: env.attention?.reason ?? null,
       connection: await connectionOf(env),
     };
   }
@@ -193,8 +194,27 @@ export function createLabService(options: LabServiceOptions) {
 
     async check(id: string): Promise<CheckResultBody> {
       const { env, scenario } = await claimed(id);
-      const result = await options.runner.check(scenario, await options.access.targets(env));
-      return { solved: result.solved, feedback: result.feedback, checkedAt: new Date(now()).toISOString() };
+      try {
+        const result = await options.runner.check(scenario, await options.access.targets(env));
+        return { solved: result.solved, feedback: result.feedback, checkedAt: new Date(now()).toISOString() };
+      } catch (error) {
+        // The scenario runner says so when the lab itself is in trouble (connection dropped, host
+        // key changed): flag it for an operator, and tell the learner it is not their doing.
+        if ((error as { needsAttention?: boolean }).needsAttention === true) {
+          const reason = (error as Error).message;
+          await store.flagAttention(id, reason);
+          await recordFailure({
+            at: now(),
+            lab: id,
+            pool: env.pool,
+            ...(env.learner === undefined ? {} : { learner: env.learner }),
+            scenario: scenario.id,
+            reason: `needs attention: ${reason}`,
+          });
+          log(`lab ${id} needs attention: ${reason}`);
+        }
+        throw error;
+      }
     },
 
     async nextHint(id: string): Promise<HintBody> {

@@ -99,6 +99,8 @@ export const Lab = z
     secondsLeft: z.number().int().nullable(),
     hintsRevealed: z.number().int(),
     hintsTotal: z.number().int(),
+    /** Why breakfix lost touch with the lab (a dropped connection, a changed host key); null when fine. */
+    attention: z.string().nullable(),
     connection: Connection.nullable(),
   })
   .openapi('Lab');

@@ -388,3 +388,36 @@ describe('rate limit', () => {
     );
   });
 });
+
+describe('a lab in trouble', () => {
+  test('a check that cannot trust the lab any more flags it for attention, in the API and the failure log', async () => {
+    const troubled = await startPlatform({ ready: 1 });
+    try {
+      const claimed = await call(troubled.app, 'POST', '/v1/labs', {
+        token: bot.token,
+        body: { learner: 'ike', scenario: SCENARIO },
+      });
+      assert.equal(claimed.status, 201);
+      const { lab } = (await claimed.json()) as { lab: { id: string; attention: string | null } };
+      assert.equal(lab.attention, null);
+      // When the control plane presents another host key than the pinned one (a replaced VM, or worse)
+      await troubled.store.setHostKeys(lab.id, { cp: generateEd25519('impostor').publicKey });
+      const check = await call(troubled.app, 'POST', `/v1/labs/${lab.id}/check`, { token: bot.token });
+      // Then the learner hears it is breakfix's problem, not theirs
+      const body = (await check.json()) as { code: string; detail: string };
+      assert.ok(check.status >= 500, `status ${check.status}`);
+      assert.equal(body.code, 'upstream');
+      // And the lab carries the reason for operators: in its view and in the admin listing
+      const view = (await (await call(troubled.app, 'GET', `/v1/labs/${lab.id}`, { token: bot.token })).json()) as {
+        attention: string | null;
+      };
+      assert.match(view.attention ?? '', /host key/i);
+      const listed = (await (
+        await call(troubled.app, 'GET', '/v1/admin/labs?state=claimed', { token: admin.token })
+      ).json()) as { labs: { id: string; attention: string | null }[] };
+      assert.match(listed.labs.find((l) => l.id === lab.id)?.attention ?? '', /host key/i);
+    } finally {
+      await troubled.queues.close();
+    }
+  });
+});

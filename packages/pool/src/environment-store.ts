@@ -23,6 +23,8 @@ export interface Environment {
   hostKeys?: Record<string, string>;
   /** How the learner reaches the lab, once claimed (never a private key). */
   access?: LabAccessDetails;
+  /** Set when breakfix lost touch with the lab (a dropped connection, a changed host key). */
+  attention?: { reason: string; at: number };
 }
 
 /** Where a learner's SSH command points; recorded at claim so status calls can repeat it. */
@@ -283,6 +285,11 @@ export class EnvironmentStore {
     }
   }
 
+  /** Marks a lab for an operator's attention, with why (shown on the dashboard and in the API). */
+  async flagAttention(id: string, reason: string): Promise<void> {
+    await this.#redis.hset(this.#env(id), 'attention', JSON.stringify({ reason, at: this.#now() }));
+  }
+
   /** Records how the learner reaches a claimed lab. */
   async setAccess(id: string, access: LabAccessDetails): Promise<void> {
     await this.#redis.hset(this.#env(id), 'access', JSON.stringify(access));
@@ -372,5 +379,8 @@ function parseEnvironment(fields: Record<string, string>): Environment {
     ...(number('expiresAt') === undefined ? {} : { expiresAt: number('expiresAt') as number }),
     ...(fields.hostKeys === undefined ? {} : { hostKeys: JSON.parse(fields.hostKeys) as Record<string, string> }),
     ...(fields.access === undefined ? {} : { access: JSON.parse(fields.access) as LabAccessDetails }),
+    ...(fields.attention === undefined
+      ? {}
+      : { attention: JSON.parse(fields.attention) as { reason: string; at: number } }),
   };
 }

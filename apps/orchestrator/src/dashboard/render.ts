@@ -32,7 +32,7 @@ export function renderDashboard(data: DashboardData): string {
   const labs = data.labs.map(
     (lab) => `<tr data-lab="${e(lab.id)}">
   <td><code>${e(lab.id)}</code></td><td>${e(lab.learner ?? '')}</td><td>${e(lab.scenario ?? '')}</td>
-  <td>${e(lab.pool)}</td><td class="state-${e(lab.state)}">${e(lab.state)}</td>
+  <td>${e(lab.pool)}</td><td class="state-${e(lab.state)}">${e(lab.state)}${lab.attention === null ? '' : ` <span class="attention" title="${e(lab.attention)}">needs attention</span>`}</td>
   <td class="n">${lab.secondsLeft === null ? '' : e(formatDuration(lab.secondsLeft))}</td>
   <td class="n">${lab.hintsRevealed}/${lab.hintsTotal}</td>
 </tr>`,
@@ -54,7 +54,7 @@ th{background:#f0f0f3;font-weight:600}td.n{text-align:right;white-space:nowrap}s
 tr.ok td:first-child{border-left:4px solid #2a9d55}tr.filling td:first-child{border-left:4px solid #e0a400}
 tr.short td:first-child{border-left:4px solid #d33}.bar{height:4px;background:#eee;margin-top:3px}
 .bar span{display:block;height:4px;background:#4a6cf7}.empty{color:#888;text-align:center}
-.state-releasing{color:#a60}.reason{color:#a11;font-family:ui-monospace,monospace;font-size:12px}
+.state-releasing{color:#a60}.attention{color:#fff;background:#a11;border-radius:3px;padding:0 4px;font-size:11px}.reason{color:#a11;font-family:ui-monospace,monospace;font-size:12px}
 nav a{margin-right:1rem}
 </style></head><body>
 <h1>breakfix operator dashboard</h1>
