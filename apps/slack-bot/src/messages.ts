@@ -123,6 +123,11 @@ export function labCard(lab: Lab): Message {
   ];
   if (lab.connection !== null)
     lines.push(`\`ssh -p ${lab.connection.port} ${lab.connection.user}@${lab.connection.host}\``);
+  if (lab.attention !== null) {
+    lines.push(
+      ':warning: breakfix lost touch with this lab and has told its operators; `/lab stop` and start a new one if it does not answer.',
+    );
+  }
   return {
     text: `Your lab ${lab.id}: ${timeLeft(lab.secondsLeft)}`,
     blocks: [section(lines.join('\n')), labButtons(lab.id)],
