@@ -188,8 +188,20 @@ export function createSlackBot(options: SlackBotOptions) {
     }
   }
 
-  /** Warns before expiry, and says when a lab has ended. */
+  /**
+   * Warns before expiry, and says when a lab has ended. With an admin client it also picks up the
+   * Slack learners' labs it did not hand out itself (another replica's, or from before a restart):
+   * a learner id names its Slack user.
+   */
   async function watchLabs(): Promise<void> {
+    if (options.adminApi !== undefined) {
+      const { labs } = await options.adminApi.admin.labs({ state: 'claimed' });
+      for (const lab of labs) {
+        const user = /^slack\.[^.]+\.(.+)$/.exec(lab.learner ?? '')?.[1];
+        if (user === undefined || lab.learner === null || tracked.has(lab.learner)) continue;
+        tracked.set(lab.learner, { labId: lab.id, user, warned: false });
+      }
+    }
     for (const [learner, entry] of tracked) {
       let lab: Lab | undefined;
       try {

@@ -23,12 +23,13 @@ let platform: Awaited<ReturnType<typeof startPlatform>>;
 let slack: Awaited<ReturnType<typeof startSlackApi>>;
 let bot: ReturnType<typeof createSlackBot>;
 let botUrl: string;
+let apiUrl: string;
 
 before(async () => {
   platform = await startPlatform({ ready: 6 });
   const server = serve({ fetch: platform.app.fetch, port: 0, hostname: '127.0.0.1' });
   await once(server, 'listening');
-  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   closers.push(() => new Promise((resolve) => server.close(() => resolve())));
   slack = await startSlackApi({ userGroups: { S_OPS: ['UOPS'] } });
   closers.push(() => slack.close());
@@ -154,6 +155,17 @@ describe('the learner story in Slack', () => {
     await bot.watchLabs();
     await bot.watchLabs();
     assert.equal(dmsTo(user).filter((c) => /expires soon/.test(String(c.args.text))).length, 1);
+    // A bot that did not hand the lab out (another replica, or after a restart) finds it too
+    const fresh = createSlackBot({
+      api: createClient({ baseUrl: apiUrl, token: TOKENS.bot.token }),
+      adminApi: createClient({ baseUrl: apiUrl, token: TOKENS.admin.token }),
+      signingSecret: SECRET,
+      botToken: 'xoxb-test',
+      slackApiUrl: slack.apiUrl,
+      expiryWarningMs: 60 * 60_000,
+    });
+    await fresh.watchLabs();
+    assert.equal(dmsTo(user).filter((c) => /expires soon/.test(String(c.args.text))).length, 2);
     // An operator releases it: the learner is told
     await platform.access.release(held.id);
     await bot.watchLabs();
