@@ -1,5 +1,13 @@
 import { ApiError, type BreakfixClient, type Lab } from '@breakfix/client';
-import { App, type BlockAction, type ButtonAction, HTTPReceiver, LogLevel, type RespondFn } from '@slack/bolt';
+import {
+  App,
+  type BlockAction,
+  type ButtonAction,
+  HTTPReceiver,
+  LogLevel,
+  type RespondFn,
+  SocketModeReceiver,
+} from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { type LabCommand, parseCommand } from './command.js';
 import type { Message } from './messages.js';
@@ -18,6 +26,8 @@ export interface SlackBotOptions {
   /** `http` (default): Slack POSTs to `/slack/events`. `socket`: Socket Mode with `appToken` (no public URL). */
   mode?: 'http' | 'socket';
   appToken?: string;
+  /** Where HTTP is served (events in HTTP mode, /healthz in both). Default 3000; start() may override it in HTTP mode. */
+  port?: number;
   /** Slack's Web API base; tests point it at a local server. Default https://slack.com/api/. */
   slackApiUrl?: string;
   /** Only these workspaces (team ids) may use the bot; empty: any. */
@@ -73,30 +83,26 @@ export function createSlackBot(options: SlackBotOptions) {
   const tracked = new Map<string, Tracked>(); // by learner id
   const waiting = new Map<string, Waiting>(); // by learner id
   const clientOptions = options.slackApiUrl === undefined ? {} : { slackApiUrl: options.slackApiUrl };
+  const healthz = {
+    path: '/healthz',
+    method: ['GET'],
+    handler: (
+      _req: unknown,
+      res: { writeHead: (status: number, headers: Record<string, string>) => { end: (body: string) => void } },
+    ) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
+    },
+  };
+  // Socket Mode dials out to Slack; its receiver still serves /healthz for the probes.
   const receiver =
     options.mode === 'socket'
-      ? undefined
-      : new HTTPReceiver({
-          signingSecret: options.signingSecret,
-          endpoints: '/slack/events',
-          customRoutes: [
-            {
-              path: '/healthz',
-              method: ['GET'],
-              handler: (_req, res) => {
-                res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-              },
-            },
-          ],
-        });
-  const app = new App({
-    token: options.botToken,
-    logLevel: LogLevel.WARN,
-    clientOptions,
-    ...(receiver === undefined
-      ? { socketMode: true, appToken: options.appToken ?? '', signingSecret: options.signingSecret }
-      : { receiver }),
-  });
+      ? new SocketModeReceiver({
+          appToken: options.appToken ?? '',
+          customRoutes: [healthz],
+          installerOptions: { port: options.port ?? 3000 },
+        })
+      : new HTTPReceiver({ signingSecret: options.signingSecret, endpoints: '/slack/events', customRoutes: [healthz] });
+  const app = new App({ token: options.botToken, logLevel: LogLevel.WARN, clientOptions, receiver });
   const client: WebClient = app.client;
 
   async function dm(user: string, message: Message): Promise<{ channel: string; ts: string }> {
@@ -395,7 +401,7 @@ export function createSlackBot(options: SlackBotOptions) {
   return {
     app,
     /** Starts listening (HTTP on `port`, or the Socket Mode connection) and the background rounds. */
-    async start(port = 3000): Promise<void> {
+    async start(port = options.port ?? 3000): Promise<void> {
       await app.start(port);
       const round = (fn: () => Promise<void>, ms: number) =>
         setInterval(() => void fn().catch((e: unknown) => log(`background round failed: ${String(e)}`)), ms);

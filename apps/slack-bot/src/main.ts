@@ -60,6 +60,7 @@ const bot = createSlackBot({
   signingSecret: env.SLACK_SIGNING_SECRET,
   botToken: env.SLACK_BOT_TOKEN,
   mode: env.SLACK_MODE,
+  port: env.PORT,
   ...(env.SLACK_APP_TOKEN === undefined ? {} : { appToken: env.SLACK_APP_TOKEN }),
   ...(env.SLACK_API_URL === undefined ? {} : { slackApiUrl: env.SLACK_API_URL }),
   allowedTeams: env.SLACK_ALLOWED_TEAMS,
