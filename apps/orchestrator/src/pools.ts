@@ -46,11 +46,12 @@ export async function poolFor(
 /** Every configured pool with its labs counted by state and its queue of waiting learners. */
 export async function poolStatus(
   pools: readonly PoolConfig[],
-  store: Pick<EnvironmentStore, 'list'>,
+  store: Pick<EnvironmentStore, 'list' | 'poolPlans'>,
   redis: Pick<Redis, 'zcard'>,
   prefix: string,
 ): Promise<PoolStatusBody[]> {
   const counts = countByPool(await store.list());
+  const plans = await store.poolPlans();
   return await Promise.all(
     pools.map(async (pool) => {
       const { deleted: _, ...live } = counts.get(pool.name) ?? emptyCounts();
@@ -64,6 +65,8 @@ export async function poolStatus(
         maxConcurrentProvisions: pool.maxConcurrentProvisions,
         counts: live,
         waiting: await redis.zcard(`${prefix}pool:${pool.name}:waiting`),
+        target: plans[pool.name]?.target ?? null,
+        heldBy: plans[pool.name]?.limitedBy ?? null,
       };
     }),
   );

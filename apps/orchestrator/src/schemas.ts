@@ -67,6 +67,10 @@ export const PoolStatus = z
     counts: StateCounts,
     /** Learners queued for a lab of this pool. */
     waiting: z.number().int(),
+    /** Ready + booting labs the pool worker aimed for at its last tick (null before its first). */
+    target: z.number().int().nullable(),
+    /** What kept the pool below its target at that tick: max, concurrency, capacity or backoff. */
+    heldBy: z.string().nullable(),
   })
   .openapi('PoolStatus');
 

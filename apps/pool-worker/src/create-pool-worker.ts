@@ -210,6 +210,12 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       enqueued.push({ pool: pool.name, id });
     }
     counts.provisioning += enqueued.length;
+    await options.store.setPoolPlan(pool.name, {
+      target: plan.target,
+      at: now,
+      ...(plan.limitedBy === undefined ? {} : { limitedBy: plan.limitedBy }),
+      ...(until === undefined || until <= now ? {} : { backoffUntil: until }),
+    });
     return { enqueued, target: plan.target, ...(plan.limitedBy === undefined ? {} : { limitedBy: plan.limitedBy }) };
   }
 

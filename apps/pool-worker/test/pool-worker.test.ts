@@ -282,6 +282,10 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
     const paused = await worker.tick();
     assert.deepEqual(paused.enqueued, []);
     assert.deepEqual(paused.held, [{ pool: prefix, target: 1, limitedBy: 'backoff' }]);
+    // and says so where the API and the dashboard read it
+    const plan = (await store.poolPlans())[prefix];
+    assert.equal(plan?.limitedBy, 'backoff');
+    assert.ok((plan?.backoffUntil ?? 0) > clock, 'with when the pause ends');
     // Once the pause is over, the next tick replaces the lab
     clock += 60_001;
     const replacement = (await worker.tick()).enqueued;

@@ -40,6 +40,17 @@ export interface LabAccessDetails {
   learnerKeyFingerprint?: string;
 }
 
+/** What the pool worker's last tick aimed for in a pool, and what held it back. */
+export interface PoolPlanStatus {
+  /** Ready + booting labs the pool aims for (scheduled min plus queued learners, within max). */
+  target: number;
+  /** Why fewer labs were started than the target asks for: max, concurrency, capacity or backoff. */
+  limitedBy?: string;
+  /** Failed provisions pause the pool until then. */
+  backoffUntil?: number;
+  at: number;
+}
+
 /** The lab cannot be extended further: it reached its maximum lifetime. */
 export class ExtendLimitError extends ConflictError {
   constructor(id: string, maxExpiresAt: number) {
@@ -283,6 +294,17 @@ export class EnvironmentStore {
         throw new ConflictError(`lab ${id} is ${message.slice(9)}, not claimed: only a claimed lab can be extended`);
       throw error;
     }
+  }
+
+  /** Records the pool worker's latest plan for a pool (read by the API and the dashboard). */
+  async setPoolPlan(pool: string, plan: PoolPlanStatus): Promise<void> {
+    await this.#redis.hset(`${this.#prefix}pool-plans`, pool, JSON.stringify(plan));
+  }
+
+  /** The pool worker's latest plan per pool. */
+  async poolPlans(): Promise<Record<string, PoolPlanStatus>> {
+    const fields = await this.#redis.hgetall(`${this.#prefix}pool-plans`);
+    return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolPlanStatus]));
   }
 
   /** Marks a lab for an operator's attention, with why (shown on the dashboard and in the API). */

@@ -8,6 +8,7 @@ export {
   type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
+  type PoolPlanStatus,
   type StateCounts,
 } from './environment-store.js';
 export {
