@@ -58,7 +58,10 @@ test('a newcomer in a sandbox checkout claims with no flags, sees status, hints,
   assert.match(status.stdout, new RegExp(`^lab +${lab.id}\\nstate +claimed\\n`));
   assert.match(status.stdout, /ssh +ssh -i breakfix-\S+\.key /);
   const pools = await labctl(cwd, {}, 'pools');
-  assert.match(pools.stdout, /^POOL +K8S +WORKERS +READY +MIN +BOOTING +CLAIMED +MAX +FAILED +WAITING\n─+/);
+  assert.match(
+    pools.stdout,
+    /^POOL +K8S +WORKERS +READY +MIN +TARGET +BOOTING +CLAIMED +MAX +FAILED +WAITING +HELD BY\n─+/,
+  );
   const labs = await labctl(cwd, {}, 'labs', '--state', 'claimed');
   assert.match(labs.stdout, new RegExp(`${lab.id} +claimed +\\S+ +newcomer +${SCENARIO}`));
 

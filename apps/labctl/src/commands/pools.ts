@@ -11,18 +11,20 @@ export async function pools(args: string[]): Promise<void> {
   }
   process.stdout.write(
     table(
-      ['POOL', 'K8S', 'WORKERS', 'READY', 'MIN', 'BOOTING', 'CLAIMED', 'MAX', 'FAILED', 'WAITING'],
+      ['POOL', 'K8S', 'WORKERS', 'READY', 'MIN', 'TARGET', 'BOOTING', 'CLAIMED', 'MAX', 'FAILED', 'WAITING', 'HELD BY'],
       pools.map((p) => [
         p.name,
         p.kubernetesVersion,
         p.workers,
         p.counts.ready,
         p.min,
+        p.target ?? '-',
         p.counts.provisioning,
         p.counts.claimed,
         p.max,
         p.counts.failed,
         p.waiting,
+        p.heldBy ?? '',
       ]),
     ),
   );
