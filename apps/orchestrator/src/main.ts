@@ -9,7 +9,9 @@
 //   BREAKFIX_PUBLIC_HOST          optional: the name learners connect to instead of a node address
 //   BREAKFIX_KUBECONFIG           optional: a kubeconfig file; else in-cluster credentials
 //   BREAKFIX_SIMULATOR_SCENARIOS  optional: 1 offers scenarios written for the sandbox's simulated nodes
+
 import { readFileSync } from 'node:fs';
+import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { loadCatalog } from '@breakfix/scenarios';
@@ -22,8 +24,8 @@ import { parsePoolsConfig } from '../../pool-worker/src/pool-config.js';
 import { parseTokens } from './http/auth.js';
 import { wireOrchestrator } from './wire.js';
 
-const env = z
-  .object({
+const env = readEnvConfig(
+  z.object({
     PORT: z.coerce.number().int().min(1).max(65535).default(8080),
     BREAKFIX_REDIS_URL: z.string().url(),
     BREAKFIX_POOLS_FILE: z.string().min(1),
@@ -34,8 +36,9 @@ const env = z
     BREAKFIX_PUBLIC_HOST: z.string().min(1).optional(),
     BREAKFIX_KUBECONFIG: z.string().min(1).optional(),
     BREAKFIX_SIMULATOR_SCENARIOS: z.enum(['0', '1']).default('0'),
-  })
-  .parse(process.env);
+  }),
+  { app: 'orchestrator' },
+);
 
 const logger = pino({ name: 'orchestrator' });
 const log = (message: string) => logger.info(message);

@@ -9,8 +9,10 @@
 //   BREAKFIX_CAPACITY_NODE_SELECTOR  nodes whose free room bounds provisioning
 //                                (default kubevirt.io/schedulable=true; empty: no capacity guard)
 //   KUBECONFIG                   or in-cluster credentials
+
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, NodePortAllocator, wakeChannel } from '@breakfix/pool';
@@ -25,8 +27,8 @@ import { createPoolWorker } from './create-pool-worker.js';
 import { createPoolMetrics } from './metrics.js';
 import { parsePoolsConfig } from './pool-config.js';
 
-const env = z
-  .object({
+const env = readEnvConfig(
+  z.object({
     BREAKFIX_REDIS_URL: z.string().url(),
     BREAKFIX_POOLS_FILE: z.string().min(1),
     BREAKFIX_PLATFORM_FILE: z.string().min(1),
@@ -36,8 +38,9 @@ const env = z
     BREAKFIX_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
     /** Nodes whose free room bounds provisioning; empty turns the capacity guard off. */
     BREAKFIX_CAPACITY_NODE_SELECTOR: z.string().default('kubevirt.io/schedulable=true'),
-  })
-  .parse(process.env);
+  }),
+  { app: 'pool-worker' },
+);
 
 const logger = pino({ name: 'pool-worker' });
 const log = (message: string) => logger.info(message);

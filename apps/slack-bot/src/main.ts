@@ -14,7 +14,9 @@
 //   SLACK_ADMIN_USERS           optional comma-separated user ids allowed `/lab admin`
 //   SLACK_ADMIN_USERGROUP       optional user group id (S...) whose members are admins
 //   PORT                        HTTP port (default 3000; /slack/events and /healthz)
+
 import { createClient } from '@breakfix/client';
+import { readEnvConfig } from '@breakfix/core';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { createSlackBot } from './create-bot.js';
@@ -29,27 +31,29 @@ const list = z
       .filter((item) => item !== ''),
   );
 
-const env = z
-  .object({
-    BREAKFIX_API_URL: z.url(),
-    BREAKFIX_TOKEN: z.string().min(16),
-    BREAKFIX_ADMIN_TOKEN: z.string().min(16).optional(),
-    SLACK_MODE: z.enum(['http', 'socket']).default('http'),
-    SLACK_SIGNING_SECRET: z.string().min(1),
-    SLACK_BOT_TOKEN: z.string().startsWith('xoxb-'),
-    SLACK_APP_TOKEN: z.string().startsWith('xapp-').optional(),
-    SLACK_API_URL: z.url().optional(),
-    SLACK_ALLOWED_TEAMS: list,
-    SLACK_ALLOWED_CHANNELS: list,
-    SLACK_ADMIN_USERS: list,
-    SLACK_ADMIN_USERGROUP: z.string().optional(),
-    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  })
-  .refine((e) => e.SLACK_MODE === 'http' || e.SLACK_APP_TOKEN !== undefined, {
-    message: 'Socket Mode needs SLACK_APP_TOKEN (xapp-...)',
-    path: ['SLACK_APP_TOKEN'],
-  })
-  .parse(process.env);
+const env = readEnvConfig(
+  z
+    .object({
+      BREAKFIX_API_URL: z.url(),
+      BREAKFIX_TOKEN: z.string().min(16),
+      BREAKFIX_ADMIN_TOKEN: z.string().min(16).optional(),
+      SLACK_MODE: z.enum(['http', 'socket']).default('http'),
+      SLACK_SIGNING_SECRET: z.string().min(1),
+      SLACK_BOT_TOKEN: z.string().startsWith('xoxb-'),
+      SLACK_APP_TOKEN: z.string().startsWith('xapp-').optional(),
+      SLACK_API_URL: z.url().optional(),
+      SLACK_ALLOWED_TEAMS: list,
+      SLACK_ALLOWED_CHANNELS: list,
+      SLACK_ADMIN_USERS: list,
+      SLACK_ADMIN_USERGROUP: z.string().optional(),
+      PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    })
+    .refine((e) => e.SLACK_MODE === 'http' || e.SLACK_APP_TOKEN !== undefined, {
+      message: 'Socket Mode needs SLACK_APP_TOKEN (xapp-...)',
+      path: ['SLACK_APP_TOKEN'],
+    }),
+  { app: 'slack-bot' },
+);
 
 const logger = pino({ name: 'slack-bot' });
 const bot = createSlackBot({

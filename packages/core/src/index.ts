@@ -1,3 +1,4 @@
+export { type EnvSchema, readEnvConfig } from './config.js';
 export { type WaitOptions, waitFor, withDeadline } from './deadline.js';
 export {
   ENVIRONMENT_STATES,
