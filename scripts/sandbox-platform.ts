@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     provisioner,
     pools,
     kube: sandbox.kube,
+    subscriber: connect(),
     log,
   });
   let ticking = false;

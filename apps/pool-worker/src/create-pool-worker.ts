@@ -10,6 +10,7 @@ import {
   emptyCounts,
   type NodePortAllocator,
   type StateCounts,
+  wakeChannel,
 } from '@breakfix/pool';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -49,6 +50,11 @@ export interface PoolWorkerOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** Queued learners who have not asked again for this long leave the queue. Default 2 minutes. */
   waitingTtlMs?: number;
+  /**
+   * A connection to subscribe on: a claim that finds its pool empty publishes on the wake channel
+   * (`requestTopUp`), and the worker ticks at once instead of at its next cron time.
+   */
+  subscriber?: Redis;
   /**
    * BullMQ lock of a running job, and how often stalled jobs are looked for: a job whose worker
    * died is picked up by another within about twice this. Default 30 s.
@@ -288,7 +294,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     return result;
   }
 
-  return {
+  const worker = {
     metrics,
     reconcile,
 
@@ -344,8 +350,22 @@ export function createPoolWorker(options: PoolWorkerOptions) {
 
     /** Stops taking jobs, lets running ones finish (no job lost), closes the queues. */
     async close(): Promise<void> {
+      await options.subscriber?.unsubscribe(wakeChannel(prefix)).catch(() => undefined);
       await Promise.all([provisionWorker.close(), teardownWorker.close()]);
       await Promise.all([provisionQueue.close(), teardownQueue.close()]);
     },
   };
+
+  if (options.subscriber !== undefined) {
+    const subscriber = options.subscriber;
+    subscriber
+      .subscribe(wakeChannel(prefix))
+      .catch((error: unknown) => log(`wake subscription failed: ${String(error)}`));
+    subscriber.on('message', (channel, pool) => {
+      if (channel !== wakeChannel(prefix)) return;
+      log(`woken for pool ${pool}`);
+      worker.tick().catch((error: unknown) => log(`tick on wake failed: ${(error as Error).message}`));
+    });
+  }
+  return worker;
 }

@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore, NodePortAllocator, wakeChannel } from '@breakfix/pool';
+import { createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createSshRunner } from '@breakfix/ssh';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
@@ -63,6 +63,7 @@ const ssh = createSshRunner();
 const provisioner = createProvisioner({ kube, store, ssh, platform, operatorKey, log });
 const metrics = createPoolMetrics();
 const redis = connect();
+const subscriber = connect();
 const worker = createPoolWorker({
   connection: connect,
   redis,
@@ -72,6 +73,8 @@ const worker = createPoolWorker({
   kube,
   metrics,
   allocator: new NodePortAllocator({ redis, range: platform.nodePorts }),
+  // A claim that found its pool empty asks for a tick now rather than at the next cron time.
+  subscriber,
   ...(env.BREAKFIX_CAPACITY_NODE_SELECTOR === ''
     ? {}
     : { capacity: { nodeSelector: env.BREAKFIX_CAPACITY_NODE_SELECTOR } }),
@@ -92,13 +95,6 @@ const tasks = [
   cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true }),
   cron.schedule(env.BREAKFIX_RECONCILE_CRON, () => worker.reconcile().then(() => undefined), { noOverlap: true }),
 ];
-// A claim that found its pool empty asks for a tick now rather than at the next cron time.
-const subscriber = connect();
-await subscriber.subscribe(wakeChannel());
-subscriber.on('message', (_channel, pool) => {
-  log(`woken for pool ${pool}`);
-  worker.tick().catch((error: unknown) => log(`tick on wake failed: ${(error as Error).message}`));
-});
 log(`serving pools ${pools.map((p) => p.name).join(', ')}`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

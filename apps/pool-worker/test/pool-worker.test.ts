@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createProvisioner, EnvironmentStore, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
@@ -291,6 +291,68 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
     const replacement = (await worker.tick()).enqueued;
     assert.equal(replacement.length, 1);
     assert.notEqual(replacement[0]?.id, first.id);
+  } finally {
+    await worker.close();
+    for (const env of await store.list())
+      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+  }
+});
+
+test('a claim that finds its pool empty wakes the worker, which boots a lab for the waiting learner', async () => {
+  const { info } = await useSandbox();
+  const connect = connector(info.redisUrl);
+  const prefix = uniqueName('wake');
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const operatorKey = createOperatorKey();
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  const provisioner = createProvisioner({
+    kube,
+    store,
+    ssh: createSshRunner(),
+    platform: parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } }),
+    operatorKey,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
+    probeIntervalMs: 200,
+  });
+  // Given a pool kept empty (min 0) and a worker listening on the wake channel, with no cron
+  const pools = parsePoolsConfig({
+    pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, size: 'small', min: 0, max: 2 }],
+  });
+  const subscriber = connect();
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    provisioner,
+    pools,
+    prefix,
+    kube,
+    subscriber,
+  });
+  try {
+    const publisher = connect();
+    await waitFor(async () => ((await publisher.pubsub('NUMSUB', `${prefix}:wake`))[1] === 1 ? true : undefined), {
+      what: 'the worker subscribed',
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    // When a learner finds it empty and the claim asks for a top-up
+    await assert.rejects(
+      store.claim({ pool: prefix, learner: 'wanda', scenario: 'demo', ttlMs: 60_000 }),
+      PoolExhaustedError,
+    );
+    await requestTopUp(publisher, prefix, prefix);
+    // Then a lab boots for her without waiting for a cron tick, and her next claim gets it
+    await waitFor(async () => ((await store.readyCount(prefix)) === 1 ? true : undefined), {
+      what: 'a lab for the waiting learner',
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
+    assert.equal(
+      (await store.claim({ pool: prefix, learner: 'wanda', scenario: 'demo', ttlMs: 60_000 })).state,
+      'claimed',
+    );
   } finally {
     await worker.close();
     for (const env of await store.list())
