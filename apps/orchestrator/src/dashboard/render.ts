@@ -60,7 +60,7 @@ nav a{margin-right:1rem}
 <h1>breakfix operator dashboard</h1>
 <nav><small>as of ${e(new Date(data.now).toISOString())}</small> ${data.queueBoard ? '<a href="/admin/queues">BullMQ queues →</a>' : ''}<a href="/docs">API docs</a></nav>
 <h2>Pools</h2>
-<table id="pools"><thead><tr><th>pool</th><th>ready</th><th>provisioning</th><th>claimed</th><th>capacity</th><th>releasing</th><th>failed</th><th>waiting</th></tr></thead>
+<table id="pools"><thead><tr><th>pool</th><th>ready</th><th>provisioning</th><th>claimed</th><th title="ready + booting + claimed, against the pool's max">live</th><th>releasing</th><th>failed</th><th>waiting</th></tr></thead>
 <tbody>${pools.join('') || empty(8, 'no pools configured')}</tbody></table>
 <h2>Active labs (${data.labs.length})</h2>
 <table id="labs"><thead><tr><th>lab</th><th>learner</th><th>scenario</th><th>pool</th><th>state</th><th>time left</th><th>hints</th></tr></thead>
