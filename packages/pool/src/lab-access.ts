@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BreakfixError, UpstreamError } from '@breakfix/core';
+import { BreakfixError, ConflictError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { LABELS, type PlatformConfig } from '@breakfix/manifests';
 import { generateEd25519, type SshKeyPair } from '@breakfix/secrets';
@@ -169,10 +169,15 @@ export function createLabAccess(options: LabAccessOptions) {
 
   /** Ends a learner's access: key removed (best effort: the VM may be gone), port closed, record released. */
   async function release(id: string): Promise<Environment> {
-    const environment = await store.get(id);
+    let environment = await store.get(id);
     if (environment.state === 'claimed') {
-      await store.apply(id, 'release');
-    } else if (environment.state !== 'releasing') {
+      // The reaper may release it at the same moment: whoever loses the race finds it releasing.
+      await store.apply(id, 'release').catch(async (error: unknown) => {
+        if (!(error instanceof ConflictError)) throw error;
+      });
+      environment = await store.get(id);
+    }
+    if (environment.state !== 'releasing') {
       return environment; // already torn down or never handed out: nothing to close
     }
     try {
