@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createKube } from '@breakfix/kube';
-import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
-import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import { parseLabSpec } from '@breakfix/manifests';
+import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, loadCatalog, type Scenario } from '@breakfix/scenarios';
-import { createOperatorKey } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
+import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { parsePoolsConfig } from '../../pool-worker/src/pool-config.js';
 import { type AppDeps, createApp, createWorkerQueues } from '../src/index.js';
 
@@ -47,10 +46,8 @@ export async function startPlatform(
   const prefix = `${name}:`;
   const redis = connect();
   const kube = createKube({ kubeconfig: info.kubeconfig });
-  const operatorKey = createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
-  const ssh = createSshRunner();
   const store = new EnvironmentStore({ redis, prefix });
+  const { operatorKey, platform, ssh, provisioner } = simulatedLabs(kube, store);
   const allocator = new NodePortAllocator({ redis, prefix, range: { first: 30000, last: 32699 } });
   const access = createLabAccess({
     kube,
@@ -60,16 +57,6 @@ export async function startPlatform(
     platform,
     operatorKey,
     ...(options.reach === 'nodePort' ? { publicHost: 'labs.example.test' } : { reach: 'vmAddress' as const }),
-  });
-  const provisioner = createProvisioner({
-    kube,
-    store,
-    ssh,
-    platform,
-    operatorKey,
-    vmsRunningTimeoutMs: 120_000,
-    readyTimeoutMs: 120_000,
-    probeIntervalMs: 200,
   });
   const pools = parsePoolsConfig({
     pools: [

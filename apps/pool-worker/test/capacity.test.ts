@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { labFootprint, parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
-import { createOperatorKey } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
+import { labFootprint } from '@breakfix/manifests';
+import { EnvironmentStore } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
+import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -69,15 +68,8 @@ test('the capacity guard never provisions past what the VM nodes can hold', asyn
       }),
     );
 
-    const operatorKey = createOperatorKey();
     const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
-    const provisioner = createProvisioner({
-      kube,
-      store,
-      ssh: createSshRunner(),
-      platform: parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } }),
-      operatorKey,
-    });
+    const { provisioner } = simulatedLabs(kube, store);
     const pools = parsePoolsConfig({
       pools: [
         {

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
-import { createOperatorKey } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
+import { EnvironmentStore, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
+import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -30,19 +28,8 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const kube = createKube({ kubeconfig: info.kubeconfig });
-  const operatorKey = createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
-  const provisioner = createProvisioner({
-    kube,
-    store,
-    ssh: createSshRunner(),
-    platform,
-    operatorKey,
-    vmsRunningTimeoutMs: 120_000,
-    readyTimeoutMs: 120_000,
-    probeIntervalMs: 200,
-  });
+  const { provisioner } = simulatedLabs(kube, store);
   const pools = parsePoolsConfig({
     pools: [
       {
@@ -228,8 +215,6 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('pw');
   const kube = createKube({ kubeconfig: info.kubeconfig });
-  const operatorKey = createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
   // Every VM of this pool boots but its guest never answers SSH.
   const noSsh = (objects: KubeObject[]) =>
@@ -238,15 +223,10 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
         ? { ...o, metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/fault': 'no-ssh' } } }
         : o,
     );
-  const provisioner = createProvisioner({
-    kube,
-    store,
-    ssh: createSshRunner({ connectTimeoutMs: 1_000 }),
-    platform,
-    operatorKey,
+  const { provisioner } = simulatedLabs(kube, store, {
+    sshOptions: { connectTimeoutMs: 1_000 },
     vmsRunningTimeoutMs: 20_000,
     readyTimeoutMs: 2_000,
-    probeIntervalMs: 200,
     decorate: noSsh,
   });
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 2 }] });
@@ -303,18 +283,8 @@ test('a claim that finds its pool empty wakes the worker, which boots a lab for 
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('wake');
   const kube = createKube({ kubeconfig: info.kubeconfig });
-  const operatorKey = createOperatorKey();
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
-  const provisioner = createProvisioner({
-    kube,
-    store,
-    ssh: createSshRunner(),
-    platform: parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } }),
-    operatorKey,
-    vmsRunningTimeoutMs: 120_000,
-    readyTimeoutMs: 120_000,
-    probeIntervalMs: 200,
-  });
+  const { provisioner } = simulatedLabs(kube, store);
   // Given a pool kept empty (min 0) and a worker listening on the wake channel, with no cron
   const pools = parsePoolsConfig({
     pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, size: 'small', min: 0, max: 2 }],

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
-import { createOperatorKey } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
+import { parseLabSpec } from '@breakfix/manifests';
 import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
-import {
-  createLabAccess,
-  createProvisioner,
-  EnvironmentStore,
-  NodePortAllocator,
-  PoolExhaustedError,
-} from '../src/index.js';
+import { createLabAccess, EnvironmentStore, NodePortAllocator, PoolExhaustedError } from '../src/index.js';
+import { simulatedLabs } from './simulated-labs.js';
 
 after(closeRedisConnections);
 
@@ -21,22 +14,10 @@ const LEARNERS = 200;
 test('200 learners claim 50 real labs at once: 50 get distinct labs, 150 are queued, and the cluster agrees', async () => {
   const { info, redis } = await useSandbox();
   const kube = createKube({ kubeconfig: info.kubeconfig });
-  const operatorKey = createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
-  const ssh = createSshRunner();
   const prefix = `${uniqueName('race')}:`;
   const store = new EnvironmentStore({ redis: redis(), prefix });
   const pool = uniqueName('p');
-  const provisioner = createProvisioner({
-    kube,
-    store,
-    ssh,
-    platform,
-    operatorKey,
-    vmsRunningTimeoutMs: 120_000,
-    readyTimeoutMs: 120_000,
-    probeIntervalMs: 250,
-  });
+  const { operatorKey, platform, ssh, provisioner } = simulatedLabs(kube, store, { probeIntervalMs: 250 });
   try {
     // Given a warm pool of 50 single-VM labs
     const outcomes = await Promise.all(

@@ -1,0 +1,34 @@
+import type { Kube } from '@breakfix/kube';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createOperatorKey } from '@breakfix/secrets';
+import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
+import type { EnvironmentStore } from '../src/environment-store.js';
+import { createProvisioner, type ProvisionerOptions } from '../src/provisioner.js';
+
+/**
+ * What most tests need to boot labs on the simulator: a fresh operator key, the platform config
+ * around it, an SSH runner, and a provisioner with deadlines generous enough for a busy CI
+ * (slow is not failed) and a short probe interval.
+ */
+export function simulatedLabs(
+  kube: Kube,
+  store: EnvironmentStore,
+  overrides: Partial<Omit<ProvisionerOptions, 'kube' | 'store'>> & { sshOptions?: SshRunnerOptions } = {},
+) {
+  const { sshOptions, ...options } = overrides;
+  const operatorKey = createOperatorKey();
+  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const ssh = createSshRunner(sshOptions);
+  const provisioner = createProvisioner({
+    kube,
+    store,
+    ssh,
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: 120_000,
+    readyTimeoutMs: 120_000,
+    probeIntervalMs: 200,
+    ...options,
+  });
+  return { operatorKey, platform, ssh, provisioner };
+}
