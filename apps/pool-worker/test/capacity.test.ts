@@ -5,7 +5,7 @@ import { labFootprint } from '@breakfix/manifests';
 import { EnvironmentStore } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
-import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
+import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -104,8 +104,7 @@ test('the capacity guard never provisions past what the VM nodes can hold', asyn
       assert.equal(second.held?.[0]?.limitedBy, 'capacity');
     } finally {
       await worker.close();
-      for (const env of await store.list())
-        await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+      await deleteLabs(kube, store);
     }
   } finally {
     for (const object of created.reverse()) {

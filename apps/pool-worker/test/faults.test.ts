@@ -6,14 +6,13 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
-import { createKube, type KubeObject } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, type Environment, EnvironmentStore, PoolExhaustedError } from '@breakfix/pool';
+import { createKube } from '@breakfix/kube';
+import { type Environment, EnvironmentStore, PoolExhaustedError } from '@breakfix/pool';
 import { startRedis } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
+import { bootDelay, deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -84,16 +83,9 @@ test('a worker killed with SIGKILL mid-provision: another worker finishes or cle
     connection: connect,
     redis: connect(),
     store,
-    provisioner: createProvisioner({
-      kube,
-      store,
-      ssh: createSshRunner(),
-      platform: parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } }),
-      operatorKey,
-      vmsRunningTimeoutMs: 60_000,
-      readyTimeoutMs: 60_000,
-      probeIntervalMs: 200,
-    }),
+    // the same operator key as the killed worker: the lab it began trusts only that one
+    provisioner: simulatedLabs(kube, store, { operatorKey, vmsRunningTimeoutMs: 60_000, readyTimeoutMs: 60_000 })
+      .provisioner,
     pools: parsePoolsConfig(pools),
     prefix,
     kube,
@@ -121,7 +113,7 @@ test('a worker killed with SIGKILL mid-provision: another worker finishes or cle
     assert.equal((await worker.tick()).enqueued.length, 0, 'the pool is full: the resumed lab counts');
   } finally {
     await worker.close();
-    for (const e of await store.list()) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: e.namespace });
+    await deleteLabs(kube, store);
   }
 });
 
@@ -140,7 +132,6 @@ test('redis-server stopped and restarted mid-work: the worker resumes within 30 
     return client;
   };
   const prefix = uniqueName('rr');
-  const operatorKey = createOperatorKey();
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
   const pools = parsePoolsConfig({
     pools: [
@@ -159,22 +150,11 @@ test('redis-server stopped and restarted mid-work: the worker resumes within 30 
     connection: connect,
     redis: connect(),
     store,
-    provisioner: createProvisioner({
-      kube,
-      store,
-      ssh: createSshRunner(),
-      platform: parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } }),
-      operatorKey,
+    provisioner: simulatedLabs(kube, store, {
       vmsRunningTimeoutMs: 60_000,
       readyTimeoutMs: 60_000,
-      probeIntervalMs: 200,
-      decorate: (objects: KubeObject[]) =>
-        objects.map((o) =>
-          o.kind === 'VirtualMachine'
-            ? { ...o, metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/boot-delay-ms': '1500' } } }
-            : o,
-        ),
-    }),
+      decorate: bootDelay(1_500),
+    }).provisioner,
     pools,
     prefix,
     kube,

@@ -5,7 +5,7 @@ import { createKube, type KubeObject } from '@breakfix/kube';
 import { EnvironmentStore, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
-import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
+import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -113,8 +113,7 @@ test('a pool fills to min; a claim takes from it; the next tick replaces it; rel
     );
   } finally {
     await worker.close();
-    for (const env of await store.list())
-      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    await deleteLabs(kube, store);
   }
 });
 
@@ -273,8 +272,7 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
     assert.notEqual(replacement[0]?.id, first.id);
   } finally {
     await worker.close();
-    for (const env of await store.list())
-      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    await deleteLabs(kube, store);
   }
 });
 
@@ -325,7 +323,6 @@ test('a claim that finds its pool empty wakes the worker, which boots a lab for 
     );
   } finally {
     await worker.close();
-    for (const env of await store.list())
-      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    await deleteLabs(kube, store);
   }
 });

@@ -1,11 +1,12 @@
 // A pool worker in its own process, for fault tests: `node --import tsx worker-process.ts <json>`.
 // It ticks once (or every second with "loop": true) and prints "ticked <ids>" lines; it stops only
 // when killed.
-import { createKube, type KubeObject } from '@breakfix/kube';
+import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
+import { bootDelay } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -22,15 +23,6 @@ const config = JSON.parse(process.argv[2] ?? '{}') as {
 const connect = () => new Redis(config.redisUrl, { maxRetriesPerRequest: null });
 const kube = createKube({ kubeconfig: config.kubeconfig });
 const store = new EnvironmentStore({ redis: connect(), prefix: `${config.prefix}:` });
-const slowBoot = (objects: KubeObject[]) =>
-  objects.map((o) =>
-    o.kind === 'VirtualMachine'
-      ? {
-          ...o,
-          metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/boot-delay-ms': String(config.bootDelayMs) } },
-        }
-      : o,
-  );
 const provisioner = createProvisioner({
   kube,
   store,
@@ -40,7 +32,7 @@ const provisioner = createProvisioner({
   vmsRunningTimeoutMs: 60_000,
   readyTimeoutMs: 60_000,
   probeIntervalMs: 200,
-  decorate: slowBoot,
+  decorate: bootDelay(config.bootDelayMs),
 });
 const worker = createPoolWorker({
   connection: connect,

@@ -4,7 +4,7 @@ import { createKube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec } from '@breakfix/manifests';
 import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createLabAccess, EnvironmentStore, NodePortAllocator, PoolExhaustedError } from '../src/index.js';
-import { simulatedLabs } from './simulated-labs.js';
+import { deleteLabs, simulatedLabs } from './simulated-labs.js';
 
 after(closeRedisConnections);
 
@@ -85,7 +85,6 @@ test('200 learners claim 50 real labs at once: 50 get distinct labs, 150 are que
       assert.equal(service.spec.ports[0]?.nodePort, env?.access?.port);
     }
   } finally {
-    for (const env of await store.list())
-      await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    await deleteLabs(kube, store);
   }
 });

@@ -1,6 +1,6 @@
-import type { Kube } from '@breakfix/kube';
+import type { Kube, KubeObject } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
-import { createOperatorKey } from '@breakfix/secrets';
+import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
 import type { EnvironmentStore } from '../src/environment-store.js';
 import { createProvisioner, type ProvisionerOptions } from '../src/provisioner.js';
@@ -16,7 +16,7 @@ export function simulatedLabs(
   overrides: Partial<Omit<ProvisionerOptions, 'kube' | 'store'>> & { sshOptions?: SshRunnerOptions } = {},
 ) {
   const { sshOptions, ...options } = overrides;
-  const operatorKey = createOperatorKey();
+  const operatorKey: SshKeyPair = options.operatorKey ?? createOperatorKey();
   const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
   const ssh = createSshRunner(sshOptions);
   const provisioner = createProvisioner({
@@ -31,4 +31,19 @@ export function simulatedLabs(
     ...options,
   });
   return { operatorKey, platform, ssh, provisioner };
+}
+
+/** A `decorate` hook that makes every VM of the lab take `ms` to boot in the simulator. */
+export function bootDelay(ms: number): (objects: KubeObject[]) => KubeObject[] {
+  return (objects) =>
+    objects.map((o) =>
+      o.kind === 'VirtualMachine'
+        ? { ...o, metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/boot-delay-ms': String(ms) } } }
+        : o,
+    );
+}
+
+/** Deletes the namespace of every environment the store knows (a test's clean-up). */
+export async function deleteLabs(kube: Kube, store: Pick<EnvironmentStore, 'list'>): Promise<void> {
+  for (const env of await store.list()) await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
 }
