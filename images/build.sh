@@ -1,68 +1,235 @@
 #!/usr/bin/env bash
-# Builds breakfix's golden node image for one Kubernetes release and packs it as a KubeVirt
-# containerDisk. Needs a Linux host with KVM and network access (NOT the breakfix CI machines):
-#   qemu-system-x86, qemu-utils, cloud-image-utils (cloud-localds), libguestfs-tools (virt-sysprep),
-#   and podman or docker.
+# Builds breakfix's golden node image for one Kubernetes release: Debian 13 with containerd, runc,
+# the CNI plugins, kubeadm/kubelet/kubectl/crictl, every image `kubeadm config images list` names
+# plus flannel's, already in containerd's k8s.io namespace, so a lab boots with no network at all.
+# The contract every image fulfils is the table in images/README.md (checked by
+# images/test/contract.test.ts).
 #
-#   images/build.sh v1.36.3 registry.example.com/breakfix/node
+#   images/build.sh [--source build|official] [v1.36.3]      (default: build, the newest release)
+#   images/build.sh --print-dir [--source ...] [version]       where the image is (or would be)
 #
-# Steps: download the Ubuntu 24.04 cloud image -> boot it once under QEMU with provision.sh as
-# cloud-init user-data (it installs and pre-pulls everything, then powers off) -> virt-sysprep
-# (machine-id, SSH host keys, cloud-init state) -> compress -> containerDisk image -> push.
+# --source build     Kubernetes from its tagged Go modules (infra/testbin), CoreDNS, flannel and
+#                    crictl from theirs, container images assembled locally: needs only a Debian
+#                    mirror and the Go module proxy. Runs as root (mmdebstrap, chroot, mounts).
+# --source official  Kubernetes from pkgs.k8s.io and images from registry.k8s.io, for operators
+#                    whose build host has the internet.
+#
+# Output, cached per version, source and recipe under ${BREAKFIX_CACHE_DIR:-~/.cache/breakfix}/images/:
+#   disk.raw      ext4 root file system labelled `root` (sparse, 12 GiB)
+#   vmlinuz, initrd.img, cmdline   for direct kernel boot
+#   manifest.json versions, images, sizes: what the contract test checks
+# Prints the directory on its last line. Idempotent: a finished image is not rebuilt.
 set -euo pipefail
-
-version=${1:?usage: build.sh <kubernetes version, e.g. v1.36.3> <image repository>}
-repository=${2:?usage: build.sh <kubernetes version> <image repository>}
-[[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "version must look like v1.36.3" >&2; exit 1; }
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-work=${BREAKFIX_IMAGE_WORKDIR:-$here/.work/$version}
-ubuntu_image=${UBUNTU_IMAGE_URL:-https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img}
-disk_size=${DISK_SIZE:-20G}
-engine=${CONTAINER_ENGINE:-$(command -v podman || command -v docker || true)}
-for tool in qemu-system-x86_64 qemu-img cloud-localds virt-sysprep virt-cat curl; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (see images/README.md)" >&2; exit 1; }
+repo=$(cd "$here/.." && pwd)
+source_kind=build
+print_dir=false
+version=
+while (($# > 0)); do
+  case $1 in
+  --source) source_kind=${2:?--source needs build or official}; shift ;;
+  --print-dir) print_dir=true ;;
+  v1.*) version=$1 ;;
+  *) echo "build.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+  shift
 done
-[[ -n $engine ]] || { echo "missing podman or docker" >&2; exit 1; }
-[[ -w /dev/kvm ]] || { echo "no /dev/kvm: the build boots the image once and needs KVM" >&2; exit 1; }
+[[ $source_kind == build || $source_kind == official ]] || { echo "build.sh: --source is build or official" >&2; exit 2; }
 
-mkdir -p "$work"
-cd "$work"
+# Pinned upstream versions: bump deliberately, rebuild every release.
+FLANNEL_VERSION=v0.28.10
+# The flannel CNI plugin's own module is not on the Go module proxy; its last release inside the CNI plugins
+# module is the same delegate (reads /run/flannel/subnet.env, calls bridge + host-local).
+FLANNEL_CNI_MODULE=github.com/containernetworking/plugins@v0.9.1
+CRICTL_VERSION=v1.36.0
+DISK_SIZE=12G
 
-echo "==> base image"
-[[ -f base.img ]] || curl -fL --retry 3 -o base.img "$ubuntu_image"
-qemu-img convert -O qcow2 base.img disk.qcow2
-qemu-img resize disk.qcow2 "$disk_size"
+cache_root=${BREAKFIX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}
+testbin_version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$repo/infra/testbin/go.mod")
+version=${version:-$testbin_version}
+[[ $version =~ ^v1\.[0-9]+\.[0-9]+$ ]] || { echo "build.sh: version must look like v1.36.3" >&2; exit 2; }
 
-echo "==> provisioning user-data for Kubernetes $version"
+# The recipe's own files name the output: change any of them and a new image is built.
+# hash_tree <path>...: one short hash of every file under the paths, in a stable order.
+hash_tree() { find "$@" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-12; }
+recipe_hash=$(cd "$repo" && hash_tree images/build.sh images/recipe images/tools)
+out="$cache_root/images/node-$version-$source_kind-$recipe_hash"
+if $print_dir; then echo "$out"; exit 0; fi
+if [[ -f $out/manifest.json ]]; then
+  echo "node image up to date"
+  echo "$out"
+  exit 0
+fi
+[[ $(id -u) == 0 ]] || { echo "build.sh: run as root (mmdebstrap, chroot and mounts need it)" >&2; exit 1; }
+for tool in mmdebstrap mkfs.ext4 go; do
+  command -v "$tool" >/dev/null || { echo "build.sh: missing $tool (npm run deps installs it)" >&2; exit 1; }
+done
+
+work="$cache_root/images/.work-$version-$source_kind"
+mkdir -p "$work" "$cache_root/images"
+started=$SECONDS
+step() { printf '==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
+
+# --- Debian root file systems (shared by every release and source) -----------------------------
+rootfs_hash=$(hash_tree "$here/recipe/rootfs.sh" "$here/recipe/rootfs-customize.sh" "$here/recipe/files")
+rootfs="$cache_root/images/rootfs-trixie-$rootfs_hash"
+if [[ ! -d $rootfs ]]; then
+  step "Debian 13 root file system (mmdebstrap, a few minutes)"
+  bash "$here/recipe/rootfs.sh" "$rootfs.tmp" >"$work/rootfs.log" 2>&1 ||
+    { tail -20 "$work/rootfs.log" >&2; echo "build.sh: rootfs failed, see $work/rootfs.log" >&2; exit 1; }
+  mv "$rootfs.tmp" "$rootfs"
+fi
+
+# --- Kubernetes: binaries and images -----------------------------------------------------------
+bin="$work/bin"
+mkdir -p "$bin"
+
+# module_source <module@version>: a writable copy of a module's source, to build from its own
+# go.mod (replace directives and all). Printed on stdout.
+module_source() {
+  local module=$1 dir src
+  src="$work/src/${module//[\/@]/_}"
+  if [[ ! -d $src ]]; then
+    dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$module" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [[ -n $dir ]] || { echo "build.sh: could not download $module" >&2; return 1; }
+    cp -r "$dir" "$src.tmp" && chmod -R u+w "$src.tmp" && mv "$src.tmp" "$src"
+  fi
+  echo "$src"
+}
+
+# go_module_build <module@version> <package dir in the module> <output> [ldflags]: a static build.
+go_module_build() {
+  local module=$1 package=$2 output=$3 ldflags=${4:-} src
+  [[ -x $output ]] && return 0
+  src=$(module_source "$module")
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$output.tmp" "./$package")
+  mv "$output.tmp" "$output"
+}
+
+if [[ $source_kind == build ]]; then
+  [[ $version == "$testbin_version" ]] || {
+    echo "build.sh: --source build has Go modules for $testbin_version only (infra/testbin);" >&2
+    echo "  for $version add a module like infra/testbin/kubeadm-1.35 with the node commands, or use --source official" >&2
+    exit 1
+  }
+  step "Kubernetes $version binaries (Go, infra/testbin; a first build takes many minutes)"
+  kube_bin=$(bash "$repo/infra/testbin/build.sh" --node | tail -n 1)
+  step "pause, imgbuild, CoreDNS, flannel, crictl (Go)"
+  (cd "$here/tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/pause" ./cmd/pause &&
+    CGO_ENABLED=0 go build -trimpath -o "$bin/imgbuild" ./cmd/imgbuild)
+  mapfile -t kubeadm_images < <("$kube_bin/kubeadm" config images list --kubernetes-version "$version")
+  image_tag() { printf '%s\n' "${kubeadm_images[@]}" | awk -F: -v n="$1" '$1 ~ ("/" n "$") { print $2 }'; }
+  coredns_tag=$(image_tag coredns)
+  go_module_build "github.com/coredns/coredns@$coredns_tag" . "$bin/coredns"
+  # Labs use flannel's VXLAN backend; the Tencent VPC backend's SDK is not on the Go module proxy.
+  sed -i '/pkg\/backend\/tencentvpc"/d' "$(module_source "github.com/flannel-io/flannel@$FLANNEL_VERSION")/main.go"
+  go_module_build "github.com/flannel-io/flannel@$FLANNEL_VERSION" . "$bin/flanneld" \
+    "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
+  go_module_build "$FLANNEL_CNI_MODULE" plugins/meta/flannel "$bin/flannel"
+  go_module_build "sigs.k8s.io/cri-tools@$CRICTL_VERSION" cmd/crictl "$bin/crictl" \
+    "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+
+  etcd_tag=$(image_tag etcd)
+  etcd_have=$("$kube_bin/etcd" --version | awk '/^etcd Version/ { print $3 }')
+  [[ ${etcd_tag%-*} == "v$etcd_have" || ${etcd_tag%-*} == "$etcd_have" ]] ||
+    { echo "build.sh: kubeadm wants etcd $etcd_tag, infra/testbin builds $etcd_have" >&2; exit 1; }
+
+  base="$cache_root/images/image-base-trixie-$rootfs_hash.tar"
+  if [[ ! -f $base ]]; then
+    step "image base layer (Debian minbase + iptables/nftables for kube-proxy and flannel)"
+    mmdebstrap --variant=minbase --include=iptables,nftables,conntrack,kmod,ca-certificates,iproute2 \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' \
+      trixie "$base.tmp" "$(bash "$here/recipe/rootfs.sh" --print-mirror)" >"$work/base.log" 2>&1 ||
+      { tail -20 "$work/base.log" >&2; exit 1; }
+    mv "$base.tmp" "$base"
+  fi
+
+  step "container images (no registry: imgbuild)"
+  flannel_image="ghcr.io/flannel-io/flannel:$FLANNEL_VERSION"
+  {
+    echo '['
+    sep=
+    for ref in "${kubeadm_images[@]}"; do
+      name=${ref%:*}
+      name=${name##*/}
+      case $name in
+      pause) spec="{\"ref\":\"$ref\",\"files\":[{\"src\":\"$bin/pause\",\"dst\":\"/pause\",\"mode\":493}],\"entrypoint\":[\"/pause\"]}" ;;
+      coredns) spec="{\"ref\":\"$ref\",\"files\":[{\"src\":\"$bin/coredns\",\"dst\":\"/coredns\",\"mode\":493}],\"entrypoint\":[\"/coredns\"]}" ;;
+      kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy | etcd)
+        spec="{\"ref\":\"$ref\",\"base\":\"$base\",\"files\":[{\"src\":\"$kube_bin/$name\",\"dst\":\"/usr/local/bin/$name\",\"mode\":493}]}" ;;
+      *) echo "build.sh: kubeadm names an image this recipe cannot build: $ref" >&2; exit 1 ;;
+      esac
+      printf '%s%s\n' "$sep" "$spec"
+      sep=,
+    done
+    printf ',{"ref":"%s","base":"%s","files":[{"src":"%s","dst":"/opt/bin/flanneld","mode":493}],"entrypoint":["/opt/bin/flanneld"]}\n' \
+      "$flannel_image" "$base" "$bin/flanneld"
+    echo ']'
+  } >"$work/images.json"
+  "$bin/imgbuild" -o "$work/images.tar" "$work/images.json"
+  images=("${kubeadm_images[@]}" "$flannel_image")
+else
+  echo "build.sh: --source official is not implemented yet: it needs pkgs.k8s.io and registry.k8s.io," >&2
+  echo "  which this build host cannot reach; use --source build (see images/README.md)" >&2
+  exit 1
+fi
+
+# --- The node's root file system ---------------------------------------------------------------
+step "node root file system"
+node_root="$work/root"
+rm -rf "$node_root"
+cp -a "$rootfs" "$node_root"
+install -m 0755 "$kube_bin/kubeadm" "$kube_bin/kubelet" "$kube_bin/kubectl" "$bin/crictl" "$node_root/usr/bin/"
+install -m 0755 "$bin/flannel" "$node_root/usr/lib/cni/flannel"
+ln -sf /usr/lib/cni/flannel "$node_root/opt/cni/bin/flannel"
+pause_image=$(printf '%s\n' "${images[@]}" | grep '/pause:')
+# containerd's sandbox image must be the pause kubeadm pre-pulls: nothing else is there offline.
+sed -i -e "s#sandbox_image = \".*\"#sandbox_image = \"$pause_image\"#" \
+  -e 's#bin_dir = "/usr/lib/cni"#bin_dir = "/opt/cni/bin"#' "$node_root/etc/containerd/config.toml"
+grep -q "sandbox_image = \"$pause_image\"" "$node_root/etc/containerd/config.toml"
+printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock\ntimeout: 10\n' \
+  >"$node_root/etc/crictl.yaml"
+install -d -m 0755 "$node_root/opt/breakfix/cni" "$node_root/var/lib/breakfix"
+sed "s#@FLANNEL_IMAGE@#$flannel_image#g" "$here/recipe/cni/flannel.yaml" >"$node_root/opt/breakfix/cni/flannel.yaml"
+echo "$version" >"$node_root/var/lib/breakfix/image-version"
+
+step "importing ${#images[@]} images into containerd's k8s.io namespace (the image's own containerd, chrooted)"
+bash "$here/recipe/preimport.sh" "$node_root" "$work/images.tar" >"$work/preimport.log" 2>&1 ||
+  { tail -20 "$work/preimport.log" >&2; echo "build.sh: import failed, see $work/preimport.log" >&2; exit 1; }
+
+# --- Disk and kernel ---------------------------------------------------------------------------
+step "disk (ext4, $DISK_SIZE sparse)"
+rm -rf "$out.tmp"
+mkdir -p "$out.tmp"
+kernel=$(find "$node_root/boot" -name 'vmlinuz-*' | sort | tail -n 1)
+cp "$kernel" "$out.tmp/vmlinuz"
+cp "$node_root/boot/initrd.img-${kernel##*/vmlinuz-}" "$out.tmp/initrd.img"
+echo "root=LABEL=root ro console=ttyS0 net.ifnames=0 systemd.journald.forward_to_console=0" >"$out.tmp/cmdline"
+truncate -s "$DISK_SIZE" "$out.tmp/disk.raw"
+mkfs.ext4 -q -F -L root -d "$node_root" "$out.tmp/disk.raw"
+
+containerd_version=$(chroot "$node_root" dpkg-query -W -f "\${Version}" containerd)
+kernel_version=${kernel##*/vmlinuz-}
 {
-  echo '#cloud-config'
-  echo 'write_files:'
-  echo '  - path: /root/breakfix-provision.sh'
-  echo "    permissions: '0755'"
-  echo '    content: |'
-  sed 's/^/      /' "$here/provision.sh"
-  echo 'runcmd:'
-  echo "  - [bash, -c, 'K8S_VERSION=$version /root/breakfix-provision.sh > /var/log/breakfix-provision.log 2>&1 && poweroff || { cat /var/log/breakfix-provision.log > /dev/ttyS0; poweroff; }']"
-} >user-data
-cloud-localds seed.iso user-data
-
-echo "==> booting once to provision (several minutes; serial console in $work/console.log)"
-timeout 45m qemu-system-x86_64 -machine accel=kvm -cpu host -smp 2 -m 4096 -nographic \
-  -drive file=disk.qcow2,if=virtio -drive file=seed.iso,if=virtio,format=raw \
-  -netdev user,id=net0 -device virtio-net-pci,netdev=net0 -serial "file:console.log" -monitor none -display none
-
-echo "==> checking the provisioning result"
-virt-cat -a disk.qcow2 /var/lib/breakfix/image-version >image-version ||
-  { echo "provisioning failed: see $work/console.log" >&2; exit 1; }
-grep -qx "$version" image-version || { echo "image says $(cat image-version), expected $version" >&2; exit 1; }
-
-echo "==> sysprep and compress"
-virt-sysprep -a disk.qcow2 --operations machine-id,ssh-hostkeys,logfiles,tmp-files,bash-history,package-manager-cache
-qemu-img convert -c -O qcow2 disk.qcow2 node.qcow2
-
-echo "==> containerDisk $repository:$version"
-cp "$here/Containerfile" .
-"$engine" build -t "$repository:$version" -f Containerfile .
-"$engine" push "$repository:$version"
-echo "done: $repository:$version ($(du -h node.qcow2 | cut -f1) compressed disk)"
+  echo '{'
+  echo "  \"kubernetesVersion\": \"$version\","
+  echo "  \"source\": \"$source_kind\","
+  echo "  \"recipe\": \"$recipe_hash\","
+  echo "  \"os\": \"debian-13\","
+  echo "  \"kernel\": \"$kernel_version\","
+  echo "  \"containerd\": \"$containerd_version\","
+  echo "  \"flannel\": \"$FLANNEL_VERSION\","
+  echo "  \"crictl\": \"$CRICTL_VERSION\","
+  echo "  \"pauseImage\": \"$pause_image\","
+  printf '  "images": [%s],\n' "$(printf '"%s",' "${images[@]}" | sed 's/,$//')"
+  echo "  \"disk\": \"disk.raw\", \"kernelFile\": \"vmlinuz\", \"initrdFile\": \"initrd.img\","
+  echo "  \"cmdline\": \"$(cat "$out.tmp/cmdline")\","
+  echo "  \"builtAt\": \"$(date -u +%FT%TZ)\""
+  echo '}'
+} >"$out.tmp/manifest.json"
+rm -rf "$out"
+mv "$out.tmp" "$out"
+rm -rf "$node_root"
+step "done: $(du -sh --apparent-size "$out/disk.raw" | cut -f1) disk, $(du -sh "$out/disk.raw" | cut -f1) used"
+echo "$out"

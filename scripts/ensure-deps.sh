@@ -17,6 +17,15 @@ needs=(
   "shellcheck:shellcheck"
   "cloud-init:cloud-init"
   "chromium:chromium"
+  # the node image (images/build.sh) and real labs under QEMU (packages/qemu)
+  "mmdebstrap:mmdebstrap"
+  "debugfs:e2fsprogs"
+  "qemu-system-x86_64:qemu-system-x86"
+  "qemu-img:qemu-utils"
+  "genisoimage:genisoimage"
+  "/usr/sbin/dnsmasq:dnsmasq-base"
+  "socat:socat"
+  "ip:iproute2"
 )
 missing=()
 for entry in "${needs[@]}"; do

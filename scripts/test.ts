@@ -51,6 +51,14 @@ const files = ['apps', 'packages', 'scripts', 'tests']
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
   .sort();
 
+// Tests that boot or inspect the golden node image need it built (cached per recipe afterwards).
+const NEEDS_NODE_IMAGE = ['tests/images/', 'tests/real-labs/', 'packages/qemu/'];
+if (files.some((file) => NEEDS_NODE_IMAGE.some((prefix) => relative(root, file).startsWith(prefix)))) {
+  step('the golden node image (images/build.sh: a first build takes 20-30 minutes, then it is cached)', 'bash', [
+    'images/build.sh',
+  ]);
+}
+
 console.log('\n▶ starting the shared sandbox');
 const sandbox = await startSandboxProcess().catch((error: unknown) => {
   console.log((error as Error).message);

@@ -1,7 +1,36 @@
 import { stringify } from 'yaml';
-import type { NodeBootstrap } from './types.js';
+import { IMAGE_PATHS, type NodeBootstrap } from './types.js';
 
 const CRI_SOCKET = 'unix:///var/run/containerd/containerd.sock';
+
+/**
+ * Control-plane leader election stretched for slow guests: under emulation (no KVM) a renewal
+ * can take longer than the stock 10 s deadline, and a controller manager or scheduler that loses
+ * its lease exits and restarts. Shipped in every lab (ADR 0013): what we test is what we ship.
+ */
+const leaderElection = () => [
+  { name: 'leader-elect-lease-duration', value: '120s' },
+  { name: 'leader-elect-renew-deadline', value: '100s' },
+];
+
+/** Static pods' probes, raised for slow guests (same ADR): stock limits restart a busy apiserver. */
+const PROBES = {
+  startupProbe: { failureThreshold: 120, timeoutSeconds: 30 },
+  livenessProbe: { failureThreshold: 30, timeoutSeconds: 30 },
+  readinessProbe: { timeoutSeconds: 30 },
+};
+const STATIC_PODS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+
+/**
+ * kubeadm patches (strategic merge, one file per static pod) for the directory the
+ * InitConfiguration names (https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/control-plane-flags/#patches).
+ */
+export function kubeadmPatches(): { file: string; content: string }[] {
+  return STATIC_PODS.map((name) => ({
+    file: `${name}.yaml`,
+    content: stringify({ spec: { containers: [{ name, ...PROBES }] } }, { lineWidth: 0 }),
+  }));
+}
 
 /**
  * The kubeadm configuration of a node, as a multi-document YAML file
@@ -16,8 +45,9 @@ function nodeRegistration(node: NodeBootstrap) {
   return {
     name: node.hostname,
     criSocket: CRI_SOCKET,
-    // The golden image carries every image kubeadm needs; labs boot with no registry access.
-    imagePullPolicy: 'IfNotPresent',
+    // The golden image carries every image kubeadm needs; labs boot with no registry access, so
+    // a missing image must fail at once rather than wait on a pull that cannot succeed.
+    imagePullPolicy: 'Never',
     ...(node.role === 'control-plane' && !node.taintControlPlane ? { taints: [] } : {}),
   };
 }
@@ -39,6 +69,10 @@ function controlPlaneDocs(node: NodeBootstrap): object[] {
       ],
       nodeRegistration: nodeRegistration(node),
       localAPIEndpoint: { bindPort: 6443 },
+      patches: { directory: IMAGE_PATHS.kubeadmPatches },
+      // Emulated guests bring the control plane up in minutes, not seconds; the bootstrap's own
+      // deadline is what decides failure.
+      timeouts: { controlPlaneComponentHealthCheck: '30m0s', kubeletHealthCheck: '10m0s', kubernetesAPICall: '5m0s' },
     },
     {
       apiVersion: node.kubeadmApiVersion,
@@ -49,6 +83,8 @@ function controlPlaneDocs(node: NodeBootstrap): object[] {
       encryptionAlgorithm: 'ECDSA-P256',
       networking: { podSubnet: node.podSubnet, serviceSubnet: node.serviceSubnet, dnsDomain: 'cluster.local' },
       apiServer: { certSANs: [...new Set([host, ...node.certSANs])] },
+      controllerManager: { extraArgs: leaderElection() },
+      scheduler: { extraArgs: leaderElection() },
     },
     {
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -77,6 +113,6 @@ function joinConfiguration(node: NodeBootstrap): object {
       },
     },
     nodeRegistration: nodeRegistration(node),
-    timeouts: { discovery: '5m0s', tlsBootstrap: '5m0s' },
+    timeouts: { discovery: '10m0s', tlsBootstrap: '10m0s', kubeletHealthCheck: '10m0s' },
   };
 }

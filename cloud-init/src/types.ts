@@ -46,6 +46,7 @@ export const IMAGE_PATHS = {
   failedMarker: '/var/lib/breakfix/failed',
   bootstrapLog: '/var/log/breakfix-bootstrap.log',
   kubeadmConfig: '/etc/breakfix/kubeadm.yaml',
+  kubeadmPatches: '/etc/breakfix/kubeadm-patches',
   bootstrapScript: '/usr/local/sbin/breakfix-bootstrap',
   /** Root-owned keys sshd also reads (`AuthorizedKeysFile`), one file per user: the learner's key at claim. */
   learnerKeysDir: '/etc/ssh/breakfix-keys',

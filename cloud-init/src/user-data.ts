@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { kubeadmConfig } from './kubeadm.js';
+import { kubeadmConfig, kubeadmPatches } from './kubeadm.js';
 import { BOOTSTRAP_SCRIPT, bootstrapEnv } from './scripts.js';
 import { IMAGE_PATHS, type NodeBootstrap } from './types.js';
 
@@ -41,6 +41,15 @@ export function renderUserData(node: NodeBootstrap): string {
       permissions: '0644',
     },
   ];
+  if (node.role === 'control-plane') {
+    files.push(
+      ...kubeadmPatches().map((patch) => ({
+        path: `${IMAGE_PATHS.kubeadmPatches}/${patch.file}`,
+        content: patch.content,
+        permissions: '0644',
+      })),
+    );
+  }
   if (node.ca !== undefined) {
     files.unshift(
       { path: '/etc/kubernetes/pki/ca.crt', content: node.ca.certPem, permissions: '0644' },

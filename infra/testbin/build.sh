@@ -6,11 +6,20 @@
 # Prints the directory on its last line.
 #
 #   build.sh --check     build nothing: print the directory, exit 3 if a binary is missing
+#   build.sh --node      also kubelet, kube-scheduler and kube-proxy: with the above, every
+#                        binary a node of this release runs (images/build.sh --source build)
 #   BREAKFIX_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/breakfix)
 #   GOFLAGS, GOPROXY     passed to go as usual
 set -euo pipefail
 check_only=false
-[[ ${1:-} == --check ]] && check_only=true
+node=false
+for arg in "$@"; do
+  case $arg in
+  --check) check_only=true ;;
+  --node) node=true ;;
+  *) echo "build.sh: unknown argument $arg (use --check, --node)" >&2; exit 2 ;;
+  esac
+done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${BREAKFIX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}
@@ -35,6 +44,13 @@ targets=(
   ". kubectl k8s.io/kubernetes/cmd/kubectl"
   ". kubeadm k8s.io/kubernetes/cmd/kubeadm"
 )
+if $node; then
+  targets+=(
+    ". kubelet k8s.io/kubernetes/cmd/kubelet"
+    ". kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler"
+    ". kube-proxy k8s.io/kubernetes/cmd/kube-proxy"
+  )
+fi
 for module in "$here"/kubeadm-1.*/; do
   module=${module%/}
   version=$(module_version "$module/go.mod" k8s.io/kubernetes)
