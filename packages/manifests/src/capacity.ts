@@ -1,5 +1,5 @@
 import { SIZE_PROFILES, type SizeProfileName } from './catalog.js';
-import { podMemoryMiB } from './render.js';
+import { launcherPodRequests } from './render.js';
 
 export interface LabShape {
   workers: number;
@@ -8,7 +8,7 @@ export interface LabShape {
 
 export interface Footprint {
   vms: number;
-  /** Memory the lab's virt-launcher pods request: guests plus KubeVirt's per-VM overhead. */
+  /** Memory the lab's virt-launcher pods request: guests, KubeVirt's per-VM overhead and support containers. */
   memoryMiB: number;
   cpuMilli: number;
 }
@@ -19,8 +19,8 @@ export function labFootprint(shape: LabShape): Footprint {
   const sizes = [profile['control-plane'], ...Array.from({ length: shape.workers }, () => profile.worker)];
   return {
     vms: sizes.length,
-    memoryMiB: sizes.reduce((sum, size) => sum + podMemoryMiB(size), 0),
-    cpuMilli: sizes.reduce((sum, size) => sum + size.cpuRequestMilli, 0),
+    memoryMiB: sizes.reduce((sum, size) => sum + launcherPodRequests(size).memoryMiB, 0),
+    cpuMilli: sizes.reduce((sum, size) => sum + launcherPodRequests(size).cpuMilli, 0),
   };
 }
 

@@ -66,3 +66,18 @@ export const MAX_WORKERS = 4;
  * launcher): about 0.3 GiB, about 0.4 GiB with guest-agent exec probes. We count the larger.
  */
 export const VM_OVERHEAD_MIB = 410;
+
+/**
+ * What KubeVirt's virt-launcher pod requests per VM besides its compute container, at KubeVirt's
+ * defaults (the KubeVirt CR's supportContainerResources can change them):
+ *  - the containerDisk's `volume<name>` container: 1m CPU, 1M memory
+ *    (getMinimalInitContainerDiskResources,
+ *    https://github.com/kubevirt/kubevirt/blob/main/pkg/container-disk/container-disk.go);
+ *  - `guest-console-log`, a sidecar on by default: 5m CPU, 35M memory
+ *    (resourcesForSerialConsoleLogContainer,
+ *    https://github.com/kubevirt/kubevirt/blob/main/pkg/virt-controller/services/serialconsolelog.go).
+ * The init containers (container-disk-binary 10m, volume<name>-init 1m) run one at a time beside
+ * the sidecar, far below the compute container, so they never raise the pod's effective request.
+ * Without this headroom the lab's quota refuses every launcher pod. 36 MB is 34.3 MiB: rounded up.
+ */
+export const LAUNCHER_SIDECARS = { cpuMilli: 1 + 5, memoryMiB: 35 } as const;

@@ -1,7 +1,7 @@
 import { type NodeBootstrap, renderUserData } from '@breakfix/cloud-init';
 import type { KubeObject } from '@breakfix/kube';
 import type { LabSecrets } from '@breakfix/secrets';
-import { type NodeRole, type NodeSize, SIZE_PROFILES, VM_OVERHEAD_MIB } from './catalog.js';
+import { LAUNCHER_SIDECARS, type NodeRole, type NodeSize, SIZE_PROFILES, VM_OVERHEAD_MIB } from './catalog.js';
 import type { LabSpec, PlatformConfig } from './spec.js';
 
 export const LABELS = {
@@ -40,7 +40,10 @@ export function labNamespace(spec: Pick<LabSpec, 'labId'>, platform: Pick<Platfo
   return `${platform.namespacePrefix}${spec.labId}`;
 }
 
-/** `cp`, `worker-1`, ... */
+/**
+ * `cp`, `w1` ... `wN`: the names `kubectl get nodes` shows learners, the names scenarios use
+ * (`on: w1`), the VM, host, Secret and per-node Service names (docs/adr/0012).
+ */
 export function labNodes(spec: LabSpec): LabNode[] {
   const profile = SIZE_PROFILES[spec.size];
   const node = (name: string, role: NodeRole): LabNode => ({
@@ -49,16 +52,14 @@ export function labNodes(spec: LabSpec): LabNode[] {
     size: profile[role],
     labels: { [LABELS.lab]: spec.labId, [LABELS.role]: role, [LABELS.node]: name },
   });
-  return [
-    node('cp', 'control-plane'),
-    ...Array.from({ length: spec.workers }, (_, i) => node(`worker-${i + 1}`, 'worker')),
-  ];
+  return [node('cp', 'control-plane'), ...Array.from({ length: spec.workers }, (_, i) => node(`w${i + 1}`, 'worker'))];
 }
 
 /**
  * Renders one lab as the ordered list of objects to apply: Namespace, ResourceQuota, LimitRange,
- * one cloud-init Secret per node, the `cp-api` Service, whatever the addons add, then one
- * VirtualMachine per node. Pure: the same inputs give the same objects.
+ * one cloud-init Secret per node, the `cp-api` Service, one headless Service per node (its name),
+ * whatever the addons add, then one VirtualMachine per node. Pure: the same inputs give the same
+ * objects.
  */
 export function renderLab(
   spec: LabSpec,
@@ -127,6 +128,7 @@ export function renderLab(
         publishNotReadyAddresses: true,
       },
     },
+    ...nodes.map((node) => nodeService(namespace, labels, spec.labId, node)),
     ...(options.addons ?? []).flatMap((addon) => addon(context)),
     ...nodes.map((node) => virtualMachine(spec, platform, namespace, labels, node)),
   ];
@@ -154,14 +156,49 @@ function cloudInitSecret(
   };
 }
 
-/** Memory a node's virt-launcher pod requests: the guest plus KubeVirt's overhead. */
+/**
+ * A headless Service named after the node, selecting that node's virt-launcher pod: on KubeVirt
+ * (bridge binding) the pod's address is the guest's, so `<node>.<ns>.svc.<domain>` resolves to the
+ * VM, and so does plain `<node>` inside the lab, whose DHCP search list starts with
+ * `<ns>.svc.<domain>` (https://kubevirt.io/user-guide/network/interfaces_and_networks/). This is
+ * how `ssh w1` works from the control plane. Not-ready addresses are published: the launcher pod
+ * is Ready only once the VMI is, and a node must resolve while the lab boots.
+ */
+function nodeService(namespace: string, labels: Record<string, string>, labId: string, node: LabNode): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: node.name, namespace, labels: { ...labels, [LABELS.node]: node.name } },
+    spec: {
+      clusterIP: 'None',
+      selector: { [LABELS.lab]: labId, [LABELS.node]: node.name },
+      // A port is not needed for the A record; SSH is what the name is for.
+      ports: [{ name: 'ssh', port: 22, targetPort: 22, protocol: 'TCP' }],
+      publishNotReadyAddresses: true,
+    },
+  };
+}
+
+/** Memory a node's compute container requests: the guest plus KubeVirt's overhead. */
 export function podMemoryMiB(size: NodeSize): number {
   return size.memoryMiB + VM_OVERHEAD_MIB;
 }
 
+/**
+ * What a node's whole virt-launcher pod requests: the compute container (the VM's CPU request,
+ * guest memory plus overhead) and KubeVirt's support containers (LAUNCHER_SIDECARS). The lab's
+ * quota and the capacity guard both count this.
+ */
+export function launcherPodRequests(size: NodeSize): { cpuMilli: number; memoryMiB: number } {
+  return {
+    cpuMilli: size.cpuRequestMilli + LAUNCHER_SIDECARS.cpuMilli,
+    memoryMiB: podMemoryMiB(size) + LAUNCHER_SIDECARS.memoryMiB,
+  };
+}
+
 function resourceQuota(namespace: string, labels: Record<string, string>, nodes: readonly LabNode[]): KubeObject {
-  const memory = nodes.reduce((sum, node) => sum + podMemoryMiB(node.size), 0);
-  const cpu = nodes.reduce((sum, node) => sum + node.size.cpuRequestMilli, 0);
+  const memory = nodes.reduce((sum, node) => sum + launcherPodRequests(node.size).memoryMiB, 0);
+  const cpu = nodes.reduce((sum, node) => sum + launcherPodRequests(node.size).cpuMilli, 0);
   return {
     apiVersion: 'v1',
     kind: 'ResourceQuota',
@@ -175,8 +212,8 @@ function resourceQuota(namespace: string, labels: Record<string, string>, nodes:
         'count/virtualmachines.kubevirt.io': String(nodes.length),
         'count/virtualmachineinstances.kubevirt.io': String(nodes.length),
         secrets: String(nodes.length + 2),
-        // cp-api, and the SSH Service a claim adds.
-        services: '2',
+        // cp-api, one headless Service per node, and the SSH Service a claim adds.
+        services: String(nodes.length + 2),
         'services.nodeports': '1',
         'services.loadbalancers': '0',
         persistentvolumeclaims: '0',
@@ -212,7 +249,13 @@ function virtualMachine(
     kind: 'VirtualMachine',
     metadata: { name: node.name, namespace, labels: { ...labels, ...node.labels } },
     spec: {
-      runStrategy: 'Always',
+      // Once: KubeVirt starts the VMI and never restarts it when it ends (Failed or Succeeded).
+      // Always would silently replace a lost VMI with a fresh containerDisk and a fresh cluster:
+      // learner key, break and NodePort gone. A guest-initiated reboot keeps the same VMI and is
+      // fine. A VMI someone deletes is started again under Once too (KubeVirt's vm.go starts a VMI
+      // whenever none exists), so the pool also compares VMI uids (docs/adr/0012;
+      // https://kubevirt.io/user-guide/compute/run_strategies/).
+      runStrategy: 'Once',
       template: {
         metadata: {
           labels: { ...labels, ...node.labels },

@@ -18,7 +18,11 @@ interface VmLike {
       spec?: {
         domain?: { devices?: { interfaces?: { name: string; masquerade?: unknown; bridge?: unknown }[] } };
         networks?: { name: string; pod?: unknown }[];
-        volumes?: { name: string; cloudInitNoCloud?: { userData?: string; userDataBase64?: string } }[];
+        volumes?: {
+          name: string;
+          containerDisk?: unknown;
+          cloudInitNoCloud?: { userData?: string; userDataBase64?: string };
+        }[];
       };
     };
   };
@@ -47,6 +51,14 @@ export function checkKubevirtRules(objects: readonly KubeObject[]): RuleViolatio
     if (vm.spec?.running !== undefined)
       violations.push({ object: name, rule: 'spec.running is deprecated; use spec.runStrategy' });
     const template = vm.spec?.template?.spec;
+    const strategy = vm.spec?.runStrategy;
+    const ephemeral = (template?.volumes ?? []).some((v) => v.containerDisk !== undefined);
+    if (ephemeral && (strategy === 'Always' || strategy === 'RerunOnFailure')) {
+      violations.push({
+        object: name,
+        rule: `runStrategy ${strategy} with a containerDisk replaces a lost VMI with a fresh disk (a fresh, unbroken cluster the learner never saw); use Once`,
+      });
+    }
     const podNetworks = new Set((template?.networks ?? []).filter((n) => n.pod !== undefined).map((n) => n.name));
     for (const iface of template?.domain?.devices?.interfaces ?? []) {
       if (podNetworks.has(iface.name) && iface.masquerade !== undefined) {

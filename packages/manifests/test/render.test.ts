@@ -71,12 +71,15 @@ describe('rendering a lab', () => {
         'ResourceQuota/lab',
         'LimitRange/lab',
         'Secret/cp-cloud-init',
-        'Secret/worker-1-cloud-init',
-        'Secret/worker-2-cloud-init',
+        'Secret/w1-cloud-init',
+        'Secret/w2-cloud-init',
         'Service/cp-api',
+        'Service/cp',
+        'Service/w1',
+        'Service/w2',
         'VirtualMachine/cp',
-        'VirtualMachine/worker-1',
-        'VirtualMachine/worker-2',
+        'VirtualMachine/w1',
+        'VirtualMachine/w2',
       ],
     );
     for (const object of objects.slice(1)) assert.equal(object.metadata.namespace, 'lab-demo');
@@ -86,7 +89,9 @@ describe('rendering a lab', () => {
   test('VMs: bridge on the pod network, explicit strategies, our labels on the template, user-data from a Secret', () => {
     const [cp, worker] = byKind(render({ workers: 1, size: 'large' }), 'VirtualMachine') as Vm[];
     assert.ok(cp && worker);
-    assert.equal(cp.spec.runStrategy, 'Always');
+    // Once: a lost VMI is not replaced by a fresh, unbroken cluster (docs/adr/0012).
+    assert.equal(cp.spec.runStrategy, 'Once');
+    assert.equal(worker.spec.runStrategy, 'Once');
     const template = cp.spec.template;
     assert.equal(template.spec.evictionStrategy, 'None');
     assert.deepEqual(template.spec.domain.devices.interfaces, [{ name: 'default', bridge: {} }]);
@@ -107,6 +112,53 @@ describe('rendering a lab', () => {
     assert.equal(worker.spec.template.metadata.labels['breakfix.dev/role'], 'worker');
   });
 
+  test('workers are w1..wN everywhere: VM, hostname, Secret, label', () => {
+    const objects = render({ workers: 4 });
+    const vms = byKind(objects, 'VirtualMachine') as (Vm & { spec: { template: { spec: { hostname?: string } } } })[];
+    assert.deepEqual(
+      vms.map((vm) => [
+        vm.metadata.name,
+        vm.spec.template.spec.hostname,
+        vm.spec.template.metadata.labels['breakfix.dev/node'],
+      ]),
+      [
+        ['cp', 'cp', 'cp'],
+        ['w1', 'w1', 'w1'],
+        ['w2', 'w2', 'w2'],
+        ['w3', 'w3', 'w3'],
+        ['w4', 'w4', 'w4'],
+      ],
+    );
+    assert.doesNotMatch(stringify(objects), /worker-\d/);
+  });
+
+  test('every node gets a headless Service of its own name, selecting only its launcher pod', () => {
+    const objects = render({ workers: 2 });
+    const services = byKind(objects, 'Service').filter((s) => s.metadata.name !== 'cp-api');
+    assert.deepEqual(
+      services.map((s) => s.metadata.name),
+      ['cp', 'w1', 'w2'],
+    );
+    for (const service of services) {
+      const spec = service.spec as {
+        clusterIP: string;
+        selector: Record<string, string>;
+        publishNotReadyAddresses: boolean;
+      };
+      assert.equal(spec.clusterIP, 'None');
+      assert.equal(spec.publishNotReadyAddresses, true);
+      assert.deepEqual(spec.selector, { 'breakfix.dev/lab': 'demo', 'breakfix.dev/node': service.metadata.name });
+      // the selector matches exactly one VM's template labels: its own
+      const matching = (byKind(objects, 'VirtualMachine') as Vm[]).filter((vm) =>
+        Object.entries(spec.selector).every(([k, v]) => vm.spec.template.metadata.labels[k] === v),
+      );
+      assert.deepEqual(
+        matching.map((vm) => vm.metadata.name),
+        [service.metadata.name],
+      );
+    }
+  });
+
   test('bandwidth annotations reach the template only when asked for', () => {
     const [shaped] = byKind(render({ bandwidth: { ingress: '100M', egress: '50M' } }), 'VirtualMachine') as Vm[];
     assert.deepEqual(shaped?.spec.template.metadata.annotations, {
@@ -117,11 +169,16 @@ describe('rendering a lab', () => {
     assert.equal(plain?.spec.template.metadata.annotations, undefined);
   });
 
-  test('the quota counts every VM with its overhead and allows one NodePort, no load balancers', () => {
+  test('the quota counts every VM with its overhead and launcher sidecars, one NodePort, no load balancers', () => {
     const [quota] = byKind(render({ workers: 2, size: 'medium' }), 'ResourceQuota');
     assert.ok(quota);
     const hard = (quota.spec as { hard: Record<string, string> }).hard;
-    assert.equal(hard['requests.memory'], `${3072 + 2 * 2048 + 3 * 410}Mi`);
+    // guests + KubeVirt's overhead + per VM the volume container (1M) and guest-console-log (35M)
+    assert.equal(hard['requests.memory'], `${3072 + 2 * 2048 + 3 * 410 + 3 * 35}Mi`);
+    // the VMs' requests + per VM 1m (volume container) + 5m (guest-console-log)
+    assert.equal(hard['requests.cpu'], `${1000 + 2 * 500 + 3 * 6}m`);
+    // cp-api, cp, w1, w2 and the claim's ssh
+    assert.equal(hard.services, '5');
     assert.equal(hard['services.nodeports'], '1');
     assert.equal(hard['services.loadbalancers'], '0');
     assert.equal(hard['count/virtualmachines.kubevirt.io'], '3');
@@ -141,7 +198,7 @@ describe('rendering a lab', () => {
       cp.write_files.find((f) => f.path === '/etc/breakfix/kubeadm.yaml')?.content ?? '',
       /controlPlaneEndpoint: cp-api\.lab-demo\.svc\.cluster\.local:6443/,
     );
-    const worker = userData('worker-1-cloud-init');
+    const worker = userData('w1-cloud-init');
     assert.equal(
       worker.write_files.some((f) => f.path.includes('/pki/')),
       false,
@@ -261,6 +318,22 @@ describe('bad input gets a clear error', () => {
 describe('KubeVirt rules no schema carries', () => {
   test('rendered labs pass', () => {
     for (const workers of [0, 1, 2, 4]) assert.deepEqual(checkKubevirtRules(render({ workers })), []);
+  });
+
+  test('Always or RerunOnFailure with a containerDisk is reported: a lost VMI would come back as a fresh cluster', () => {
+    const [vm] = byKind(render(), 'VirtualMachine') as Vm[];
+    assert.ok(vm);
+    for (const strategy of ['Always', 'RerunOnFailure']) {
+      const restarting = structuredClone(vm);
+      restarting.spec.runStrategy = strategy;
+      assert.match(
+        checkKubevirtRules([restarting])
+          .map((v) => v.rule)
+          .join('\n'),
+        new RegExp(`runStrategy ${strategy} with a containerDisk`),
+      );
+    }
+    assert.deepEqual(checkKubevirtRules([vm]), []);
   });
 
   test('masquerade, a missing runStrategy and oversized inline user-data are reported', () => {
