@@ -64,8 +64,9 @@ const PUBLIC_PROBE = parseCidr('8.8.8.8/32', 'probe');
 /**
  * Checks an analyzer's connectivity map against breakfix's isolation promises: no lab reaches
  * another lab, the platform, the host's pods, services, nodes, API server or the metadata address;
- * each lab has DNS; internet egress only where the lab asked; into a control plane only SSH (and
- * the nested API if configured) from outside the cluster and from the platform namespace.
+ * each lab has DNS; internet egress only where the lab asked; from outside the cluster only SSH
+ * (and the nested API if configured) into the control plane; from the platform namespace SSH into
+ * every node (and the nested API into the control plane).
  */
 export function analyze(
   rules: readonly AnalyzerRule[],
@@ -82,6 +83,7 @@ export function analyze(
   const dnsSeen = new Set<string>();
   const internetSeen = new Set<string>();
   const sshFromOutside = new Set<string>();
+  /** `namespace/pod` of every lab node the platform reaches on 22. */
   const sshFromPlatform = new Set<string>();
 
   const expand = (ns: string[] | undefined, pods: string[] | undefined, ips: string[] | undefined): Endpoint[] => {
@@ -133,13 +135,15 @@ export function analyze(
             report.violations.push(`lab ${srcLab} has egress "none" but reaches addresses: ${edge}`);
         }
 
-        if (dstLab !== undefined && srcLab !== dstLab) {
-          const role = dst.kind === 'pod' ? podRole(dst) : undefined;
-          const onlyAccessPorts = onlyPorts(accessPorts) && [...allowed.protocols].every((p) => p === 'TCP');
-          if (role !== 'control-plane' || !onlyAccessPorts) {
-            if (srcLab === undefined)
+        if (dstLab !== undefined && srcLab !== dstLab && dst.kind === 'pod') {
+          const role = podRole(dst);
+          const tcpOnly = [...allowed.protocols].every((p) => p === 'TCP');
+          if (src.kind === 'ip') {
+            // Learners: only the control plane, only its access ports, never from inside the cluster.
+            if (role !== 'control-plane' || !onlyPorts(accessPorts) || !tcpOnly) {
               report.violations.push(`lab ${dstLab} accepts more than SSH into its control plane: ${edge}`);
-          } else if (src.kind === 'ip') {
+              continue;
+            }
             const clash = src.cidrs
               .map(toRange)
               .flatMap((range) => clusterRanges.filter((f) => overlaps(f.range, range)));
@@ -148,10 +152,14 @@ export function analyze(
                 `lab ${dstLab} accepts SSH from inside the cluster (${clash[0]?.range.cidr}): ${edge}`,
               );
             else sshFromOutside.add(dstLab);
-          } else if (src.kind === 'pod' && src.namespace === platform.platformNamespace) {
-            sshFromPlatform.add(dstLab);
-          } else if (src.kind === 'pod' && srcLab === undefined) {
-            report.violations.push(`lab ${dstLab} accepts SSH from host workload ${name(src)}: ${edge}`);
+          } else if (src.namespace === platform.platformNamespace) {
+            // The platform: SSH into every node (the nested API too into the control plane, if open).
+            const ports = role === 'control-plane' ? accessPorts : ['22'];
+            if (!onlyPorts(ports) || !tcpOnly)
+              report.violations.push(`lab ${dstLab} accepts more than SSH from ${platform.platformNamespace}: ${edge}`);
+            else if (allowed.ports.includes('22')) sshFromPlatform.add(`${dst.namespace}/${dst.name}`);
+          } else if (srcLab === undefined) {
+            report.violations.push(`lab ${dstLab} accepts connections from host workload ${name(src)}: ${edge}`);
           }
         }
       }
@@ -165,14 +173,20 @@ export function analyze(
       report.violations.push(`lab ${labId} asked for internet egress but cannot reach 8.8.8.8`);
     if (!sshFromOutside.has(labId))
       report.violations.push(`lab ${labId}: SSH into the control plane is not open from outside the cluster`);
-    if (!sshFromPlatform.has(labId))
-      report.violations.push(`lab ${labId}: SSH into the control plane is not open from ${platform.platformNamespace}`);
+    const nodes = model.pods.filter((p) => p.metadata.namespace === lab.namespace);
+    for (const node of nodes) {
+      if (!sshFromPlatform.has(`${lab.namespace}/${node.metadata.name}`))
+        report.violations.push(
+          `lab ${labId}: SSH into ${node.metadata.name} is not open from ${platform.platformNamespace}`,
+        );
+    }
   }
   if (report.violations.length === 0) {
     report.kept.push(
       `${model.labs.size} labs: DNS only to ${platform.dns.namespace} on 53`,
       'internet egress only where asked, never to host ranges or the metadata address',
-      `SSH into every control plane from outside and from ${platform.platformNamespace} only`,
+      'from outside the cluster, SSH into each control plane only',
+      `from ${platform.platformNamespace}, SSH into every node of every lab`,
     );
   }
   return report;

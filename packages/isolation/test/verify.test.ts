@@ -35,7 +35,7 @@ describe('isolation proof', () => {
     const report = await verify();
     assert.deepEqual(report.crossLab, []);
     assert.deepEqual(report.violations, []);
-    assert.equal(report.kept.length, 3);
+    assert.equal(report.kept.length, 4);
   });
 
   test('"within the lab" written with a namespaceSelector leaks, and the report names the pair', async () => {
@@ -68,6 +68,32 @@ describe('isolation proof', () => {
       }),
     );
     assert.match(report.violations.join('\n'), /accepts SSH from inside the cluster \(10\.244\.0\.0\/16\)/);
+  });
+
+  test('platform SSH that reaches only the control plane is reported for every worker', async () => {
+    const report = await verify(
+      broken('allow-platform-ssh-to-nodes', (spec) => {
+        spec.podSelector.matchLabels['breakfix.dev/role'] = 'control-plane';
+      }),
+    );
+    // verify() renders lab i with i % 4 workers: lab iso001 has w1.
+    assert.match(
+      report.violations.join('\n'),
+      /lab iso001: SSH into virt-launcher-w1 is not open from breakfix-system/,
+    );
+    assert.doesNotMatch(report.violations.join('\n'), /virt-launcher-cp is not open/);
+  });
+
+  test('learner SSH opened to the workers too is reported', async () => {
+    const report = await verify(
+      broken('allow-access-to-control-plane', (spec) => {
+        delete spec.podSelector.matchLabels['breakfix.dev/role'];
+      }),
+    );
+    assert.match(
+      report.violations.join('\n'),
+      /lab iso001 accepts more than SSH into its control plane: \S+ -> lab-iso001\/virt-launcher-w1/,
+    );
   });
 
   test('internet egress that forgets the metadata address is caught', async () => {

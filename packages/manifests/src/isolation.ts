@@ -16,6 +16,7 @@ const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
  *  - SSH (and, if configured, the nested API) into the control plane from outside the cluster
  *    (any address but the host's pod, service, node and API ranges: with externalTrafficPolicy
  *    Local, learners keep their own source address) and from the platform namespace;
+ *  - SSH into every node from the platform namespace (scenario scripts, the learner's key);
  *  - egress `internet`: everything but the host's ranges and the metadata address.
  * The SSH Service itself exists only while the lab is claimed (sshService).
  */
@@ -58,6 +59,19 @@ export const isolationPolicies: LabAddon = (lab) => {
             { namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: platform.platformNamespace } } },
           ],
           ports: accessPorts(platform).map((port) => ({ protocol: 'TCP', port })),
+        },
+      ],
+    }),
+    // Scenario scripts run on every node (`on: w1`, `workers`, `all`) and the learner's key goes
+    // onto every node at claim: the platform reaches each node's sshd. Learners do not: they come
+    // in through the control plane and `ssh w1` from there (inside the lab, allowed above).
+    policy(meta('allow-platform-ssh-to-nodes'), {
+      podSelector: { matchLabels: { [LABELS.lab]: lab.spec.labId } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: platform.platformNamespace } } }],
+          ports: [{ protocol: 'TCP', port: 22 }],
         },
       ],
     }),

@@ -99,7 +99,7 @@ describe('the sandbox apiserver accepts every rendered object, policies and SSH 
             32700 + Math.floor(Math.random() * 68),
           );
           assert.equal((await kube.apply(ssh, { dryRun: true })).metadata.name, 'ssh');
-          assert.equal(rest.filter((o) => o.kind === 'NetworkPolicy').length, 4);
+          assert.equal(rest.filter((o) => o.kind === 'NetworkPolicy').length, 5);
           const persisted = await kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace: namespace.metadata.name });
           assert.equal(persisted.length, 0, 'dry run persisted nothing');
         } finally {
