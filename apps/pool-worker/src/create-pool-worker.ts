@@ -2,12 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kube } from '@breakfix/kube';
 import { labFootprint, parseLabSpec } from '@breakfix/manifests';
 import {
+  checkLabVms,
   closeSsh,
   countByPool,
   type createProvisioner,
   type Environment,
   type EnvironmentStore,
   emptyCounts,
+  type LostLab,
   type NodePortAllocator,
   type StateCounts,
   wakeChannel,
@@ -85,6 +87,8 @@ export interface TickResult {
   expired: string[];
   /** Pools that got fewer labs than their target, and why. */
   held?: { pool: string; target: number; limitedBy: TopUpLimit }[];
+  /** Labs whose VMs are gone, ended or replaced: ready ones failed and torn down, claimed ones flagged. */
+  lost?: LostLab[];
 }
 
 /**
@@ -248,6 +252,27 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   }
 
   /**
+   * Labs whose VMI is gone, not Running or replaced by a fresh boot (runStrategy Once never
+   * restarts one that ended; a deleted one comes back from a fresh disk): ready ones are failed
+   * and torn down, and counted as failed so this tick already replaces them; claimed ones are
+   * flagged for attention. A cluster that cannot be read fails nothing.
+   */
+  async function checkVms(environments: Environment[]): Promise<LostLab[]> {
+    const lost = await checkLabVms(options.kube, options.store, environments, log).catch((error: unknown) => {
+      log(`checking lab VMs failed: ${(error as Error).message}`);
+      return [];
+    });
+    for (const lab of lost) {
+      const env = environments.find((e) => e.id === lab.id);
+      if (lab.outcome !== 'failed' || env === undefined) continue;
+      env.state = 'failed';
+      metrics.recordFailure(env.pool, 'vm_lost');
+      await release(lab.id);
+    }
+    return lost;
+  }
+
+  /**
    * Compares Redis with the cluster: deletes lab namespaces nobody holds, closes records whose
    * namespace is gone, and queues again provisions whose job vanished (jobId = environment id,
    * so a job that still exists is not doubled).
@@ -307,6 +332,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         // One read of the records serves the reaper, the top-up and the metrics.
         const environments = await options.store.list();
         const expired = await reapExpired(environments);
+        const lost = await checkVms(environments);
         await sweepReleasing(environments);
         const counts = countByPool(environments);
         const free =
@@ -334,7 +360,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         for (const h of held.filter((h) => h.limitedBy === 'capacity' || h.limitedBy === 'backoff'))
           log(`tick: pool ${h.pool} held below its target ${h.target} by ${h.limitedBy}`);
-        return { ran: true, enqueued, expired, held };
+        return { ran: true, enqueued, expired, held, lost };
       } finally {
         // Release only our own lock (a slow tick may have outlived it and lost it to another).
         await options.redis.eval(

@@ -42,4 +42,5 @@ export {
   parseLabSpec,
   parsePlatformConfig,
 } from './spec.js';
+export { POD_INTERFACE, type VmiStatus, vmiAddress } from './vmi-status.js';
 export { checkKubevirtRules, INLINE_USER_DATA_LIMIT, type RuleViolation } from './webhook-rules.js';

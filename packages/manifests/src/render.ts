@@ -3,6 +3,7 @@ import type { KubeObject } from '@breakfix/kube';
 import type { LabSecrets } from '@breakfix/secrets';
 import { LAUNCHER_SIDECARS, type NodeRole, type NodeSize, SIZE_PROFILES, VM_OVERHEAD_MIB } from './catalog.js';
 import type { LabSpec, PlatformConfig } from './spec.js';
+import { POD_INTERFACE } from './vmi-status.js';
 
 export const LABELS = {
   lab: 'breakfix.dev/lab',
@@ -278,11 +279,11 @@ function virtualMachine(
               ],
               // bridge, never masquerade: with masquerade every guest is 10.0.2.2 and kubeadm's
               // nodes share one address (https://kubevirt.io/user-guide/network/interfaces_and_networks/).
-              interfaces: [{ name: 'default', bridge: {} }],
+              interfaces: [{ name: POD_INTERFACE, bridge: {} }],
               rng: {},
             },
           },
-          networks: [{ name: 'default', pod: {} }],
+          networks: [{ name: POD_INTERFACE, pod: {} }],
           volumes: [
             { name: 'root', containerDisk: { image: `${platform.imageRepository}:${spec.release.imageTag}` } },
             { name: 'cloud-init', cloudInitNoCloud: { secretRef: { name: `${node.name}-cloud-init` } } },

@@ -25,6 +25,11 @@ export interface Environment {
   access?: LabAccessDetails;
   /** Set when breakfix lost touch with the lab (a dropped connection, a changed host key). */
   attention?: { reason: string; at: number };
+  /**
+   * The uid of each node's VMI when the lab became ready, by node name. A VMI with another uid is
+   * a new boot from a fresh containerDisk: not the lab that was checked (see lab-health.ts).
+   */
+  vmis?: Record<string, string>;
 }
 
 /** Where a learner's SSH command points; recorded at claim so status calls can repeat it. */
@@ -48,6 +53,13 @@ export interface PoolPlanStatus {
   limitedBy?: string;
   /** Failed provisions pause the pool until then. */
   backoffUntil?: number;
+  at: number;
+}
+
+/** The last provision of a pool that failed, and why (what the operator reads first). */
+export interface PoolFailure {
+  lab: string;
+  reason: string;
   at: number;
 }
 
@@ -307,6 +319,17 @@ export class EnvironmentStore {
     return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolPlanStatus]));
   }
 
+  /** Records why a pool's provision failed (the latest one per pool is kept). */
+  async recordPoolFailure(pool: string, failure: PoolFailure): Promise<void> {
+    await this.#redis.hset(`${this.#prefix}pool-failures`, pool, JSON.stringify(failure));
+  }
+
+  /** The latest failed provision per pool. */
+  async poolFailures(): Promise<Record<string, PoolFailure>> {
+    const fields = await this.#redis.hgetall(`${this.#prefix}pool-failures`);
+    return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolFailure]));
+  }
+
   /** Marks a lab for an operator's attention, with why (shown on the dashboard and in the API). */
   async flagAttention(id: string, reason: string): Promise<void> {
     await this.#redis.hset(this.#env(id), 'attention', JSON.stringify({ reason, at: this.#now() }));
@@ -315,6 +338,11 @@ export class EnvironmentStore {
   /** Records how the learner reaches a claimed lab. */
   async setAccess(id: string, access: LabAccessDetails): Promise<void> {
     await this.#redis.hset(this.#env(id), 'access', JSON.stringify(access));
+  }
+
+  /** Records the uid of each node's VMI, the boot this environment was checked on. */
+  async setVmis(id: string, vmis: Record<string, string>): Promise<void> {
+    await this.#redis.hset(this.#env(id), 'vmis', JSON.stringify(vmis));
   }
 
   /** Records the nodes' SSH host public keys, which every later SSH connection pins. */
@@ -404,5 +432,6 @@ function parseEnvironment(fields: Record<string, string>): Environment {
     ...(fields.attention === undefined
       ? {}
       : { attention: JSON.parse(fields.attention) as { reason: string; at: number } }),
+    ...(fields.vmis === undefined ? {} : { vmis: JSON.parse(fields.vmis) as Record<string, string> }),
   };
 }

@@ -8,6 +8,7 @@ export {
   type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
+  type PoolFailure,
   type PoolPlanStatus,
   type StateCounts,
 } from './environment-store.js';
@@ -22,6 +23,8 @@ export {
   type LabConnection,
   type LabTargets,
 } from './lab-access.js';
+export { checkLabVms, type LostLab, lostReason } from './lab-health.js';
+export { listLabVmis, type NodeVmi, runningNode, type Vmi, waitForNodes } from './lab-vmis.js';
 export {
   type Lease,
   NodePortAllocator,

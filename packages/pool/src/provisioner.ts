@@ -11,6 +11,7 @@ import {
 import { createLabSecrets, type SshKeyPair } from '@breakfix/secrets';
 import type { SshRunner } from '@breakfix/ssh';
 import type { EnvironmentStore } from './environment-store.js';
+import { waitForNodes } from './lab-vmis.js';
 
 export interface ProvisionerOptions {
   kube: Kube;
@@ -37,10 +38,6 @@ export interface ProvisionRequest {
   id: string;
   pool: string;
   spec: LabSpec;
-}
-
-interface Vmi extends KubeObject {
-  status?: { phase?: string; interfaces?: { ipAddress?: string }[] };
 }
 
 const READY_MARKER = '/var/lib/breakfix/ready';
@@ -89,22 +86,13 @@ export function createProvisioner(options: ProvisionerOptions) {
         log(`${request.id}: resuming an earlier attempt (all ${nodes.length} VMs exist)`);
       }
 
-      const addresses = await waitFor(
-        async () => {
-          const vmis = await kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: env.namespace });
-          const running = vmis.filter((v) => v.status?.phase === 'Running');
-          if (running.length < nodes.length) return undefined;
-          return Object.fromEntries(running.map((v) => [v.metadata.name, v.status?.interfaces?.[0]?.ipAddress ?? '']));
-        },
-        {
-          what: `${nodes.length} VMs of ${request.id} to run`,
-          timeoutMs: options.vmsRunningTimeoutMs ?? 600_000,
-          intervalMs: 500,
-        },
-      );
+      const running = await waitForNodes(kube, env.namespace, nodes, {
+        what: `${nodes.length} VMs of ${request.id} to run with an address`,
+        timeoutMs: options.vmsRunningTimeoutMs ?? 600_000,
+      });
 
       const target = {
-        host: addresses.cp ?? '',
+        host: running.cp?.address ?? '',
         username: platform.operator.user,
         privateKey: options.operatorKey.privateKey,
         hostKey: hostKeys.cp ?? '',
@@ -134,11 +122,16 @@ export function createProvisioner(options: ProvisionerOptions) {
         throw cause instanceof FatalBootstrapError ? cause : error;
       });
 
+      // The boot that was checked: the pool fails (or flags) the lab if another VMI replaces it.
+      await store.setVmis(request.id, Object.fromEntries(Object.entries(running).map(([n, v]) => [n, v.uid])));
       await store.apply(request.id, 'provisioned');
       log(`${request.id} ready in pool ${request.pool}`);
       return 'ready';
     } catch (error) {
-      log(`${request.id} failed: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      log(`${request.id} failed: ${reason}`);
+      // Kept per pool, so `labctl pools` and the dashboard say why a pool is not filling.
+      await store.recordPoolFailure(request.pool, { lab: request.id, reason: reason.slice(0, 1000), at: Date.now() });
       await fail(request.id, env.namespace);
       if (
         error instanceof DeadlineExceededError ||

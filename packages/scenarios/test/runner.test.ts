@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
+import { type VmiStatus, vmiAddress } from '@breakfix/manifests';
 import { createSshRunner } from '@breakfix/ssh';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { stringify } from 'yaml';
@@ -49,13 +50,13 @@ before(async () => {
   for (const name of Object.keys(nodes)) {
     const address = await waitFor(
       async () => {
-        const vmi = await k.get<KubeObject & { status?: { phase?: string; interfaces?: { ipAddress?: string }[] } }>({
+        const vmi = await k.get<KubeObject & { status?: VmiStatus }>({
           apiVersion: 'kubevirt.io/v1',
           kind: 'VirtualMachineInstance',
           namespace: ns,
           name,
         });
-        return vmi?.status?.phase === 'Running' ? vmi.status.interfaces?.[0]?.ipAddress : undefined;
+        return vmi?.status?.phase === 'Running' ? vmiAddress(vmi) : undefined;
       },
       { what: `VM ${name} to run`, timeoutMs: 30_000 },
     );

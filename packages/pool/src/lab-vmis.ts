@@ -1,0 +1,62 @@
+import { waitFor } from '@breakfix/core';
+import type { Kube, KubeObject } from '@breakfix/kube';
+import { type VmiStatus, vmiAddress } from '@breakfix/manifests';
+
+export interface Vmi extends KubeObject {
+  status?: VmiStatus;
+}
+
+/** A node's running VMI as breakfix uses it: where to reach it, and which boot it is. */
+export interface NodeVmi {
+  /** The guest's address on the pod network (the `default` interface). */
+  address: string;
+  /** The VMI's uid: a new uid is a new boot from a fresh disk. */
+  uid: string;
+  /** The host node running it, once scheduled. */
+  nodeName?: string;
+}
+
+/** The VMIs of a lab namespace, by name (= node name). */
+export async function listLabVmis(kube: Kube, namespace: string): Promise<Map<string, Vmi>> {
+  const vmis = await kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace });
+  return new Map(vmis.map((vmi) => [vmi.metadata.name, vmi]));
+}
+
+/** The node's VMI if it is Running and has an address on its `default` interface. */
+export function runningNode(vmi: Vmi | undefined): NodeVmi | undefined {
+  const address = vmiAddress(vmi);
+  if (vmi?.status?.phase !== 'Running' || address === undefined) return undefined;
+  return {
+    address,
+    uid: vmi.metadata.uid ?? '',
+    ...(vmi.status.nodeName === undefined ? {} : { nodeName: vmi.status.nodeName }),
+  };
+}
+
+/**
+ * Waits until the VMI of every node in `nodes` is Running with a non-empty address on its
+ * `default` interface (the address may come after Running: KubeVirt learns it from the guest),
+ * then returns them by node name. Throws DeadlineExceededError naming the nodes still missing.
+ */
+export async function waitForNodes(
+  kube: Kube,
+  namespace: string,
+  nodes: readonly string[],
+  options: { what: string; timeoutMs: number; intervalMs?: number },
+): Promise<Record<string, NodeVmi>> {
+  return await waitFor(
+    async () => {
+      const vmis = await listLabVmis(kube, namespace);
+      const found: Record<string, NodeVmi> = {};
+      const missing: string[] = [];
+      for (const name of nodes) {
+        const node = runningNode(vmis.get(name));
+        if (node === undefined) missing.push(name);
+        else found[name] = node;
+      }
+      if (missing.length > 0) throw new Error(`not yet running with an address: ${missing.join(', ')}`);
+      return found;
+    },
+    { what: options.what, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 500 },
+  );
+}
