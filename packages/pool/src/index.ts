@@ -8,7 +8,6 @@ export {
   type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
-  type PoolFailure,
   type PoolPlanStatus,
   type StateCounts,
 } from './environment-store.js';

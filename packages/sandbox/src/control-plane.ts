@@ -3,9 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { waitFor } from '@breakfix/core';
+import { type ManagedProcess, spawnManaged } from '@breakfix/qemu';
 import type { Binaries } from './binaries.js';
 import { freePort } from './ports.js';
-import { type ManagedProcess, spawnManaged } from './process.js';
 
 export interface ControlPlaneOptions {
   binaries: Binaries;

@@ -1,7 +1,7 @@
+export { type ManagedProcess, spawnManaged } from '@breakfix/qemu';
 export { type Binaries, type BinaryName, envVarFor, kubeadmFor, resolveBinaries } from './binaries.js';
 export { installCrds, KUBEVIRT_CRDS_PATH, loadKubevirtCrds } from './crds/install.js';
 export { freePort } from './ports.js';
-export { type ManagedProcess, spawnManaged } from './process.js';
 export { type StartedRedis, startRedis } from './redis.js';
 export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
 export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@breakfix/core';
+import { type ManagedProcess, spawnManaged } from '@breakfix/qemu';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.js';
-import { type ManagedProcess, spawnManaged } from './process.js';
 
 export interface StartedRedis {
   url: string;

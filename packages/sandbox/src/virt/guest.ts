@@ -3,8 +3,8 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, rmSync, symlinkSync, wri
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { UnsupportedEnvironmentError, waitFor } from '@breakfix/core';
-import type { ManagedProcess } from '../process.js';
-import { spawnManaged } from '../process.js';
+import type { ManagedProcess } from '@breakfix/qemu';
+import { spawnManaged } from '@breakfix/qemu';
 import type { GuestIdentity } from './cloud-config.js';
 
 export const BUSYBOX = '/bin/busybox';

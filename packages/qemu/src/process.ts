@@ -67,7 +67,8 @@ export function spawnManaged(
         const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
         if (!done) {
           signalGroup(pid, 'SIGKILL');
-          await exited;
+          // The child is unref'd: a timer keeps the event loop alive until its exit is seen.
+          await Promise.race([exited, sleep(10_000)]);
         }
         // Whatever the leader left in its group (sshd session children, say) goes too.
         signalGroup(pid, 'SIGKILL');

@@ -1,0 +1,15 @@
+export {
+  type Accelerator,
+  type AcceleratorChoice,
+  acceleratorArgs,
+  chooseAccelerator,
+  parseAcceleratorChoice,
+} from './accelerator.js';
+export { dnsmasqArgs, parseLeases } from './dnsmasq-config.js';
+export { createQemuHost, type QemuHost, type QemuHostOptions } from './host.js';
+export type { LabNetwork, LabNetworkOptions } from './lab-network.js';
+export type { NetworkNamespace } from './namespace.js';
+export { type ManagedProcess, type SpawnOptions, spawnManaged } from './process.js';
+export { qemuArgs } from './qemu-args.js';
+export type { NoCloudSeed } from './seed.js';
+export type { BootOptions, GuestImage, Vm } from './vm.js';

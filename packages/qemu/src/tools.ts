@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { promisify } from 'node:util';
+import { UnsupportedEnvironmentError, UpstreamError } from '@breakfix/core';
+
+const execFileAsync = promisify(execFile);
+
+/** The host programs this package drives, with the Debian package that ships each. */
+export const TOOLS = {
+  qemu: { path: '/usr/bin/qemu-system-x86_64', debian: 'qemu-system-x86' },
+  qemuImg: { path: '/usr/bin/qemu-img', debian: 'qemu-utils' },
+  genisoimage: { path: '/usr/bin/genisoimage', debian: 'genisoimage' },
+  dnsmasq: { path: '/usr/sbin/dnsmasq', debian: 'dnsmasq-base' },
+  socat: { path: '/usr/bin/socat', debian: 'socat' },
+  ip: { path: '/usr/sbin/ip', debian: 'iproute2' },
+  unshare: { path: '/usr/bin/unshare', debian: 'util-linux' },
+  nsenter: { path: '/usr/bin/nsenter', debian: 'util-linux' },
+  setpriv: { path: '/usr/bin/setpriv', debian: 'util-linux' },
+} as const;
+
+export type Tool = keyof typeof TOOLS;
+
+/** Fails with one message naming every missing program and the packages to install. */
+export function requireTools(): void {
+  const missing = Object.values(TOOLS).filter(({ path }) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    const packages = [...new Set(missing.map((tool) => tool.debian))].join(' ');
+    throw new UnsupportedEnvironmentError(`missing ${missing.map((tool) => tool.path).join(', ')}`, {
+      hint: `run \`npm run deps\` or apt-get install -y ${packages}`,
+    });
+  }
+  if (process.getuid?.() !== 0) {
+    throw new UnsupportedEnvironmentError('the QEMU backend needs root (network namespaces, bridges, taps)', {
+      hint: 'run as root, e.g. in the project container',
+    });
+  }
+}
+
+/** Runs a short command to completion under a deadline; its stderr goes into the error. */
+export async function run(command: string, args: readonly string[], timeoutMs = 30_000): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL' });
+    return stdout;
+  } catch (error) {
+    const { stderr, killed } = error as { stderr?: string; killed?: boolean };
+    const why = killed ? `did not finish within ${timeoutMs} ms` : (stderr?.trim() ?? String(error));
+    throw new UpstreamError(`${command} ${args.join(' ')}: ${why}`, { cause: error });
+  }
+}
