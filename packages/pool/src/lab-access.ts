@@ -5,6 +5,7 @@ import { LABELS, type PlatformConfig } from '@breakfix/manifests';
 import { generateEd25519, type SshKeyPair } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import type { Environment, EnvironmentStore, LabAccessDetails } from './environment-store.js';
+import { type NodeVmi, waitForNodes } from './lab-vmis.js';
 import type { NodePortAllocator } from './nodeport-allocator.js';
 import { closeSsh, openSsh } from './ssh-exposure.js';
 
@@ -69,10 +70,6 @@ export interface ClaimedLab {
   connection: LabConnection;
 }
 
-interface Vmi extends KubeObject {
-  status?: { phase?: string; nodeName?: string; interfaces?: { ipAddress?: string }[] };
-}
-
 interface NodeObject extends KubeObject {
   status?: { addresses?: { type: string; address: string }[] };
 }
@@ -89,9 +86,10 @@ export class ClaimPreparationError extends UpstreamError {
 
 /**
  * The claim-time and release-time steps around the atomic claim: open the lab's SSH NodePort,
- * install the learner's key on the control plane, run the scenario's preparation (its break),
- * record and return the connection; at release, remove the key and close the port first, so
- * access ends the moment the learner lets go (the teardown that follows may take a while).
+ * install the learner's key on every node (and a lab key for hopping from the control plane to
+ * the workers), run the scenario's preparation (its break), record and return the connection; at
+ * release, remove the keys from every node and close the port first, so access ends the moment
+ * the learner lets go (the teardown that follows may take a while).
  */
 export function createLabAccess(options: LabAccessOptions) {
   const { kube, store, ssh, platform } = options;
@@ -101,20 +99,21 @@ export function createLabAccess(options: LabAccessOptions) {
   const learnerUser = platform.learner.user;
 
   /** The operator's SSH targets for every node of an environment (by VM name: cp, w1, ...). */
-  async function targets(environment: Environment): Promise<LabTargets & { vmis: Map<string, Vmi> }> {
-    const vmis = new Map(
-      (await kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: environment.namespace })).map(
-        (vmi) => [vmi.metadata.name, vmi],
-      ),
-    );
+  async function targets(
+    environment: Environment,
+    waitMs = timeoutMs,
+  ): Promise<LabTargets & { vmis: Record<string, NodeVmi> }> {
+    const names = Object.keys(environment.hostKeys ?? {});
+    const vmis = await waitForNodes(kube, environment.namespace, names, {
+      what: `the VMs of lab ${environment.id} to run with an address`,
+      timeoutMs: waitMs,
+    }).catch((error: unknown) => {
+      throw new UpstreamError(`lab ${environment.id}: ${(error as Error).message}`, { cause: error });
+    });
     const nodes: Record<string, SshTarget> = {};
     for (const [name, hostKey] of Object.entries(environment.hostKeys ?? {})) {
-      const address = vmis.get(name)?.status?.interfaces?.[0]?.ipAddress;
-      if (address === undefined || address === '') {
-        throw new UpstreamError(`lab ${environment.id}: VM ${name} has no address (is it running?)`);
-      }
       nodes[name] = {
-        host: address,
+        host: vmis[name]?.address ?? '',
         username: platform.operator.user,
         privateKey: options.operatorKey.privateKey,
         hostKey,
@@ -130,7 +129,7 @@ export function createLabAccess(options: LabAccessOptions) {
     if (options.reach === 'vmAddress' || nodePort === undefined)
       return { host: options.publicHost ?? cp.host, port: 22 };
     if (options.publicHost !== undefined) return { host: options.publicHost, port: nodePort };
-    const nodeName = lab.vmis.get('cp')?.status?.nodeName;
+    const nodeName = lab.vmis.cp?.nodeName;
     const node =
       nodeName === undefined
         ? undefined
@@ -149,12 +148,13 @@ export function createLabAccess(options: LabAccessOptions) {
     return { host: address, port: nodePort };
   }
 
-  async function installKey(target: SshTarget, keyLine: string): Promise<void> {
+  /** Writes the learner's authorized keys on one node (root-owned, outside the learner's home). */
+  async function installKeys(target: SshTarget, keyLines: readonly string[]): Promise<void> {
     const file = `${LEARNER_KEYS_DIR}/${learnerUser}`;
     const result = await ssh.exec(
       target,
       `{ test -d ${LEARNER_KEYS_DIR} || mkdir -m 755 ${LEARNER_KEYS_DIR}; } && cat > ${quote(file)} && chmod 644 ${quote(file)}`,
-      { sudo: true, stdin: `${keyLine}\n`, timeoutMs },
+      { sudo: true, stdin: `${keyLines.join('\n')}\n`, timeoutMs },
     );
     if (result.code !== 0) throw new UpstreamError(`installing the learner's key failed: ${result.stderr.trim()}`);
   }
@@ -165,6 +165,52 @@ export function createLabAccess(options: LabAccessOptions) {
       timeoutMs,
     });
     if (result.code !== 0) throw new UpstreamError(`removing the learner's key failed: ${result.stderr.trim()}`);
+  }
+
+  /**
+   * Lets the learner `ssh w1` from the control plane. Learners reach SSH only through the control
+   * plane's NodePort; their own private key stays on their machine (breakfix never has it when
+   * they registered a public key) and agent forwarding would need their cooperation on every
+   * connection. So each claim gets a lab key pair of its own: its public half is authorized on
+   * every node next to the learner's key, its private half becomes the learner's default identity
+   * (`~/.ssh/id_ed25519`) on the control plane, and `~/.ssh/known_hosts` there pins every node's
+   * host key under its short and cluster names. Written as the learner (logged in with the lab
+   * key), so ownership is right without root touching the learner's home. The release removes
+   * the authorized keys on every node, which revokes the lab key with the learner's.
+   */
+  async function placeLabKey(
+    environment: Environment,
+    cp: SshTarget,
+    labKey: { privateKey: string; publicKey: string },
+  ): Promise<void> {
+    const domain = `${environment.namespace}.svc.${platform.hostClusterDomain}`;
+    const knownHosts = Object.entries(environment.hostKeys ?? {}).map(([node, hostKey]) => {
+      const key = hostKey.split(/\s+/).slice(0, 2).join(' ');
+      return `${node},${node}.${environment.namespace},${node}.${environment.namespace}.svc,${node}.${domain} ${key}`;
+    });
+    const files = [
+      ['id_ed25519', '600', labKey.privateKey.endsWith('\n') ? labKey.privateKey : `${labKey.privateKey}\n`],
+      ['id_ed25519.pub', '644', `${labKey.publicKey.trim()}\n`],
+      ['known_hosts', '644', `${knownHosts.join('\n')}\n`],
+    ] as const;
+    // cloud-init makes the learner's home /home/<user>; named, since $HOME may not be set right
+    // for a non-interactive session.
+    const dir = `/home/${learnerUser}/.ssh`;
+    const script = [
+      'set -e',
+      'umask 077',
+      `mkdir -p ${dir}`,
+      `chmod 700 ${dir}`,
+      ...files.map(
+        ([name, mode, content]) =>
+          `printf '%s' ${quote(content)} > ${dir}/${name}.tmp && chmod ${mode} ${dir}/${name}.tmp && mv ${dir}/${name}.tmp ${dir}/${name}`,
+      ),
+    ].join('\n');
+    const result = await ssh.exec({ ...cp, username: learnerUser, privateKey: labKey.privateKey }, script, {
+      timeoutMs,
+    });
+    if (result.code !== 0)
+      throw new UpstreamError(`placing the lab key on the control plane failed: ${result.stderr.trim()}`);
   }
 
   /** Ends a learner's access: key removed (best effort: the VM may be gone), port closed, record released. */
@@ -181,11 +227,15 @@ export function createLabAccess(options: LabAccessOptions) {
       return environment; // already torn down or never handed out: nothing to close
     }
     try {
-      const lab = await targets(environment);
-      if (lab.nodes.cp !== undefined) await removeKey(lab.nodes.cp);
+      // A VM that is not running now will not take a key: do not hold the release up for it.
+      const lab = await targets(environment, 2_000);
+      // Every node: the learner's key and the lab key (hence `ssh w1` from the control plane) end together.
+      const results = await Promise.allSettled(Object.values(lab.nodes).map((node) => removeKey(node)));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length > 0) throw failed[0]?.reason;
     } catch (error) {
       // The namespace goes next; a VM we cannot reach takes the key with it.
-      log(`${id}: learner key not removed (${(error as Error).message}); the teardown deletes the VM`);
+      log(`${id}: learner key not removed (${(error as Error).message}); the teardown deletes the VMs`);
     }
     await closeSsh(exposure, { labId: id, namespace: environment.namespace });
     return await store.get(id);
@@ -230,7 +280,12 @@ export function createLabAccess(options: LabAccessOptions) {
                 labels: { [LABELS.lab]: environment.id, [LABELS.managedBy]: 'breakfix' },
               })
             ).nodePort;
-      await installKey(cp, learnerKey.line);
+      // The learner's key and this claim's lab key on every node; the lab key's private half on the
+      // control plane, so the learner can `ssh w1` from there (placeLabKey says why).
+      const labKey = generateEd25519(`breakfix-${environment.id}-lab`);
+      const labKeyLine = parsePublicKey(labKey.publicKey).line;
+      await Promise.all(Object.values(lab.nodes).map((node) => installKeys(node, [learnerKey.line, labKeyLine])));
+      await placeLabKey(environment, cp, labKey);
       if (request.prepare !== undefined) await request.prepare(lab);
 
       const { host, port } = await endpoint(lab, nodePort);

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { createKube } from '@breakfix/kube';
+import { parseLabSpec } from '@breakfix/manifests';
+import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { createLabAccess, EnvironmentStore, NodePortAllocator } from '../src/index.js';
+import { deleteLabs, simulatedLabs } from './simulated-labs.js';
+
+after(closeRedisConnections);
+const run = promisify(execFile);
+
+/** OpenSSH as the learner, strict about the host key, straight to a node's address. */
+async function sshAs(user: string, host: string, hostKey: string, privateKey: string, command: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'learner-'));
+  writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'known_hosts'), `${host} ${hostKey.split(/\s+/).slice(0, 2).join(' ')}\n`);
+  const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
+  const args = [...options.flatMap((o) => ['-o', o]), '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5'];
+  const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, `${user}@${host}`, command], {
+    timeout: 15_000,
+  });
+  return stdout;
+}
+
+test('a claimed 1+1 lab: the learner gets in on every node, can hop from cp to w1, and loses both at release', async () => {
+  const { info, redis } = await useSandbox();
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const prefix = `${uniqueName('nodes')}:`;
+  const store = new EnvironmentStore({ redis: redis(), prefix });
+  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } });
+  const { provisioner, platform, operatorKey, ssh } = simulatedLabs(kube, store);
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const pool = uniqueName('p');
+  try {
+    // Given a ready lab with a control plane and one worker
+    const id = uniqueName('e');
+    const outcome = await provisioner.provision({ id, pool, spec: parseLabSpec({ labId: id, workers: 1 }) });
+    assert.equal(outcome, 'ready');
+
+    // When a learner without a registered key claims it
+    const { connection, environment } = await access.claim({ pool, learner: 'lin', scenario: 'demo', ttlMs: 60_000 });
+    const learnerKey = connection.privateKey ?? assert.fail('a generated key');
+    const nodes = (await access.targets(environment)).nodes;
+    const hostKeys = environment.hostKeys ?? {};
+    assert.deepEqual(Object.keys(nodes).sort(), ['cp', 'w1']);
+
+    // Then the learner's key opens every node
+    for (const [name, node] of Object.entries(nodes)) {
+      assert.equal((await sshAs('learner', node.host, hostKeys[name] ?? '', learnerKey, 'id -un')).trim(), 'learner');
+    }
+    // and on the control plane the learner has the lab key, private to them, and every node pinned by name
+    const cp = nodes.cp ?? assert.fail('cp');
+    const home = await sshAs(
+      'learner',
+      cp.host,
+      hostKeys.cp ?? '',
+      learnerKey,
+      'cd /home/learner/.ssh && stat -c %a . id_ed25519 && cat known_hosts && echo @@@ && cat id_ed25519',
+    );
+    const [modes, privateKey = ''] = home.split('@@@\n');
+
+    const [dirMode, keyMode, ...knownHosts] = (modes ?? '').trim().split('\n');
+    assert.deepEqual([dirMode, keyMode], ['700', '600']);
+    const ns = environment.namespace;
+    const w1Key = (hostKeys.w1 ?? '').split(/\s+/).slice(0, 2).join(' ');
+    assert.ok(
+      knownHosts.includes(`w1,w1.${ns},w1.${ns}.svc,w1.${ns}.svc.cluster.local ${w1Key}`),
+      knownHosts.join('\n'),
+    );
+    // and that key is what `ssh w1` from the control plane uses: it logs in to w1 (its address
+    // here; on KubeVirt the name resolves through w1's headless Service)
+    const w1 = nodes.w1 ?? assert.fail('w1');
+    assert.equal((await sshAs('learner', w1.host, hostKeys.w1 ?? '', privateKey, 'cat /etc/hostname')).trim(), 'w1');
+
+    // When the learner releases, neither key opens any node
+    await access.release(environment.id);
+    for (const [name, node] of Object.entries(nodes)) {
+      await assert.rejects(sshAs('learner', node.host, hostKeys[name] ?? '', learnerKey, 'true'), /Permission denied/);
+      await assert.rejects(sshAs('learner', node.host, hostKeys[name] ?? '', privateKey, 'true'), /Permission denied/);
+    }
+  } finally {
+    await deleteLabs(kube, store);
+  }
+});
