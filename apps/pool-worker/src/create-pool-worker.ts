@@ -360,7 +360,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         for (const h of held.filter((h) => h.limitedBy === 'capacity' || h.limitedBy === 'backoff'))
           log(`tick: pool ${h.pool} held below its target ${h.target} by ${h.limitedBy}`);
-        return { ran: true, enqueued, expired, held, lost };
+        return { ran: true, enqueued, expired, held, ...(lost.length > 0 ? { lost } : {}) };
       } finally {
         // Release only our own lock (a slow tick may have outlived it and lost it to another).
         await options.redis.eval(

@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '@breakfix/core';
-import { labFootprint, labsPerHost, parseMemoryMiB, SIZE_PROFILES, type SizeProfileName } from '@breakfix/manifests';
+import {
+  LAUNCHER_SIDECARS,
+  labFootprint,
+  labsPerHost,
+  parseMemoryMiB,
+  SIZE_PROFILES,
+  type SizeProfileName,
+} from '@breakfix/manifests';
 
 export async function capacity(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -72,6 +79,6 @@ export async function capacity(args: string[]): Promise<void> {
         .trimEnd()}\n`,
     );
   process.stdout.write(
-    `\nper VM: guest memory + ${'0.4'} GiB KubeVirt overhead; host: ${(memoryMiB / 1024).toFixed(1)} GiB allocatable\n`,
+    `\nper VM: guest memory + ${'0.4'} GiB KubeVirt overhead + virt-launcher support containers (${LAUNCHER_SIDECARS.cpuMilli}m CPU, ${LAUNCHER_SIDECARS.memoryMiB} MiB); host: ${(memoryMiB / 1024).toFixed(1)} GiB allocatable\n`,
   );
 }
