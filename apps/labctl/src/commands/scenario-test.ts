@@ -3,9 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@breakfix/core';
-import { createKube, type KubeObject } from '@breakfix/kube';
+import { createKube } from '@breakfix/kube';
 import { labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createProvisioner, EnvironmentStore, waitForNodes } from '@breakfix/pool';
 import { createScenarioRunner, type LabTargets, type Scenario, type SelfTestStep, selfTest } from '@breakfix/scenarios';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -79,10 +79,6 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
     operatorKey,
     simulator: true,
   };
-}
-
-interface Vmi extends KubeObject {
-  status?: { interfaces?: { ipAddress?: string }[] };
 }
 
 /**
@@ -160,11 +156,15 @@ async function labTargets(
   nodes: { name: string }[],
 ): Promise<LabTargets> {
   const hostKeys = (await store.get(labId)).hostKeys ?? {};
-  const vmis = await kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace });
-  const addresses = new Map(vmis.map((v) => [v.metadata.name, v.status?.interfaces?.[0]?.ipAddress]));
+  const running = await waitForNodes(
+    kube,
+    namespace,
+    nodes.map((n) => n.name),
+    { what: `the VMs of lab ${labId} to run with an address`, timeoutMs: 60_000 },
+  );
   const targets: LabTargets['nodes'] = {};
   for (const { name } of nodes) {
-    const host = addresses.get(name);
+    const host = running[name]?.address;
     const hostKey = hostKeys[name];
     if (host === undefined || hostKey === undefined)
       throw new InvalidInputError(`lab ${labId}: node ${name} has no address or host key`);
