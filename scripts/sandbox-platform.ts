@@ -14,7 +14,7 @@ import { createClient } from '@breakfix/client';
 import { BreakfixError } from '@breakfix/core';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
-import { freePort, resolveBinaries, startSandbox } from '@breakfix/sandbox';
+import { emulatedBootstrap, freePort, resolveBinaries, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     vmsRunningTimeoutMs: 60_000,
     readyTimeoutMs: 60_000,
     probeIntervalMs: 500,
+    // Simulated guests run no kubeadm: they play the bootstrap's outcome.
+    decorate: emulatedBootstrap,
     log,
   });
   const worker = createPoolWorker({

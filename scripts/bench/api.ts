@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { createClient } from '@breakfix/client';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
-import { startSandbox } from '@breakfix/sandbox';
+import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -52,6 +52,7 @@ export async function* benchApi(): AsyncGenerator<Figure> {
       vmsRunningTimeoutMs: 120_000,
       readyTimeoutMs: 120_000,
       probeIntervalMs: 500,
+      decorate: emulatedBootstrap,
     });
     const booted = Date.now();
     await Promise.all(

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
-import { startSandbox } from '@breakfix/sandbox';
+import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
@@ -38,6 +38,7 @@ export async function* benchClaim(): AsyncGenerator<Figure> {
       platform,
       operatorKey,
       probeIntervalMs: 250,
+      decorate: emulatedBootstrap,
     });
     const pools = parsePoolsConfig({
       pools: [

@@ -4,6 +4,7 @@ import { UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { closeSsh, createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { closeRedisConnections, type TestSandbox, uniqueName, useSandbox } from '@breakfix/testkit';
@@ -108,6 +109,7 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
     vmsRunningTimeoutMs: 120_000,
     readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
+    decorate: emulatedBootstrap,
   });
   // When it provisions a lab (namespace, quota, limits, cloud-init Secrets, Services, policies, VMs)
   assert.equal(await provisioner.provision({ id, pool, spec: parseLabSpec({ labId: id, size: 'small' }) }), 'ready');

@@ -4,6 +4,7 @@
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import { bootDelay } from '../../../packages/pool/test/simulated-labs.js';
@@ -32,7 +33,7 @@ const provisioner = createProvisioner({
   vmsRunningTimeoutMs: 60_000,
   readyTimeoutMs: 60_000,
   probeIntervalMs: 200,
-  decorate: bootDelay(config.bootDelayMs),
+  decorate: (objects) => emulatedBootstrap(bootDelay(config.bootDelayMs)(objects)),
 });
 const worker = createPoolWorker({
   connection: connect,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createLabSecrets, createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
@@ -17,7 +18,7 @@ test('a rendered 3-node lab, applied for real, boots in the sandbox and answers 
   const platform = parsePlatformConfig({ ...platformInput, operator: { publicKey: operator.publicKey } });
   const spec = parseLabSpec({ labId: uniqueName('boot').slice(0, 20), kubernetesVersion: '1.36', workers: 2 });
   const secrets = await createLabSecrets({ labId: spec.labId, nodes: labNodes(spec).map((n) => n.name) });
-  const objects = renderLab(spec, platform, secrets, { addons: [isolationPolicies] });
+  const objects = emulatedBootstrap(renderLab(spec, platform, secrets, { addons: [isolationPolicies] }));
 
   // When it is applied in order
   for (const object of objects) await kube.apply(object);

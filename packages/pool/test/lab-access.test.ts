@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { InvalidInputError } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
@@ -52,6 +53,7 @@ before(async () => {
     vmsRunningTimeoutMs: 120_000,
     readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
+    decorate: emulatedBootstrap,
   });
   const pool = uniqueName('p');
   fixture = {

@@ -1,5 +1,6 @@
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parsePlatformConfig } from '@breakfix/manifests';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
 import type { EnvironmentStore } from '../src/environment-store.js';
@@ -8,7 +9,8 @@ import { createProvisioner, type ProvisionerOptions } from '../src/provisioner.j
 /**
  * What most tests need to boot labs on the simulator: a fresh operator key, the platform config
  * around it, an SSH runner, and a provisioner with deadlines generous enough for a busy CI
- * (slow is not failed) and a short probe interval.
+ * (slow is not failed) and a short probe interval. The simulated guests emulate the node bootstrap
+ * (after any `decorate` of the caller), since no kubeadm runs in them.
  */
 export function simulatedLabs(
   kube: Kube,
@@ -29,6 +31,7 @@ export function simulatedLabs(
     readyTimeoutMs: 120_000,
     probeIntervalMs: 200,
     ...options,
+    decorate: (objects) => emulatedBootstrap(options.decorate ? options.decorate(objects) : objects),
   });
   return { operatorKey, platform, ssh, provisioner };
 }

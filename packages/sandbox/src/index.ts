@@ -5,10 +5,16 @@ export { freePort } from './ports.js';
 export { type StartedRedis, startRedis } from './redis.js';
 export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
 export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';
+export { nodeImageResolver } from './virt/node-images.js';
+export type { ImageResolver } from './virt/qemu-guests.js';
 export type { GuestInfo, VirtSimulator } from './virt/simulator.js';
 export {
+  ANNOTATION_BACKEND,
   ANNOTATION_BOOT_DELAY,
   ANNOTATION_BOOTSTRAP,
   ANNOTATION_CRASH_AFTER,
+  ANNOTATION_EMULATE_BOOTSTRAP,
   ANNOTATION_FAULT,
+  annotateVms,
+  emulatedBootstrap,
 } from './virt/vm-objects.js';

@@ -5,13 +5,15 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
 import { createKube, type Kube } from '@breakfix/kube';
-import type { ManagedProcess } from '@breakfix/qemu';
+import { createQemuHost, type ManagedProcess, type QemuHost } from '@breakfix/qemu';
 import type { SandboxInfo } from '@breakfix/testkit';
 import { type Binaries, resolveBinaries } from './binaries.js';
 import { startControlPlane } from './control-plane.js';
 import { installCrds, loadKubevirtCrds } from './crds/install.js';
 import { startRedis } from './redis.js';
 import { BUSYBOX, SSHD } from './virt/guest.js';
+import { nodeImageResolver } from './virt/node-images.js';
+import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
 
 export interface SandboxOptions {
@@ -28,6 +30,14 @@ export interface SandboxOptions {
   simulator?: boolean;
   /** Boot delay of simulated VMs without their own annotation. Default 0. */
   defaultBootDelayMs?: number;
+  /**
+   * How VMs run: `process` (a simulated guest: an sshd) or `qemu` (a real guest from the golden
+   * image, packages/qemu). A VM's `sim.breakfix.dev/backend` annotation overrides it. Default:
+   * BREAKFIX_VMS, else `process`.
+   */
+  vms?: 'process' | 'qemu';
+  /** Where QEMU guests find their golden image. Default: what images/build.sh built. */
+  resolveImage?: ImageResolver;
   startTimeoutMs?: number;
   onProgress?: (line: string) => void;
 }
@@ -65,12 +75,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const processes: ManagedProcess[] = [];
   let simulator: VirtSimulator | undefined;
+  let qemuHost: Promise<QemuHost> | undefined;
   // sshd only chroots into paths whose every component is root-owned and not writable by others.
   const guestsDir = join(GUESTS_ROOT, `${process.pid}-${basename(dir)}-${randomBytes(3).toString('hex')}`);
   if (simulate) removeStaleGuests();
 
   const stop = async () => {
     await simulator?.stop();
+    await (await qemuHost?.catch(() => undefined))?.stop();
     for (const process of [...processes].reverse()) await process.stop();
     rmSync(guestsDir, { recursive: true, force: true });
     if (temporary && !options.keepDir) rmSync(dir, { recursive: true, force: true });
@@ -104,11 +116,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     if (simulate) {
       mkdirSync(guestsDir, { recursive: true, mode: 0o755 });
+      const vms = options.vms ?? parseVms(process.env.BREAKFIX_VMS);
+      // Made on the first real guest: a sandbox of simulated guests needs no QEMU installed.
+      const qemuDir = join(dir, 'qemu');
+      const host = () => {
+        qemuHost ??= createQemuHost({ dir: qemuDir, log: (line) => progress(`[qemu] ${line}`) });
+        return qemuHost;
+      };
       simulator = createVirtSimulator({
         kube: createKube({ kubeconfig, fieldManager: 'virt-controller' }),
         guestsDir,
         addressPrefix: `127.${64 + ((randomBytes(1)[0] ?? 0) % 128)}`,
         defaultBootDelayMs: options.defaultBootDelayMs ?? 0,
+        qemu: {
+          guests: createQemuGuests({
+            host,
+            kube: createKube({ kubeconfig, fieldManager: 'virt-handler' }),
+            resolveImage: options.resolveImage ?? nodeImageResolver(),
+            log: (line) => progress(`[qemu] ${line}`),
+          }),
+          default: vms,
+        },
         log: (line) => progress(`[virt] ${line}`),
       });
       await simulator.start();
@@ -151,6 +179,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 const GUESTS_ROOT = '/run/breakfix-sandbox';
+
+function parseVms(value: string | undefined): 'process' | 'qemu' {
+  if (value === undefined || value === '' || value === 'process') return 'process';
+  if (value === 'qemu') return 'qemu';
+  throw new UnsupportedEnvironmentError(`BREAKFIX_VMS=${value} is not a VM backend`, { hint: 'use process or qemu' });
+}
 
 /** Guest directories of sandboxes whose process died without stop() (SIGKILL) are removed. */
 function removeStaleGuests(): void {

@@ -6,6 +6,7 @@ import { InvalidInputError } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, waitForNodes } from '@breakfix/pool';
+import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createScenarioRunner, type LabTargets, type Scenario, type SelfTestStep, selfTest } from '@breakfix/scenarios';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -107,7 +108,9 @@ export async function testScenario(
     ssh,
     platform: target.platform,
     operatorKey: target.operatorKey,
-    ...(target.simulator ? { vmsRunningTimeoutMs: 60_000, readyTimeoutMs: 60_000, probeIntervalMs: 200 } : {}),
+    ...(target.simulator
+      ? { vmsRunningTimeoutMs: 60_000, readyTimeoutMs: 60_000, probeIntervalMs: 200, decorate: emulatedBootstrap }
+      : {}),
   });
   const labId = `st-${randomBytes(4).toString('hex')}`;
   const version = options.k8s ?? scenario.kubernetesVersions.at(-1);

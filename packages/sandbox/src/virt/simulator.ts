@@ -4,8 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { IMAGE_PATHS } from '@breakfix/cloud-init';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
-import { bootGuest, type Guest } from './guest.js';
+import { bootGuest } from './guest.js';
+import type { createQemuGuests, QemuGuest } from './qemu-guests.js';
 import {
+  ANNOTATION_BACKEND,
   desiredRunning,
   type Faults,
   faultsOf,
@@ -30,6 +32,11 @@ export interface SimulatorOptions {
   restartBackoffMs?: number;
   /** Names reported as `status.nodeName`, assigned round-robin. */
   nodeNames?: readonly string[];
+  /**
+   * Real guests: VMs whose `sim.breakfix.dev/backend` annotation says `qemu` (or every VM, with
+   * `default: 'qemu'`) boot under QEMU from the golden image instead of as an sshd.
+   */
+  qemu?: { guests: ReturnType<typeof createQemuGuests>; default: 'qemu' | 'process' };
   log?: (message: string) => void;
 }
 
@@ -39,8 +46,10 @@ export interface GuestInfo {
   address: string;
   port: number;
   root: string;
-  /** The sshd serving this guest. */
+  /** The sshd serving this guest, or its QEMU. */
   pid: number;
+  /** A QEMU guest's own address in its lab network (the loopback `address` forwards SSH to it). */
+  guestAddress?: string;
 }
 
 export interface VirtSimulator {
@@ -50,10 +59,22 @@ export interface VirtSimulator {
   guests(): GuestInfo[];
 }
 
+/** What the simulator needs of a running guest, whichever backend runs it. */
+interface RunningGuest {
+  address: string;
+  port: number;
+  /** The simulated guest's root directory; empty for a QEMU guest. */
+  root: string;
+  pid: number;
+  /** A QEMU guest's own address in its lab network, once leased. */
+  guestAddress?: string;
+  stop(): Promise<void>;
+}
+
 interface Boot {
   uid: string;
   controller: AbortController;
-  guest?: Guest;
+  guest?: RunningGuest;
   done: Promise<void>;
 }
 
@@ -208,36 +229,33 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
 
     const userData = await readUserData(kube, vm);
     signal.throwIfAborted();
-    const identity = parseGuestIdentity(userData);
     const address = allocateAddress();
+    const backend = vm.spec.template.metadata?.annotations?.[ANNOTATION_BACKEND] ?? options.qemu?.default ?? 'process';
+    if (backend === 'qemu') {
+      if (options.qemu === undefined) throw new Error(`${namespace}/${name} asks for QEMU, which this sandbox has not`);
+      await runQemuGuest(boot, vm, vmi, { userData, address, nodeName, phase, signal });
+      return;
+    }
+    const identity = parseGuestIdentity(userData);
     if (faults.fault !== 'no-ssh') {
-      boot.guest = bootGuest({
+      const guest = bootGuest({
         dir: join(guestsDir, `${namespace}.${name}`),
         address,
         port: sshPort,
         identity,
         hostname: identity.hostname ?? name,
       });
-      boot.guest.sshd.exited.then((code) => {
-        if (!signal.aborted) log(`sshd of ${namespace}/${name} exited with ${code}; see ${boot.guest?.sshd.logFile}`);
+      boot.guest = { address, port: sshPort, root: guest.root, pid: guest.sshd.pid, stop: () => guest.stop() };
+      guest.sshd.exited.then((code) => {
+        if (!signal.aborted) log(`sshd of ${namespace}/${name} exited with ${code}; see ${guest.sshd.logFile}`);
       });
       // The guest agent connects once the guest is up; we report both when sshd answers.
-      await boot.guest.listening();
+      await guest.listening();
     }
     const agent = faults.fault === 'no-ssh' ? [] : [condition('AgentConnected', 'True')];
     await phase('Running', {
       nodeName,
-      interfaces: [
-        {
-          name: 'default',
-          interfaceName: 'eth0',
-          ipAddress: address,
-          ipAddresses: [address],
-          mac: macFor(address),
-          infoSource: 'domain, guest-agent',
-          linkState: 'up',
-        },
-      ],
+      interfaces: [defaultInterface(address)],
       conditions: [condition('PodScheduled', 'True'), condition('Ready', 'True'), ...agent],
       guestOSInfo: { id: 'breakfix-sim', name: 'breakfix simulated guest' },
     });
@@ -248,7 +266,9 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       conditions: [condition('Ready', 'True')],
     });
     log(`${namespace}/${name} running at ${address}:${sshPort}`);
-    if (boot.guest !== undefined) await emulateBootstrap(boot.guest.root, identity.runcmd, faults, signal);
+    if (boot.guest !== undefined && faults.emulateBootstrap) {
+      await emulateBootstrap(boot.guest.root, identity.runcmd, faults, signal);
+    }
 
     if (faults.crashAfterMs !== undefined) {
       await sleep(faults.crashAfterMs, undefined, { signal });
@@ -260,11 +280,89 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     }
   }
 
+  /**
+   * A real guest: Running as soon as QEMU runs (as virt-handler reports a started domain), the
+   * interface's address only once the lab's DHCP leased it. QEMU exiting ends the VMI: Succeeded
+   * when the guest powered off, Failed otherwise; the VM's runStrategy decides what follows.
+   */
+  async function runQemuGuest(
+    boot: Boot,
+    vm: VirtualMachine,
+    vmi: VirtualMachineInstance,
+    context: {
+      userData: string;
+      address: string;
+      nodeName: string;
+      phase: (value: string, extra?: Record<string, unknown>) => Promise<void>;
+      signal: AbortSignal;
+    },
+  ): Promise<void> {
+    const { address, nodeName, phase, signal } = context;
+    const namespace = vm.metadata.namespace ?? '';
+    const name = vm.metadata.name;
+    const qemu = options.qemu?.guests;
+    if (qemu === undefined) return;
+    const started = await qemu.boot(vm, vmi, { userData: context.userData }, address);
+    if ('unschedulable' in started) {
+      // As a launcher pod whose containerDisk cannot be pulled: the VMI waits, nothing fails.
+      await setVmiStatus(vmi, {
+        phase: 'Scheduling',
+        conditions: [condition('PodScheduled', 'False', 'ErrImagePull', started.unschedulable)],
+      });
+      await setVmStatus(vm, { printableStatus: 'ErrImagePull', ready: false, created: true });
+      log(`${namespace}/${name}: ${started.unschedulable}`);
+      return;
+    }
+    const guest: QemuGuest = started;
+    boot.guest = { address, port: sshPort, root: '', pid: guest.vm.pid, stop: () => guest.stop() };
+    if (signal.aborted) {
+      await guest.stop();
+      signal.throwIfAborted();
+    }
+    const running = { nodeName, conditions: [condition('PodScheduled', 'True'), condition('Ready', 'True')] };
+    await phase('Running', { ...running, interfaces: [{ name: 'default', mac: guest.vm.mac, linkState: 'up' }] });
+    await setVmStatus(vm, {
+      printableStatus: 'Running',
+      ready: true,
+      created: true,
+      conditions: [condition('Ready', 'True')],
+    });
+
+    const exited = guest.vm.exited.then((code) => ({ code }));
+    const aborted = new Promise<{ aborted: true }>((resolve) =>
+      signal.addEventListener('abort', () => resolve({ aborted: true }), { once: true }),
+    );
+    const leased = await Promise.race([guest.guestAddress(30 * 60_000).then((lease) => ({ lease })), exited, aborted]);
+    if ('aborted' in leased) return;
+    if ('lease' in leased) {
+      await setVmiStatus(vmi, {
+        ...running,
+        interfaces: [{ ...defaultInterface(address), mac: guest.vm.mac, infoSource: 'domain' }],
+      });
+      if (boot.guest !== undefined) boot.guest.guestAddress = leased.lease;
+      log(`${namespace}/${name} leased ${leased.lease}; SSH at ${address}:${sshPort}`);
+    }
+    const ended = await Promise.race([exited, aborted]);
+    if ('aborted' in ended) return;
+    const { code } = ended;
+    await guest.stop();
+    await phase(code === 0 ? 'Succeeded' : 'Failed', {
+      conditions: [
+        condition('Ready', 'False', 'GuestExited', `QEMU exited with ${code}; console: ${guest.vm.consoleLog}`),
+      ],
+    });
+    await setVmStatus(vm, { printableStatus: 'Stopped', ready: false, created: true });
+    log(`${namespace}/${name}: QEMU exited with ${code}`);
+    enqueue(`${namespace}/${name}`, () => reconcile(namespace, name));
+  }
+
   async function shutdown(key: string): Promise<void> {
     const boot = boots.get(key);
     if (boot === undefined) return;
     boots.delete(key);
     boot.controller.abort();
+    // Stopping the guest first ends a boot that waits on it (a QEMU guest's lease or exit).
+    await boot.guest?.stop();
     await boot.done;
     await boot.guest?.stop();
   }
@@ -335,16 +433,8 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       return [...boots.entries()].flatMap(([key, boot]) => {
         if (boot.guest === undefined) return [];
         const [namespace = '', name = ''] = key.split('/');
-        return [
-          {
-            namespace,
-            name,
-            address: boot.guest.address,
-            port: boot.guest.port,
-            root: boot.guest.root,
-            pid: boot.guest.sshd.pid,
-          },
-        ];
+        const { address, port, root, pid, guestAddress } = boot.guest;
+        return [{ namespace, name, address, port, root, pid, ...(guestAddress === undefined ? {} : { guestAddress }) }];
       });
     },
   };
@@ -367,6 +457,19 @@ async function emulateBootstrap(
   const marker = join(root, failed ? IMAGE_PATHS.failedMarker : IMAGE_PATHS.readyMarker);
   mkdirSync(dirname(marker), { recursive: true, mode: 0o755 });
   writeFileSync(marker, failed ? 'simulated: kubeadm init failed\n' : `${new Date().toISOString()}\n`);
+}
+
+/** The VMI's `default` interface (the pod network) at `address`. */
+function defaultInterface(address: string) {
+  return {
+    name: 'default',
+    interfaceName: 'eth0',
+    ipAddress: address,
+    ipAddresses: [address],
+    mac: macFor(address),
+    infoSource: 'domain, guest-agent',
+    linkState: 'up',
+  };
 }
 
 function condition(type: string, status: 'True' | 'False', reason?: string, message?: string) {

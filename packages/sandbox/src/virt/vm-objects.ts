@@ -40,12 +40,22 @@ export interface Faults {
   bootstrapMs?: number;
   fault?: Fault;
   crashAfterMs?: number;
+  /** Play the node bootstrap's outcome (a ready or failed marker) in a simulated guest. */
+  emulateBootstrap?: boolean;
 }
 
 export const ANNOTATION_BOOT_DELAY = 'sim.breakfix.dev/boot-delay-ms';
 export const ANNOTATION_FAULT = 'sim.breakfix.dev/fault';
 export const ANNOTATION_CRASH_AFTER = 'sim.breakfix.dev/crash-after-ms';
 export const ANNOTATION_BOOTSTRAP = 'sim.breakfix.dev/bootstrap-ms';
+/**
+ * `"true"`: the simulated guest writes the bootstrap's readiness marker itself, since no kubeadm
+ * runs in it. Opt-in, named by the tests and tools that need a "ready" simulated lab: a simulator
+ * that did this for every VM would report ready what never booted.
+ */
+export const ANNOTATION_EMULATE_BOOTSTRAP = 'sim.breakfix.dev/emulate-bootstrap';
+/** `qemu`: a real guest from the golden image; `process`: a simulated guest (an sshd). */
+export const ANNOTATION_BACKEND = 'sim.breakfix.dev/backend';
 const FAULTS: readonly Fault[] = ['unschedulable', 'no-ssh', 'bootstrap-fails'];
 
 /**
@@ -92,6 +102,13 @@ export function faultsOf(vm: VirtualMachine): Faults {
   if (bootDelayMs !== undefined) faults.bootDelayMs = bootDelayMs;
   if (crashAfterMs !== undefined) faults.crashAfterMs = crashAfterMs;
   if (fault !== undefined) faults.fault = fault as Fault;
+  const emulate = annotations[ANNOTATION_EMULATE_BOOTSTRAP];
+  if (emulate !== undefined && emulate !== 'true' && emulate !== 'false') {
+    throw new InvalidInputError(
+      `annotation ${ANNOTATION_EMULATE_BOOTSTRAP} must be "true" or "false", got "${emulate}"`,
+    );
+  }
+  if (emulate === 'true') faults.emulateBootstrap = true;
   return faults;
 }
 
@@ -149,3 +166,29 @@ export async function readUserData(kube: Kube, vm: VirtualMachine): Promise<stri
   }
   throw new InvalidInputError(`VM ${namespace}/${vm.metadata.name} has no cloud-init volume`);
 }
+
+/**
+ * A `decorate` hook for the provisioner: every VM of the lab gets `annotations` on its template
+ * (where KubeVirt copies them to the VMI). Composes: `annotateVms({...})` of another's output.
+ */
+export function annotateVms(annotations: Record<string, string>) {
+  return (objects: KubeObject[]): KubeObject[] =>
+    objects.map((object) => {
+      if (object.kind !== 'VirtualMachine') return object;
+      const vm = object as VirtualMachine;
+      const template = vm.spec.template;
+      return {
+        ...vm,
+        spec: {
+          ...vm.spec,
+          template: {
+            ...template,
+            metadata: { ...template.metadata, annotations: { ...template.metadata?.annotations, ...annotations } },
+          },
+        },
+      } as KubeObject;
+    });
+}
+
+/** The decorate hook of simulated labs that should become "ready": the bootstrap is emulated. */
+export const emulatedBootstrap = annotateVms({ [ANNOTATION_EMULATE_BOOTSTRAP]: 'true' });
