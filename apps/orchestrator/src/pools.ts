@@ -46,12 +46,13 @@ export async function poolFor(
 /** Every configured pool with its labs counted by state and its queue of waiting learners. */
 export async function poolStatus(
   pools: readonly PoolConfig[],
-  store: Pick<EnvironmentStore, 'list' | 'poolPlans'>,
+  store: Pick<EnvironmentStore, 'list' | 'poolPlans' | 'poolFailures'>,
   redis: Pick<Redis, 'zcard'>,
   prefix: string,
 ): Promise<PoolStatusBody[]> {
   const counts = countByPool(await store.list());
   const plans = await store.poolPlans();
+  const failures = await store.poolFailures();
   return await Promise.all(
     pools.map(async (pool) => {
       const { deleted: _, ...live } = counts.get(pool.name) ?? emptyCounts();
@@ -67,6 +68,7 @@ export async function poolStatus(
         waiting: await redis.zcard(`${prefix}pool:${pool.name}:waiting`),
         target: plans[pool.name]?.target ?? null,
         heldBy: plans[pool.name]?.limitedBy ?? null,
+        lastFailure: failures[pool.name] ?? null,
       };
     }),
   );

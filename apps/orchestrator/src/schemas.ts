@@ -71,6 +71,8 @@ export const PoolStatus = z
     target: z.number().int().nullable(),
     /** What kept the pool below its target at that tick: max, concurrency, capacity or backoff. */
     heldBy: z.string().nullable(),
+    /** The pool's latest failed provision and why (e.g. the node bootstrap's own failure message). */
+    lastFailure: z.object({ lab: z.string(), reason: z.string(), at: z.number().int() }).nullable(),
   })
   .openapi('PoolStatus');
 

@@ -265,6 +265,10 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
     const plan = (await store.poolPlans())[prefix];
     assert.equal(plan?.limitedBy, 'backoff');
     assert.ok((plan?.backoffUntil ?? 0) > clock, 'with when the pause ends');
+    // and why the lab failed, for `labctl pools` and the dashboard
+    const failure = (await store.poolFailures())[prefix];
+    assert.equal(failure?.lab, first.id);
+    assert.match(failure?.reason ?? '', /ready/);
     // Once the pause is over, the next tick replaces the lab
     clock += 60_001;
     const replacement = (await worker.tick()).enqueued;

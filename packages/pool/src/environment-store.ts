@@ -56,6 +56,13 @@ export interface PoolPlanStatus {
   at: number;
 }
 
+/** The last provision of a pool that failed, and why (what the operator reads first). */
+export interface PoolFailure {
+  lab: string;
+  reason: string;
+  at: number;
+}
+
 /** The lab cannot be extended further: it reached its maximum lifetime. */
 export class ExtendLimitError extends ConflictError {
   constructor(id: string, maxExpiresAt: number) {
@@ -310,6 +317,17 @@ export class EnvironmentStore {
   async poolPlans(): Promise<Record<string, PoolPlanStatus>> {
     const fields = await this.#redis.hgetall(`${this.#prefix}pool-plans`);
     return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolPlanStatus]));
+  }
+
+  /** Records why a pool's provision failed (the latest one per pool is kept). */
+  async recordPoolFailure(pool: string, failure: PoolFailure): Promise<void> {
+    await this.#redis.hset(`${this.#prefix}pool-failures`, pool, JSON.stringify(failure));
+  }
+
+  /** The latest failed provision per pool. */
+  async poolFailures(): Promise<Record<string, PoolFailure>> {
+    const fields = await this.#redis.hgetall(`${this.#prefix}pool-failures`);
+    return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolFailure]));
   }
 
   /** Marks a lab for an operator's attention, with why (shown on the dashboard and in the API). */

@@ -8,6 +8,7 @@ export {
   type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
+  type PoolFailure,
   type PoolPlanStatus,
   type StateCounts,
 } from './environment-store.js';

@@ -128,7 +128,10 @@ export function createProvisioner(options: ProvisionerOptions) {
       log(`${request.id} ready in pool ${request.pool}`);
       return 'ready';
     } catch (error) {
-      log(`${request.id} failed: ${(error as Error).message}`);
+      const reason = (error as Error).message;
+      log(`${request.id} failed: ${reason}`);
+      // Kept per pool, so `labctl pools` and the dashboard say why a pool is not filling.
+      await store.recordPoolFailure(request.pool, { lab: request.id, reason: reason.slice(0, 1000), at: Date.now() });
       await fail(request.id, env.namespace);
       if (
         error instanceof DeadlineExceededError ||

@@ -28,4 +28,11 @@ export async function pools(args: string[]): Promise<void> {
       ]),
     ),
   );
+  for (const p of pools) {
+    if (p.lastFailure === null) continue;
+    const ago = Math.max(0, Math.round((Date.now() - p.lastFailure.at) / 60_000));
+    process.stdout.write(
+      `\n${p.name}: last failed provision ${ago} min ago (lab ${p.lastFailure.lab}): ${p.lastFailure.reason}\n`,
+    );
+  }
 }

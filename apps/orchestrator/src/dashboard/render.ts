@@ -20,7 +20,7 @@ export function renderDashboard(data: DashboardData): string {
     const health = ready >= pool.min ? 'ok' : ready + provisioning >= pool.min ? 'filling' : 'short';
     return `<tr data-pool="${e(pool.name)}" class="${health}">
   <td><b>${e(pool.name)}</b><br><small>k8s ${e(pool.kubernetesVersion)} · ${e(pool.workers)} worker(s) · ${e(pool.size)}</small></td>
-  <td class="n" data-col="ready">${ready} <small>/ min ${pool.min}${pool.target === null || pool.target === pool.min ? '' : ` · target ${pool.target}`}</small>${pool.heldBy === null || pool.heldBy === 'max' ? '' : `<br><span class="held" data-held="${e(pool.heldBy)}">held by ${e(pool.heldBy)}</span>`}</td>
+  <td class="n" data-col="ready">${ready} <small>/ min ${pool.min}${pool.target === null || pool.target === pool.min ? '' : ` · target ${pool.target}`}</small>${pool.heldBy === null || pool.heldBy === 'max' ? '' : `<br><span class="held" data-held="${e(pool.heldBy)}">held by ${e(pool.heldBy)}</span>`}${pool.lastFailure === null ? '' : `<br><span class="failure" data-failure="${e(pool.lastFailure.lab)}" title="${e(new Date(pool.lastFailure.at).toISOString())}">last failure: ${e(pool.lastFailure.reason)}</span>`}</td>
   <td class="n" data-col="provisioning">${provisioning} <small>/ ≤${pool.maxConcurrentProvisions} at once</small></td>
   <td class="n" data-col="claimed">${claimed}</td>
   <td class="n" data-col="capacity">${live} <small>/ max ${pool.max}</small><div class="bar"><span style="width:${Math.min(100, Math.round((live / pool.max) * 100))}%"></span></div></td>
@@ -54,7 +54,7 @@ th{background:#f0f0f3;font-weight:600}td.n{text-align:right;white-space:nowrap}s
 tr.ok td:first-child{border-left:4px solid #2a9d55}tr.filling td:first-child{border-left:4px solid #e0a400}
 tr.short td:first-child{border-left:4px solid #d33}.bar{height:4px;background:#eee;margin-top:3px}
 .bar span{display:block;height:4px;background:#4a6cf7}.empty{color:#888;text-align:center}
-.state-releasing{color:#a60}.held{color:#a60;font-size:11px}.attention{color:#fff;background:#a11;border-radius:3px;padding:0 4px;font-size:11px}.reason{color:#a11;font-family:ui-monospace,monospace;font-size:12px}
+.state-releasing{color:#a60}.held{color:#a60;font-size:11px}.failure{color:#a11;font-size:11px;white-space:normal}.attention{color:#fff;background:#a11;border-radius:3px;padding:0 4px;font-size:11px}.reason{color:#a11;font-family:ui-monospace,monospace;font-size:12px}
 nav a{margin-right:1rem}
 </style></head><body>
 <h1>breakfix operator dashboard</h1>
