@@ -66,7 +66,7 @@ for tool in mmdebstrap mkfs.ext4 go; do
 done
 
 work="$cache_root/images/.work-$version-$source_kind"
-mkdir -p "$work" "$cache_root/images"
+mkdir -p "$work/src" "$cache_root/images"
 started=$SECONDS
 step() { printf '==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
 
@@ -101,7 +101,7 @@ module_source() {
 go_module_build() {
   local module=$1 package=$2 output=$3 ldflags=${4:-} src
   [[ -x $output ]] && return 0
-  src=$(module_source "$module")
+  src=$(module_source "$module") || return 1
   (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $ldflags" -o "$output.tmp" "./$package")
   mv "$output.tmp" "$output"
 }
@@ -121,8 +121,10 @@ if [[ $source_kind == build ]]; then
   image_tag() { printf '%s\n' "${kubeadm_images[@]}" | awk -F: -v n="$1" '$1 ~ ("/" n "$") { print $2 }'; }
   coredns_tag=$(image_tag coredns)
   go_module_build "github.com/coredns/coredns@$coredns_tag" . "$bin/coredns"
-  # Labs use flannel's VXLAN backend; the Tencent VPC backend's SDK is not on the Go module proxy.
-  sed -i '/pkg\/backend\/tencentvpc"/d' "$(module_source "github.com/flannel-io/flannel@$FLANNEL_VERSION")/main.go"
+  # Labs use flannel's VXLAN backend. Left out: Tencent VPC (its SDK is not on the Go module
+  # proxy) and the deprecated UDP backend (it needs cgo; the images are static).
+  sed -i -e '/pkg\/backend\/tencentvpc"/d' -e '/pkg\/backend\/udp"/d' \
+    "$(module_source "github.com/flannel-io/flannel@$FLANNEL_VERSION")/main.go"
   go_module_build "github.com/flannel-io/flannel@$FLANNEL_VERSION" . "$bin/flanneld" \
     "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
   go_module_build "$FLANNEL_CNI_MODULE" plugins/meta/flannel "$bin/flannel"
@@ -137,7 +139,7 @@ if [[ $source_kind == build ]]; then
   base="$cache_root/images/image-base-trixie-$rootfs_hash.tar"
   if [[ ! -f $base ]]; then
     step "image base layer (Debian minbase + iptables/nftables for kube-proxy and flannel)"
-    mmdebstrap --variant=minbase --include=iptables,nftables,conntrack,kmod,ca-certificates,iproute2 \
+    mmdebstrap --variant=minbase --format=tar --include=iptables,nftables,conntrack,kmod,ca-certificates,iproute2 \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
       --dpkgopt='path-exclude=/usr/share/locale/*' \
       trixie "$base.tmp" "$(bash "$here/recipe/rootfs.sh" --print-mirror)" >"$work/base.log" 2>&1 ||

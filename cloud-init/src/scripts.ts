@@ -50,6 +50,8 @@ fail() {
 deadline=$((SECONDS + BREAKFIX_TIMEOUT_SECONDS))
 past_deadline() { ((SECONDS >= deadline)); }
 k() { kubectl --request-timeout=30s "$@"; }
+# The last lines of a log that say what went wrong, on one line (for the failed marker).
+last_error() { grep -iE 'error|invalid|fail' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-600; }
 
 # retry <what> <command...>: runs the command every 5 s until it succeeds or the deadline passes.
 retry() {
@@ -119,7 +121,8 @@ case $BREAKFIX_ROLE in
 control-plane)
   if [[ ! -f /etc/kubernetes/admin.conf ]]; then
     log "kubeadm init ($BREAKFIX_NODE)"
-    kubeadm init --config "$config" || fail "kubeadm init failed"
+    kubeadm init --config "$config" 2>&1 | tee "$state_dir/kubeadm-init.log" ||
+      fail "kubeadm init failed: $(last_error "$state_dir/kubeadm-init.log")"
     log "kubeadm init done"
   fi
   export KUBECONFIG=/etc/kubernetes/admin.conf
@@ -144,10 +147,11 @@ control-plane)
 worker)
   until [[ -f /etc/kubernetes/kubelet.conf ]]; do
     log "kubeadm join ($BREAKFIX_NODE)"
-    if kubeadm join --config "$config"; then
+    if kubeadm join --config "$config" 2>&1 | tee "$state_dir/kubeadm-join.log"; then
       break
     fi
-    past_deadline && fail "could not join the control plane within $BREAKFIX_TIMEOUT_SECONDS s"
+    past_deadline &&
+      fail "could not join the control plane within $BREAKFIX_TIMEOUT_SECONDS s: $(last_error "$state_dir/kubeadm-join.log")"
     kubeadm reset --force >/dev/null 2>&1 || true
     sleep 10
   done

@@ -24,7 +24,7 @@ if [[ $out == --print-mirror ]]; then echo "$mirror"; exit 0; fi
 
 packages=(
   # boot, init, network, names
-  systemd systemd-sysv systemd-resolved udev dbus linux-image-amd64 initramfs-tools zstd
+  systemd systemd-sysv systemd-resolved udev dbus linux-image-amd64 initramfs-tools zstd e2fsprogs
   cloud-init openssh-server sudo ca-certificates qemu-guest-agent
   # container runtime and what kubelet, kube-proxy and the CNI call
   containerd runc containernetworking-plugins iptables nftables conntrack ethtool socat kmod iproute2

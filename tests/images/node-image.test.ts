@@ -110,6 +110,8 @@ describe('the golden node image fulfils its contract', { timeout: 120_000 }, () 
     assert.ok(!(await existsOnDisk('/var/lib/cloud/instance')), 'cloud-init ran during the build');
     assert.match(await readFromDisk('/etc/shadow'), /^root:[!*]/m);
     assert.match(await readFromDisk('/etc/cloud/cloud.cfg.d/90-breakfix.cfg'), /datasource_list: \[NoCloud, None\]/);
+    // cloud-init grows the root file system to the disk KubeVirt gives; it needs resize2fs for that
+    assert.ok(await existsOnDisk('/usr/sbin/resize2fs'), 'resize2fs (e2fsprogs) for cloud-init resizefs');
   });
 
   test('boots directly: kernel, initrd and a root file system labelled root', async () => {
