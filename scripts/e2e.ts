@@ -1,0 +1,484 @@
+/**
+ * `npm run e2e`: real labs, booted here. The sandbox runs every VM under QEMU from the golden
+ * image (images/build.sh), and the platform's own pool worker and provisioner boot, from
+ * `renderLab` output, a 1-node lab, a 1+1 lab and a lab whose bootstrap cannot succeed (its
+ * kubeadm config carries a malformed bootstrap token, so `kubeadm init` refuses it). A lab counts as ready only when the
+ * bootstrap's own marker is there (written after every node was Ready, CoreDNS answered a pod and
+ * pods reached pods on every node) and this script sees every node Ready itself. Then each ready
+ * lab is claimed with `labctl claim --json` and, as the learner, `kubectl get nodes` runs over
+ * OpenSSH with StrictHostKeyChecking=yes. Prints a phase breakdown per lab, bench JSON lines
+ * (`{"bench":"real-lab",...}`), and ends with `real labs: N ready, M failed`.
+ *
+ *   npm run e2e [-- --only 1node|2node|broken] [--keep]
+ *   BREAKFIX_E2E_TIMEOUT_MINUTES   how long the labs may take (default 75)
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import type { KubeObject } from '@breakfix/kube';
+import { parsePlatformConfig } from '@breakfix/manifests';
+import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { freePort, nodeImageResolver, resolveBinaries, type Sandbox, startSandbox } from '@breakfix/sandbox';
+import { loadCatalog } from '@breakfix/scenarios';
+import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
+import { createSshRunner, type SshRunner } from '@breakfix/ssh';
+import { serve } from '@hono/node-server';
+import { Redis } from 'ioredis';
+import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
+import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
+import { parsePoolsConfig } from '../apps/pool-worker/src/pool-config.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: { only: { type: 'string', multiple: true }, keep: { type: 'boolean', default: false } },
+});
+const timeoutMs = Number(process.env.BREAKFIX_E2E_TIMEOUT_MINUTES ?? 75) * 60_000;
+const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+
+/** The labs to boot: two that must become ready, one that must fail with its reason. */
+const LABS = [
+  { pool: 'e2e-1node', key: '1node', workers: 0, scenario: 'e2e-smoke-1node', expect: 'ready' },
+  { pool: 'e2e-2node', key: '2node', workers: 1, scenario: 'e2e-smoke-2node', expect: 'ready' },
+  { pool: 'e2e-broken', key: 'broken', workers: 0, scenario: undefined, expect: 'failed' },
+] as const;
+type LabPlan = (typeof LABS)[number];
+
+/** Bootstrap log lines that mark a phase (cloud-init/src/scripts.ts), in the order they happen. */
+const GUEST_PHASES = [
+  ['kubeadm init done', /kubeadm init done/],
+  ['CNI applied', /applying \S+ for pod subnet/],
+  ['all nodes Ready', /\] nodes Ready/],
+  ['system pods Ready', /system pods Ready/],
+  ['network probe passed', /network probe passed/],
+  ['ready marker', /\] ready$/],
+] as const;
+
+interface LabTimes {
+  id: string;
+  plan: LabPlan;
+  enqueuedAt: number;
+  qemuStartedAt?: number;
+  leasedAt?: number;
+  sshAt?: number;
+  readyAt?: number;
+  failedAt?: number;
+  failure?: string;
+  guest: Record<string, number>;
+}
+
+function step(title: string, command: string, args: string[]): string {
+  say(`▶ ${title}`);
+  const started = Date.now();
+  const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  process.stdout.write(result.stdout);
+  if (result.status !== 0) {
+    console.log(`${title} failed\nreal labs: 0 ready, ${LABS.length} failed`);
+    process.exit(1);
+  }
+  say(`  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  return result.stdout;
+}
+
+/** The lab whose bootstrap cannot succeed: a bootstrap token kubeadm refuses to parse. */
+function breakBootstrapToken(objects: KubeObject[]): KubeObject[] {
+  return objects.map((object) => {
+    if (object.kind !== 'Secret' || !object.metadata.name.endsWith('-cloud-init')) return object;
+    const data = (object as KubeObject & { stringData: { userdata: string } }).stringData;
+    const userdata = data.userdata.replace(/token: [a-z0-9]{6}\.[a-z0-9]{16}/g, 'token: not-a-bootstrap-token');
+    return { ...object, stringData: { ...data, userdata } } as KubeObject;
+  });
+}
+
+async function main(): Promise<void> {
+  const plans = LABS.filter((lab) => values.only === undefined || values.only.includes(lab.key));
+  const started = Date.now();
+  step('dependencies (Debian packages, Go-built binaries)', 'bash', ['scripts/ensure-deps.sh']);
+  const imageStarted = Date.now();
+  const imageOutput = step('the golden node image', 'bash', ['images/build.sh']);
+  const image = {
+    dir: imageOutput.trim().split('\n').at(-1) ?? '',
+    cached: /up to date/.test(imageOutput),
+    seconds: (Date.now() - imageStarted) / 1000,
+  };
+
+  const binaries = await resolveBinaries({ onProgress: say });
+  let accelerator: string | undefined;
+  const sandbox = await startSandbox({
+    binaries,
+    vms: 'qemu',
+    resolveImage: nodeImageResolver(),
+    keepDir: values.keep,
+    onProgress: (line) => {
+      accelerator ??= /accelerator (\w+)/.exec(line)?.[1];
+      say(`  ${line}`);
+    },
+  });
+  let exitCode = 1;
+  try {
+    exitCode = await runLabs(sandbox, plans, image, started, accelerator);
+  } finally {
+    const pids = (sandbox.simulator?.guests() ?? []).map((guest) => guest.pid);
+    await sandbox.stop();
+    const left = pids.filter((pid) => isAlive(pid));
+    if (left.length > 0) {
+      console.log(`QEMU processes outlived the sandbox: ${left.join(', ')}`);
+      exitCode = 1;
+    }
+  }
+  process.exit(exitCode);
+}
+
+async function runLabs(
+  sandbox: Sandbox,
+  plans: readonly LabPlan[],
+  image: { dir: string; cached: boolean; seconds: number },
+  started: number,
+  accelerator: string | undefined,
+): Promise<number> {
+  const connections: Redis[] = [];
+  const connect = () => {
+    const redis = new Redis(sandbox.redisUrl, { maxRetriesPerRequest: null });
+    connections.push(redis);
+    return redis;
+  };
+  const operatorKey = createOperatorKey();
+  // Emulated guests take many minutes: the bootstrap's own deadline decides, not the platform's.
+  const platform = parsePlatformConfig({
+    operator: { publicKey: operatorKey.publicKey },
+    bootstrapTimeoutSeconds: Math.round(timeoutMs / 1000),
+  });
+  const store = new EnvironmentStore({ redis: connect() });
+  const ssh = createSshRunner();
+  const provisionerOptions = {
+    kube: sandbox.kube,
+    store,
+    ssh,
+    platform,
+    operatorKey,
+    vmsRunningTimeoutMs: timeoutMs,
+    readyTimeoutMs: timeoutMs,
+    probeIntervalMs: 10_000,
+    log: (line: string) => say(`  [provisioner] ${line}`),
+  };
+  const provisioner = createProvisioner(provisionerOptions);
+  const broken = createProvisioner({ ...provisionerOptions, decorate: breakBootstrapToken });
+  const pools = parsePoolsConfig({
+    pools: plans.map((plan) => ({
+      name: plan.pool,
+      kubernetesVersion: '1.36',
+      workers: plan.workers,
+      size: 'small',
+      min: 1,
+      max: 1,
+      maxConcurrentProvisions: 1,
+    })),
+  });
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    // The platform's own worker; the broken pool's labs get the token kubeadm refuses.
+    provisioner: {
+      ...provisioner,
+      provision: (request) =>
+        request.pool === 'e2e-broken' ? broken.provision(request) : provisioner.provision(request),
+    },
+    pools,
+    kube: sandbox.kube,
+    subscriber: connect(),
+    // One failure is what the broken pool is for: no second attempt within the run.
+    backoff: { baseMs: timeoutMs, maxMs: timeoutMs },
+    log: (line) => say(`  [worker] ${line}`),
+  });
+  const catalog = loadCatalog(join(root, 'scripts/e2e/scenarios'));
+  const apiToken = randomBytes(24).toString('hex');
+  const orchestrator = wireOrchestrator({
+    redisUrl: sandbox.redisUrl,
+    kube: sandbox.kube,
+    pools,
+    platform,
+    operatorKey,
+    catalog,
+    tokens: [{ name: 'admin', role: 'admin', token: apiToken }],
+    reach: 'vmAddress',
+    log: (line) => say(`  [api] ${line}`),
+  });
+  const port = await freePort();
+  const server = serve({ fetch: orchestrator.app.fetch, port, hostname: '127.0.0.1' });
+  const api = { BREAKFIX_API_URL: `http://127.0.0.1:${port}`, BREAKFIX_TOKEN: apiToken };
+
+  const labs = new Map<string, LabTimes>();
+  const results: { plan: LabPlan; times?: LabTimes; ok: boolean; detail: string }[] = [];
+  try {
+    await worker.tick();
+    for (const env of await store.list()) {
+      const plan = plans.find((p) => p.pool === env.pool);
+      if (plan !== undefined) labs.set(env.id, { id: env.id, plan, enqueuedAt: env.createdAt, guest: {} });
+    }
+    say(`booting ${labs.size} real lab(s): ${[...labs.values()].map((l) => `${l.plan.key}=${l.id}`).join(', ')}`);
+    await watchLabs(sandbox, store, labs);
+
+    for (const plan of plans) {
+      const times = [...labs.values()].find((l) => l.plan === plan);
+      if (times === undefined) {
+        results.push({ plan, ok: false, detail: 'never enqueued' });
+        continue;
+      }
+      if (plan.expect === 'failed') {
+        const reported = await poolsReport(api, plan.pool);
+        const ok = times.failedAt !== undefined && reported.includes('kubeadm init failed');
+        results.push({
+          plan,
+          times,
+          ok,
+          detail: ok
+            ? `failed as it must; labctl pools says: ${reported}`
+            : `expected a failure with its reason in labctl pools (state: ${times.failure ?? 'not failed'}; pools: ${reported})`,
+        });
+        continue;
+      }
+      if (times.readyAt === undefined) {
+        results.push({ plan, times, ok: false, detail: times.failure ?? 'not ready within the deadline' });
+        continue;
+      }
+      try {
+        await readGuestPhases(ssh, sandbox, store, operatorKey, times);
+        const nodes = await learnerSeesNodes(api, plan, times.id);
+        results.push({ plan, times, ok: true, detail: `learner's kubectl get nodes: ${nodes}` });
+      } catch (error) {
+        results.push({ plan, times, ok: false, detail: (error as Error).message });
+      }
+    }
+  } finally {
+    server.close();
+    await orchestrator.close();
+    await worker.close();
+    for (const connection of connections) connection.disconnect();
+  }
+
+  report(results, image, accelerator, started);
+  const ready = results.filter((r) => r.ok && r.plan.expect === 'ready').length;
+  const failed = results.filter((r) => !r.ok || r.plan.expect === 'failed').length;
+  const unexpected = results.filter((r) => !r.ok).length;
+  console.log(`real labs: ${ready} ready, ${failed} failed${unexpected > 0 ? ` (${unexpected} not as expected)` : ''}`);
+  return unexpected === 0 ? 0 : 1;
+}
+
+interface Vmi extends KubeObject {
+  status?: { phase?: string; interfaces?: { name?: string; ipAddress?: string }[] };
+}
+
+/** Polls the labs until each is ready or failed (or the deadline), noting when each phase happened. */
+async function watchLabs(sandbox: Sandbox, store: EnvironmentStore, labs: Map<string, LabTimes>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const sshSeen = new Set<string>();
+  for (;;) {
+    const now = Date.now();
+    for (const lab of labs.values()) {
+      if (lab.readyAt !== undefined || lab.failedAt !== undefined) continue;
+      const env = await store.get(lab.id).catch(() => undefined);
+      if (env?.state === 'ready') {
+        lab.readyAt = now;
+        say(`${lab.plan.key} (${lab.id}) is ready after ${seconds(now - lab.enqueuedAt)} s`);
+      } else if (env === undefined || env.state === 'failed' || env.state === 'deleted') {
+        lab.failedAt = now;
+        lab.failure = `state ${env?.state ?? 'gone'}`;
+        say(`${lab.plan.key} (${lab.id}) failed after ${seconds(now - lab.enqueuedAt)} s`);
+        continue;
+      }
+      const namespace = env?.namespace ?? '';
+      const vmis = await sandbox.kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace });
+      const cp = vmis.find((v) => v.metadata.name === 'cp');
+      if (lab.qemuStartedAt === undefined && cp?.status?.phase === 'Running') lab.qemuStartedAt = now;
+      const address = cp?.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress;
+      if (lab.leasedAt === undefined && address !== undefined && address !== '') lab.leasedAt = now;
+      if (address !== undefined && !sshSeen.has(lab.id) && (await sshBanner(address))) {
+        sshSeen.add(lab.id);
+        lab.sshAt = now;
+        say(`${lab.plan.key} (${lab.id}): control plane answers SSH after ${seconds(now - lab.enqueuedAt)} s`);
+      }
+    }
+    const pending = [...labs.values()].filter((l) => l.readyAt === undefined && l.failedAt === undefined);
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      for (const lab of pending) lab.failure = `not ready within ${timeoutMs / 60_000} minutes`;
+      return;
+    }
+    await sleep(3_000);
+  }
+}
+
+/** Whether an SSH server answers with its banner on port 22 of `address`. */
+function sshBanner(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port: 22, timeout: 3_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('data', (chunk) => done(chunk.toString().startsWith('SSH-')));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/** Reads the bootstrap's log on the control plane and checks, independently, that every node is Ready. */
+async function readGuestPhases(
+  ssh: SshRunner,
+  sandbox: Sandbox,
+  store: EnvironmentStore,
+  operatorKey: SshKeyPair,
+  times: LabTimes,
+): Promise<void> {
+  const env = await store.get(times.id);
+  const cp = (
+    await sandbox.kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: env.namespace })
+  ).find((v) => v.metadata.name === 'cp');
+  const host = cp?.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress ?? '';
+  const target = { host, username: 'breakfix', privateKey: operatorKey.privateKey, hostKey: env.hostKeys?.cp ?? '' };
+  const log = await ssh.exec(target, 'sudo cat /var/log/breakfix-bootstrap.log', { timeoutMs: 60_000 });
+  for (const line of log.stdout.split('\n')) {
+    const stamp = Date.parse(line.slice(0, 20));
+    for (const [name, pattern] of GUEST_PHASES) {
+      if (pattern.test(line) && Number.isFinite(stamp) && times.guest[name] === undefined) times.guest[name] = stamp;
+    }
+  }
+  const nodes = await ssh.exec(target, 'kubectl --request-timeout=30s get nodes --no-headers', { timeoutMs: 60_000 });
+  const rows = nodes.stdout.trim().split('\n');
+  const expected = times.plan.workers + 1;
+  if (rows.length !== expected || rows.some((row) => row.split(/\s+/)[1] !== 'Ready')) {
+    throw new Error(`expected ${expected} Ready node(s), kubectl says:\n${nodes.stdout}${nodes.stderr}`);
+  }
+}
+
+/** Claims the lab through labctl as a learner and runs `kubectl get nodes` over OpenSSH, host key pinned. */
+async function learnerSeesNodes(api: Record<string, string>, plan: LabPlan, id: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), `breakfix-e2e-${plan.key}-`));
+  const env = { ...process.env, ...api, BREAKFIX_LEARNER: `e2e-${plan.key}` };
+  const labctl = [join(root, 'node_modules/.bin/tsx'), join(root, 'apps/labctl/src/main.ts')];
+  const claimed = await run(
+    labctl[0] ?? 'tsx',
+    [labctl[1] ?? '', 'claim', plan.scenario ?? '', '--json', '--out', dir, '--timeout', '120'],
+    {
+      cwd: root,
+      env,
+    },
+  );
+  const claim = JSON.parse(claimed.stdout) as {
+    id: string;
+    host: string;
+    port: number;
+    user: string;
+    privateKey?: string;
+  };
+  if (claim.id !== id) throw new Error(`labctl claimed ${claim.id}, not the ready lab ${id}`);
+  const key = join(dir, `breakfix-${claim.id}.key`);
+  const knownHosts = join(dir, `breakfix-${claim.id}.known_hosts`);
+  writeFileSync(join(dir, 'ssh_config'), '');
+  const { stdout } = await run(
+    'ssh',
+    [
+      '-F',
+      join(dir, 'ssh_config'),
+      '-i',
+      key,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=30',
+      '-p',
+      String(claim.port),
+      `${claim.user}@${claim.host}`,
+      'kubectl --request-timeout=30s get nodes --no-headers',
+    ],
+    { timeout: 120_000 },
+  );
+  const rows = stdout.trim().split('\n');
+  if (rows.length !== plan.workers + 1 || rows.some((row) => row.split(/\s+/)[1] !== 'Ready')) {
+    throw new Error(`the learner's kubectl get nodes shows:\n${stdout}`);
+  }
+  return rows.map((row) => row.split(/\s+/).slice(0, 2).join(' ')).join(', ');
+}
+
+/** `labctl pools --json`, the pool's row as one line: what an operator sees. */
+async function poolsReport(api: Record<string, string>, pool: string): Promise<string> {
+  const { stdout } = await run(
+    join(root, 'node_modules/.bin/tsx'),
+    [join(root, 'apps/labctl/src/main.ts'), 'pools', '--json'],
+    { cwd: root, env: { ...process.env, ...api } },
+  );
+  const rows = JSON.parse(stdout) as { name: string }[];
+  return JSON.stringify(rows.find((row) => row.name === pool) ?? {});
+}
+
+function report(
+  results: { plan: LabPlan; times?: LabTimes; ok: boolean; detail: string }[],
+  image: { dir: string; cached: boolean; seconds: number },
+  accelerator: string | undefined,
+  started: number,
+): void {
+  console.log('');
+  console.log(
+    `accelerator: ${accelerator ?? 'unknown'}; image ${image.cached ? 'cached' : 'built'} in ${seconds(image.seconds * 1000)} s (${image.dir})`,
+  );
+  for (const { plan, times, ok, detail } of results) {
+    console.log(
+      `\n${plan.key} (${plan.workers + 1} node(s)${times ? `, ${times.id}` : ''}): ${ok ? 'OK' : 'NOT OK'} — ${detail}`,
+    );
+    if (times === undefined) continue;
+    const at = (t: number | undefined) => (t === undefined ? '-' : `${seconds(t - times.enqueuedAt)} s`);
+    const phases: [string, number | undefined][] = [
+      ['QEMU started (VMI Running)', times.qemuStartedAt],
+      ['DHCP lease (VMI address)', times.leasedAt],
+      ['SSH answers', times.sshAt],
+      ...GUEST_PHASES.map(([name]) => [name, times.guest[name]] as [string, number | undefined]),
+      ['ready (provisioner)', times.readyAt],
+      ['failed', times.failedAt],
+    ];
+    for (const [name, t] of phases) if (t !== undefined) console.log(`  ${name.padEnd(28)} ${at(t)}`);
+    console.log(
+      JSON.stringify({
+        bench: 'real-lab',
+        lab: plan.key,
+        nodes: plan.workers + 1,
+        ok,
+        accelerator,
+        imageCached: image.cached,
+        seconds: Object.fromEntries(
+          phases.filter(([, t]) => t !== undefined).map(([n, t]) => [n, seconds((t ?? 0) - times.enqueuedAt)]),
+        ),
+      }),
+    );
+  }
+  console.log(`\ntotal ${seconds(Date.now() - started)} s`);
+}
+
+function seconds(ms: number): number {
+  return Math.round(ms / 1000);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('e2e failed:', error);
+  console.log(`real labs: 0 ready, ${LABS.length} failed`);
+  process.exit(1);
+});
