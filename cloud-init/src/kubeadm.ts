@@ -13,22 +13,31 @@ const leaderElection = () => [
   { name: 'leader-elect-renew-deadline', value: '100s' },
 ];
 
-/** Static pods' probes, raised for slow guests (same ADR): stock limits restart a busy apiserver. */
+/**
+ * Static pods' probes, raised for slow guests (same ADR): stock limits restart a busy apiserver.
+ * A patch may only tune probes kubeadm writes (a probe without a handler is an invalid pod):
+ * all four have startup and liveness probes; the controller manager has no readiness probe.
+ */
 const PROBES = {
   startupProbe: { failureThreshold: 120, timeoutSeconds: 30 },
   livenessProbe: { failureThreshold: 30, timeoutSeconds: 30 },
-  readinessProbe: { timeoutSeconds: 30 },
 };
-const STATIC_PODS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+const READY = { readinessProbe: { timeoutSeconds: 30 } };
+const STATIC_PODS = {
+  etcd: { ...PROBES, ...READY },
+  'kube-apiserver': { ...PROBES, ...READY },
+  'kube-controller-manager': PROBES,
+  'kube-scheduler': { ...PROBES, ...READY },
+} as const;
 
 /**
  * kubeadm patches (strategic merge, one file per static pod) for the directory the
  * InitConfiguration names (https://kubernetes.io/docs/setup/production-environment/tools/kubeadm/control-plane-flags/#patches).
  */
 export function kubeadmPatches(): { file: string; content: string }[] {
-  return STATIC_PODS.map((name) => ({
+  return Object.entries(STATIC_PODS).map(([name, probes]) => ({
     file: `${name}.yaml`,
-    content: stringify({ spec: { containers: [{ name, ...PROBES }] } }, { lineWidth: 0 }),
+    content: stringify({ spec: { containers: [{ name, ...probes }] } }, { lineWidth: 0 }),
   }));
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -74,6 +74,58 @@ for (const release of KUBERNETES_RELEASES) {
     }
   });
 }
+
+describe("kubeadm writes the control plane's static pods with the slow-guest patches applied", () => {
+  for (const release of KUBERNETES_RELEASES) {
+    test(`Kubernetes ${release.minor}: every probe keeps its handler, the limits are raised, leases stretched`, async () => {
+      const { spec, objects } = await labFor(release.minor, 0);
+      const kubeadm = await kubeadmFor(await resolveBinaries({ build: false }), release.version);
+      const userData = (objects.find((o) => o.metadata.name === 'cp-cloud-init')?.stringData as { userdata: string })
+        .userdata;
+      const files = (parse(userData) as UserData).write_files;
+      // The patches directory and the config as cloud-init writes them, moved under a temporary root.
+      const base = mkdtempSync(join(work, `${spec.labId}-static-`));
+      const patchesDir = join(base, 'patches');
+      mkdirSync(patchesDir);
+      for (const file of files.filter((f) => f.path.startsWith('/etc/breakfix/kubeadm-patches/'))) {
+        writeFileSync(join(patchesDir, file.path.split('/').at(-1) ?? ''), file.content);
+      }
+      const config = files.find((f) => f.path === '/etc/breakfix/kubeadm.yaml')?.content ?? '';
+      assert.match(config, /directory: \/etc\/breakfix\/kubeadm-patches/);
+      writeFileSync(join(base, 'kubeadm.yaml'), config.replace('/etc/breakfix/kubeadm-patches', patchesDir));
+      const out = join(base, 'manifests');
+      for (const phase of [
+        ['control-plane', 'all'],
+        ['etcd', 'local'],
+      ]) {
+        await run(kubeadm, ['init', 'phase', ...phase, '--config', join(base, 'kubeadm.yaml'), '--dry-run'], {
+          env: { ...process.env, KUBEADM_INIT_DRYRUN_DIR: out },
+        });
+      }
+      for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+        type Probe = Record<string, unknown> & { timeoutSeconds?: number; failureThreshold?: number };
+        type Container = { command: string[] } & Partial<
+          Record<'startupProbe' | 'livenessProbe' | 'readinessProbe', Probe>
+        >;
+        const pod = parse(readFileSync(join(out, `${name}.yaml`), 'utf8')) as { spec: { containers: Container[] } };
+        const container = pod.spec.containers[0];
+        assert.ok(container);
+        for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe'] as const) {
+          const probe: Probe | undefined = container[kind];
+          if (probe === undefined) continue;
+          assert.ok(probe.httpGet ?? probe.exec ?? probe.tcpSocket ?? probe.grpc, `${name} ${kind} has no handler`);
+          assert.equal(probe.timeoutSeconds, 30, `${name} ${kind} timeout`);
+        }
+        assert.equal(container.startupProbe?.failureThreshold, 120, `${name} startup probe`);
+        assert.equal(container.livenessProbe?.failureThreshold, 30, `${name} liveness probe`);
+        if (name === 'kube-controller-manager' || name === 'kube-scheduler') {
+          assert.ok(container.command.includes('--leader-elect-lease-duration=120s'), `${name} lease`);
+          assert.ok(container.command.includes('--leader-elect-renew-deadline=100s'), `${name} renew deadline`);
+        }
+      }
+    });
+  }
+});
 
 describe('the sandbox apiserver accepts every rendered object, policies and SSH Service included (server-side apply, dryRun=All, strict)', () => {
   for (const release of KUBERNETES_RELEASES) {
