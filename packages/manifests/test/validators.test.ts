@@ -80,8 +80,9 @@ describe("kubeadm writes the control plane's static pods with the slow-guest pat
     test(`Kubernetes ${release.minor}: every probe keeps its handler, the limits are raised, leases stretched`, async () => {
       const { spec, objects } = await labFor(release.minor, 0);
       const kubeadm = await kubeadmFor(await resolveBinaries({ build: false }), release.version);
-      const userData = (objects.find((o) => o.metadata.name === 'cp-cloud-init')?.stringData as { userdata: string })
-        .userdata;
+      const secret = objects.find((o) => o.metadata.name === 'cp-cloud-init');
+      assert.ok(secret, 'the control plane has a cloud-init Secret');
+      const userData = (secret.stringData as { userdata: string }).userdata;
       const files = (parse(userData) as UserData).write_files;
       // The patches directory and the config as cloud-init writes them, moved under a temporary root.
       const base = mkdtempSync(join(work, `${spec.labId}-static-`));

@@ -13,7 +13,12 @@ export function keyPair(comment = 'test'): KeyPair {
   return { private: pair.privateKey, public: pair.publicKey };
 }
 
-export function userData(options: { hostKey: KeyPair; users: Record<string, string[]>; hostname?: string }): string {
+export function userData(options: {
+  hostKey: KeyPair;
+  users: Record<string, string[]>;
+  hostname?: string;
+  runcmd?: string[];
+}): string {
   const indent = (text: string) =>
     text
       .trim()
@@ -32,6 +37,7 @@ export function userData(options: { hostKey: KeyPair; users: Record<string, stri
     `  ed25519_public: ${options.hostKey.public}`,
     'users:',
     users,
+    ...(options.runcmd === undefined ? [] : ['runcmd:', ...options.runcmd.map((command) => `  - ${command}`)]),
     '',
   ].join('\n');
 }

@@ -3,7 +3,12 @@ import { describe, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
-import { ANNOTATION_BOOT_DELAY, ANNOTATION_CRASH_AFTER, ANNOTATION_FAULT } from '../src/index.js';
+import {
+  ANNOTATION_BOOT_DELAY,
+  ANNOTATION_CRASH_AFTER,
+  ANNOTATION_EMULATE_BOOTSTRAP,
+  ANNOTATION_FAULT,
+} from '../src/index.js';
 import { cloudInitSecret, isListening, keyPair, namespace, sshExec, userData, virtualMachine } from './fixtures.js';
 
 interface Vmi extends KubeObject {
@@ -203,6 +208,41 @@ describe('virt simulator', () => {
       false,
     );
     assert.equal(await isListening(vmi.status?.interfaces?.[0]?.ipAddress ?? '', 22), false);
+  });
+
+  test('a simulated guest writes the ready marker only when the VM asks for an emulated bootstrap', async () => {
+    // Given two VMs whose cloud-init runs breakfix's bootstrap, one opting in to its emulation
+    const kube = await adminKube();
+    const marker = 'cat /var/lib/breakfix/ready /var/lib/breakfix/failed 2>/dev/null; true';
+    const boot = async (annotations: Record<string, string>) => {
+      const ns = uniqueName('boot');
+      const hostKey = keyPair('host');
+      const operator = keyPair('operator');
+      await kube.apply(namespace(ns));
+      const data = userData({
+        hostKey,
+        users: { breakfix: [operator.public] },
+        hostname: 'cp',
+        runcmd: ['/usr/local/sbin/breakfix-bootstrap'],
+      });
+      await kube.apply(cloudInitSecret(ns, 'cp-cloud-init', data));
+      await kube.apply(virtualMachine(ns, 'cp', { secret: 'cp-cloud-init', annotations }));
+      const host = (await runningVmi(kube, ns, 'cp')).status?.interfaces?.[0]?.ipAddress ?? '';
+      return { host, username: 'breakfix', privateKey: operator.private, hostKey: hostKey.public, command: marker };
+    };
+    const emulated = await boot({ [ANNOTATION_EMULATE_BOOTSTRAP]: 'true' });
+    const plain = await boot({});
+
+    // Then the emulated one becomes ready, as if kubeadm had run
+    await waitFor(async () => (/^\d{4}-/.test((await sshExec(emulated)).stdout) ? true : undefined), {
+      what: 'the emulated bootstrap to write the ready marker',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    // And the other, where nothing runs kubeadm, does not in the seconds after it runs (the
+    // emulation writes at once): a simulator must not report ready what never booted
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) assert.equal((await sshExec(plain)).stdout, '', 'no marker without the opt-in');
   });
 
   test('a boot delay holds the VMI in Scheduled until it passes', async () => {

@@ -103,30 +103,46 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
     return new Promise((resolve, reject) => {
       const client = new Client();
       let presented: Buffer | undefined;
+      // ssh2 may emit more than one 'error' (a lost socket after a failed handshake, say): every
+      // one is handled, the first settles, and none reaches the process as an unhandled event.
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        outcome();
+      };
       const timer = setTimeout(() => {
         client.destroy();
-        reject(
-          new DeadlineExceededError(
-            `SSH to ${target.host}:${target.port ?? 22} not ready within ${connectTimeoutMs} ms`,
+        settle(() =>
+          reject(
+            new DeadlineExceededError(
+              `SSH to ${target.host}:${target.port ?? 22} not ready within ${connectTimeoutMs} ms`,
+            ),
           ),
         );
       }, connectTimeoutMs);
       client.once('ready', () => {
-        clearTimeout(timer);
-        resolve(client);
+        if (settled) client.end();
+        settle(() => resolve(client));
       });
-      client.once('error', (error: Error & { level?: string }) => {
-        clearTimeout(timer);
+      client.on('error', (error: Error & { level?: string }) => {
         client.destroy();
-        if (presented !== undefined && !presented.equals(expected)) {
-          reject(new HostKeyMismatchError(target, fingerprint(presented)));
-        } else if (error.level === 'client-authentication') {
-          reject(new UpstreamError(`SSH authentication as ${target.username}@${target.host} failed`, { cause: error }));
-        } else {
-          reject(
-            new UpstreamError(`SSH to ${target.host}:${target.port ?? 22} failed: ${error.message}`, { cause: error }),
-          );
-        }
+        settle(() => {
+          if (presented !== undefined && !presented.equals(expected)) {
+            reject(new HostKeyMismatchError(target, fingerprint(presented)));
+          } else if (error.level === 'client-authentication') {
+            reject(
+              new UpstreamError(`SSH authentication as ${target.username}@${target.host} failed`, { cause: error }),
+            );
+          } else {
+            reject(
+              new UpstreamError(`SSH to ${target.host}:${target.port ?? 22} failed: ${error.message}`, {
+                cause: error,
+              }),
+            );
+          }
+        });
       });
       client.connect({
         host: target.host,

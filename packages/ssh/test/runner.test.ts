@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { before, describe, test } from 'node:test';
-import { UpstreamError, waitFor } from '@breakfix/core';
+import { DeadlineExceededError, UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../sandbox/test/fixtures.js';
@@ -105,6 +106,29 @@ describe('SSH runner', () => {
       runner.exec({ ...target, host: '127.0.0.1', port: 1 }, 'true'),
       /SSH to 127\.0\.0\.1:1 failed/,
     );
+  });
+
+  test('a server that accepts and hangs up before the handshake is a failed attempt, not a crash', async () => {
+    // Given what a guest's forwarded port does while its sshd is still starting: accept, say
+    // nothing for a while (past the handshake deadline), then close
+    const quick = createSshRunner({ connectTimeoutMs: 300 });
+    const server = createServer((socket) => setTimeout(() => socket.destroy(), 600));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      // Then each attempt rejects with the address (and no 'error' event escapes to the process)
+      for (let attempt = 0; attempt < 5; attempt++) {
+        await assert.rejects(quick.exec({ ...target, host: '127.0.0.1', port }, 'true'), (error: Error) => {
+          assert.ok(error instanceof UpstreamError || error instanceof DeadlineExceededError, String(error));
+          assert.match(error.message, new RegExp(`SSH to 127\\.0\\.0\\.1:${port} `));
+          return true;
+        });
+      }
+      // and the hang-ups that follow the deadline are absorbed too
+      await new Promise((resolve) => server.getConnections(() => setTimeout(resolve, 800)));
+    } finally {
+      server.close();
+    }
   });
 });
 
