@@ -155,7 +155,9 @@ async function runLabs(
     bootstrapTimeoutSeconds: Math.round(timeoutMs / 1000),
   });
   const store = new EnvironmentStore({ redis: connect() });
-  const ssh = createSshRunner();
+  // Under emulation a busy guest takes well over the default 10 s for SSH's key exchange.
+  const sshOptions = { connectTimeoutMs: 120_000 };
+  const ssh = createSshRunner(sshOptions);
   const provisionerOptions = {
     kube: sandbox.kube,
     store,
@@ -208,6 +210,7 @@ async function runLabs(
     catalog,
     tokens: [{ name: 'admin', role: 'admin', token: apiToken }],
     reach: 'vmAddress',
+    ssh: sshOptions,
     log: (line) => say(`  [api] ${line}`),
   });
   const port = await freePort();

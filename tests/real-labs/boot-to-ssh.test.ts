@@ -53,7 +53,8 @@ test('a rendered lab boots as a real QEMU guest: cloud-init from its Secret, SSH
     );
 
     // And the operator logs in with the host key pinned from the lab's secrets, once cloud-init is done
-    const ssh = createSshRunner();
+    // Under emulation, with other tests busy, SSH's key exchange can take well over 10 s.
+    const ssh = createSshRunner({ connectTimeoutMs: 120_000 });
     const target = {
       host: address,
       username: platform.operator.user,

@@ -3,7 +3,7 @@ import type { PlatformConfig } from '@breakfix/manifests';
 import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, type Scenario } from '@breakfix/scenarios';
 import type { SshKeyPair } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
+import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import { createApp } from './app.js';
@@ -26,6 +26,8 @@ export interface OrchestratorConfig {
   reach?: 'nodePort' | 'vmAddress';
   /** Where scenario break markers live on nodes (the sandbox's guests are not root). */
   scenarioStateDir?: string;
+  /** The SSH runner's options (emulated guests need a longer connect deadline). */
+  ssh?: SshRunnerOptions;
   log?: (message: string) => void;
 }
 
@@ -42,7 +44,7 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     return redis;
   };
   const redis = connect();
-  const ssh = createSshRunner();
+  const ssh = createSshRunner(config.ssh);
   const store = new EnvironmentStore({ redis, prefix });
   const allocator = new NodePortAllocator({ redis, prefix, range: config.platform.nodePorts });
   const metrics = createApiMetrics();
