@@ -280,6 +280,38 @@ test('a lab that never becomes ready is failed and deleted; the pool backs off, 
   }
 });
 
+test('a lab whose bootstrap reports failure is failed at once, with the bootstrap’s reason', async () => {
+  const { info } = await useSandbox();
+  const connect = connector(info.redisUrl);
+  const prefix = uniqueName('pw');
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:` });
+  // Every VM of this pool boots, and its (emulated) bootstrap writes the failed marker
+  const bootstrapFails = (objects: KubeObject[]) =>
+    objects.map((o) =>
+      o.kind === 'VirtualMachine'
+        ? { ...o, metadata: { ...o.metadata, annotations: { 'sim.breakfix.dev/fault': 'bootstrap-fails' } } }
+        : o,
+    );
+  const { provisioner } = simulatedLabs(kube, store, { readyTimeoutMs: 600_000, decorate: bootstrapFails });
+  const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 }] });
+  const worker = createPoolWorker({ connection: connect, redis: connect(), store, provisioner, pools, prefix, kube });
+  try {
+    const [lab] = (await worker.tick()).enqueued;
+    assert.ok(lab);
+    // within 2 minutes, long before the 10-minute readiness deadline: a failed bootstrap is final
+    await waitFor(async () => ((await store.get(lab.id)).state === 'deleted' ? true : undefined), {
+      what: 'the lab failed and deleted',
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
+    assert.match((await store.poolFailures())[prefix]?.reason ?? '', /simulated: kubeadm init failed/);
+  } finally {
+    await worker.close();
+    await deleteLabs(kube, store);
+  }
+});
+
 test('a claim that finds its pool empty wakes the worker, which boots a lab for the waiting learner', async () => {
   const { info } = await useSandbox();
   const connect = connector(info.redisUrl);

@@ -8,14 +8,17 @@ export interface WaitOptions {
   /** Pause between polls. Default 50 ms. */
   intervalMs?: number;
   signal?: AbortSignal;
+  /** An error the probe throws that no retry can cure: it ends the wait at once. */
+  isFinal?: (error: unknown) => boolean;
 }
 
 /**
  * Polls `probe` until it returns a value other than `undefined`, or fails with a
- * DeadlineExceededError naming `what` and the last error the probe threw.
+ * DeadlineExceededError naming `what` and the last error the probe threw. A thrown error for
+ * which `isFinal` says true is rethrown at once.
  */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
-  const { what, timeoutMs, intervalMs = 50, signal } = options;
+  const { what, timeoutMs, intervalMs = 50, signal, isFinal } = options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -25,6 +28,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, options: W
       if (value !== undefined) return value;
       lastError = undefined;
     } catch (error) {
+      if (isFinal?.(error)) throw error;
       lastError = error;
     }
     if (Date.now() >= deadline) {

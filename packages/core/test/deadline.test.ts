@@ -30,6 +30,24 @@ describe('deadlines', () => {
     );
   });
 
+  test('waitFor ends at once on an error the caller calls final, and retries the others', async () => {
+    class Final extends Error {}
+    let calls = 0;
+    const started = Date.now();
+    await assert.rejects(
+      waitFor(
+        async () => {
+          calls++;
+          throw calls < 3 ? new Error('not yet') : new Final('the bootstrap failed');
+        },
+        { what: 'a lab', timeoutMs: 60_000, intervalMs: 5, isFinal: (error) => error instanceof Final },
+      ),
+      (error: unknown) => error instanceof Final,
+    );
+    assert.equal(calls, 3);
+    assert.ok(Date.now() - started < 10_000, 'long before the deadline');
+  });
+
   test('withDeadline aborts the work and rejects when time runs out', async () => {
     let aborted = false;
     await assert.rejects(

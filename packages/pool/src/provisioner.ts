@@ -115,12 +115,10 @@ export function createProvisioner(options: ProvisionerOptions) {
           what: `the control plane of ${request.id} to be ready`,
           timeoutMs: options.readyTimeoutMs ?? 900_000,
           intervalMs: options.probeIntervalMs ?? 5_000,
+          // A bootstrap that said "failed" is final: no retry until the deadline.
+          isFinal: (error) => error instanceof FatalBootstrapError,
         },
-      ).catch((error: unknown) => {
-        // waitFor retries a probe that throws; a bootstrap that said "failed" is final.
-        const cause = (error as { cause?: unknown }).cause;
-        throw cause instanceof FatalBootstrapError ? cause : error;
-      });
+      );
 
       // The boot that was checked: the pool fails (or flags) the lab if another VMI replaces it.
       await store.setVmis(request.id, Object.fromEntries(Object.entries(running).map(([n, v]) => [n, v.uid])));
