@@ -81,7 +81,7 @@ function controlPlaneDocs(node: NodeBootstrap): object[] {
       patches: { directory: IMAGE_PATHS.kubeadmPatches },
       // Emulated guests bring the control plane up in minutes, not seconds; the bootstrap's own
       // deadline is what decides failure.
-      timeouts: { controlPlaneComponentHealthCheck: '30m0s', kubeletHealthCheck: '10m0s', kubernetesAPICall: '5m0s' },
+      timeouts: { controlPlaneComponentHealthCheck: '30m0s', kubeletHealthCheck: '10m0s', kubernetesAPICall: '30m0s' },
     },
     {
       apiVersion: node.kubeadmApiVersion,
