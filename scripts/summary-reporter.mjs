@@ -1,4 +1,8 @@
-// A node:test reporter that ends the run with one line: "N passed, M failed".
+// A node:test reporter that ends the run with one line: "N passed, M failed". With
+// BREAKFIX_TEST_COUNTS set (scripts/test.ts, which runs several batches), it appends the counts
+// to that file as a JSON line instead, and the script prints one line for all batches.
+import { appendFileSync } from 'node:fs';
+
 export default async function* summary(source) {
   let passed = 0;
   let failed = 0;
@@ -9,5 +13,7 @@ export default async function* summary(source) {
     if (event.type === 'test:pass' && !event.data.skip && !event.data.todo) passed += 1;
     if (event.type === 'test:fail') failed += 1;
   }
-  yield `${passed} passed, ${failed} failed\n`;
+  const countsFile = process.env.BREAKFIX_TEST_COUNTS;
+  if (countsFile) appendFileSync(countsFile, `${JSON.stringify({ passed, failed })}\n`);
+  else yield `${passed} passed, ${failed} failed\n`;
 }

@@ -5,7 +5,8 @@
 //   npm test -- packages/kube        only test files under these paths
 //   BREAKFIX_TEST_CONCURRENCY=4      test files run at once (default 4)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSandboxProcess } from '@breakfix/testkit';
@@ -66,27 +67,55 @@ const sandbox = await startSandboxProcess().catch((error: unknown) => {
 });
 console.log(`sandbox up: apiserver ${sandbox.info.apiServerUrl}, redis ${sandbox.info.redisUrl}`);
 
-console.log(`\n▶ tests (${files.length} files)`);
-const tests = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${process.env.BREAKFIX_TEST_CONCURRENCY ?? '4'}`,
-    '--test-reporter=spec',
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'scripts/summary-reporter.mjs')}`,
-    '--test-reporter-destination=stdout',
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, BREAKFIX_SANDBOX_FILE: sandbox.infoFile } },
-);
-const code = await new Promise<number>((resolve) => tests.on('exit', (c) => resolve(c ?? 1)));
+// Real guests (QEMU under emulation) take both cores for minutes: they run after the rest, one
+// file at a time, so they neither starve nor are starved by the orchestration tests.
+const REAL_GUESTS = ['tests/real-labs/', 'packages/qemu/test/boot.test.ts'];
+const isRealGuest = (file: string) => REAL_GUESTS.some((prefix) => relative(root, file).startsWith(prefix));
+const batches = [
+  {
+    title: 'tests',
+    files: files.filter((file) => !isRealGuest(file)),
+    concurrency: process.env.BREAKFIX_TEST_CONCURRENCY ?? '4',
+  },
+  { title: 'tests with real guests (QEMU)', files: files.filter(isRealGuest), concurrency: '1' },
+].filter((batch) => batch.files.length > 0);
+
+const countsFile = join(mkdtempSync(join(tmpdir(), 'breakfix-counts-')), 'counts.jsonl');
+let code = 0;
+for (const batch of batches) {
+  console.log(`\n▶ ${batch.title} (${batch.files.length} files)`);
+  const tests = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${batch.concurrency}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'scripts/summary-reporter.mjs')}`,
+      '--test-reporter-destination=stdout',
+      ...batch.files,
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, BREAKFIX_SANDBOX_FILE: sandbox.infoFile, BREAKFIX_TEST_COUNTS: countsFile },
+    },
+  );
+  const exit = await new Promise<number>((resolve) => tests.on('exit', (c) => resolve(c ?? 1)));
+  if (exit !== 0) code = exit;
+}
+// One closing line for every batch together: "N passed, M failed".
+const totals = (existsSync(countsFile) ? readFileSync(countsFile, 'utf8').trim().split('\n') : [])
+  .filter((line) => line !== '')
+  .map((line) => JSON.parse(line) as { passed: number; failed: number })
+  .reduce((sum, c) => ({ passed: sum.passed + c.passed, failed: sum.failed + c.failed }), { passed: 0, failed: 0 });
 if (code !== 0) {
   // What the sandbox (apiserver, simulator) said during a failed run, for whoever debugs it.
   mkdirSync(join(root, 'test-results'), { recursive: true });
   writeFileSync(join(root, 'test-results', 'sandbox.log'), sandbox.output());
 }
 await sandbox.stop();
+console.log(`${totals.passed} passed, ${totals.failed} failed`);
 process.exit(code);
