@@ -88,7 +88,7 @@ export async function startSlackApi(options: { userGroups?: Record<string, strin
     texts(filter: (call: SlackCall) => boolean = () => true): string[] {
       return calls.filter(filter).map((c) => `${String(c.args.text ?? '')}\n${JSON.stringify(c.args.blocks ?? '')}`);
     },
-    async waitForCall(what: string, predicate: (call: SlackCall) => boolean, timeoutMs = 20_000): Promise<SlackCall> {
+    async waitForCall(what: string, predicate: (call: SlackCall) => boolean, timeoutMs = 60_000): Promise<SlackCall> {
       return await waitFor(async () => calls.find(predicate), { what, timeoutMs, intervalMs: 20 });
     },
     async close(): Promise<void> {
