@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { assertNever } from '@breakfix/core';
 import type { Kube } from '@breakfix/kube';
 import { labFootprint, parseLabSpec } from '@breakfix/manifests';
 import {
@@ -239,16 +240,35 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     }
   }
 
-  /** The reaper: claimed labs past their TTL are released and torn down. */
+  /**
+   * The reaper: claimed labs past their TTL are released and torn down. The list it reads from is
+   * already stale when it acts: the store decides each release atomically on the lab's current
+   * expiry and state, so a lab extended meanwhile stays, and one released meanwhile (by its learner
+   * or another replica) is simply done. The list is corrected in place for the rest of the tick.
+   */
   async function reapExpired(environments: Environment[]): Promise<string[]> {
     const now = (options.now ?? Date.now)();
-    const expired = environments.filter((env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now);
-    for (const env of expired) {
-      await options.store.apply(env.id, 'release');
-      env.state = 'releasing';
-      await release(env.id);
+    const due = environments.filter((env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now);
+    const expired: string[] = [];
+    for (const env of due) {
+      const result = await options.store.expire(env.id, now);
+      switch (result.outcome) {
+        case 'expired':
+          env.state = 'releasing';
+          await release(env.id);
+          expired.push(env.id);
+          break;
+        case 'extended':
+          env.expiresAt = result.expiresAt;
+          break;
+        case 'not-claimed':
+          if (result.state !== undefined) env.state = result.state;
+          break;
+        default:
+          assertNever(result, 'expire outcome');
+      }
     }
-    return expired.map((env) => env.id);
+    return expired;
   }
 
   /**

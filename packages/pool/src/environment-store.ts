@@ -63,6 +63,12 @@ export interface PoolFailure {
   at: number;
 }
 
+/** What the reaper's `expire` found: released now, extended meanwhile, or no longer claimed. */
+export type ExpireOutcome =
+  | { outcome: 'expired' }
+  | { outcome: 'extended'; expiresAt: number }
+  | { outcome: 'not-claimed'; state?: EnvironmentState };
+
 /** The lab cannot be extended further: it reached its maximum lifetime. */
 export class ExtendLimitError extends ConflictError {
   constructor(id: string, maxExpiresAt: number) {
@@ -113,25 +119,49 @@ const LUA_TRANSITIONS = `local transitions = {${Object.entries(TRANSITIONS)
   .join(', ')}}`;
 
 /**
- * KEYS: 1 env hash, 2 ready zset of the pool, 3 learner key (or a dummy), 4 provisioning set.
- * ARGV: event, now, [field, value]... Applies a transition atomically; returns the new state or
- * an error reply `BADMOVE <state>` / `NOENV`.
+ * A Lua function `move(event, now)` over KEYS 1 env hash, 2 ready zset of the pool, 3 learner key
+ * (or a dummy), 4 provisioning set: applies a transition; returns the new state or an error reply
+ * `BADMOVE <state>` / `NOENV`. Shared by every script that changes a state.
  */
-const MOVE = `${LUA_TRANSITIONS}
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return redis.error_reply('NOENV') end
-local next = transitions[ARGV[1]][state]
-if not next then return redis.error_reply('BADMOVE ' .. state) end
-redis.call('HSET', KEYS[1], 'state', next, 'updatedAt', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local id = redis.call('HGET', KEYS[1], 'id')
-if next == 'ready' then redis.call('ZADD', KEYS[2], ARGV[2], id) else redis.call('ZREM', KEYS[2], id) end
-if next ~= 'provisioning' then redis.call('SREM', KEYS[4], id) end
-if ARGV[1] == 'release' then
-  local learner = redis.call('HGET', KEYS[1], 'learner')
-  if learner and redis.call('GET', KEYS[3]) == id then redis.call('DEL', KEYS[3]) end
+const MOVE_FUNCTION = `${LUA_TRANSITIONS}
+local function move(event, now)
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if not state then return redis.error_reply('NOENV') end
+  local next = transitions[event][state]
+  if not next then return redis.error_reply('BADMOVE ' .. state) end
+  redis.call('HSET', KEYS[1], 'state', next, 'updatedAt', now)
+  local id = redis.call('HGET', KEYS[1], 'id')
+  if next == 'ready' then redis.call('ZADD', KEYS[2], now, id) else redis.call('ZREM', KEYS[2], id) end
+  if next ~= 'provisioning' then redis.call('SREM', KEYS[4], id) end
+  if event == 'release' then
+    local learner = redis.call('HGET', KEYS[1], 'learner')
+    if learner and redis.call('GET', KEYS[3]) == id then redis.call('DEL', KEYS[3]) end
+  end
+  return next
 end
-return next
+`;
+
+/** KEYS: as MOVE_FUNCTION. ARGV: event, now. Applies a transition atomically. */
+const MOVE = `${MOVE_FUNCTION}
+return move(ARGV[1], ARGV[2])
+`;
+
+/**
+ * KEYS: as MOVE_FUNCTION. ARGV: now. The reaper's release, decided inside Redis: only a lab that
+ * is still claimed and whose expiry is at or before `now` is released, so an extend or a release
+ * that landed after the reaper read its list wins. Returns {'expired'} | {'extended', expiresAt} |
+ * {'not-claimed', state or ''}.
+ */
+const EXPIRE = `${MOVE_FUNCTION}
+local now = tonumber(ARGV[1])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'claimed' then return {'not-claimed', state or ''} end
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
+-- A claimed lab without an expiry never expires (as the reaper's own filter reads it).
+if expires == nil then return {'extended', ''} end
+if expires > now then return {'extended', tostring(expires)} end
+move('release', ARGV[1])
+return {'expired'}
 `;
 
 /**
@@ -260,6 +290,34 @@ export class EnvironmentStore {
       if (message.startsWith('NOENV')) throw new NotFoundError(`no environment ${id}`);
       throw error;
     }
+  }
+
+  /**
+   * Releases a claimed lab whose time is up, deciding atomically on what Redis holds now rather
+   * than on what the caller read earlier: a lab extended since is kept (`extended`), one already
+   * released (by its learner, an operator or another reaper) or gone is `not-claimed`, with its
+   * state. Neither is an error: the reaper's list is always a little stale.
+   */
+  async expire(id: string, now: number = this.#now()): Promise<ExpireOutcome> {
+    const env = await this.get(id).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (env === undefined) return { outcome: 'not-claimed' };
+    const [outcome, value] = (await this.#redis.eval(
+      EXPIRE,
+      4,
+      this.#env(id),
+      this.#ready(env.pool),
+      this.#learner(env.learner ?? '-'),
+      this.#provisioning(env.pool),
+      now,
+    )) as [string, string | undefined];
+    if (outcome === 'expired') return { outcome };
+    if (outcome === 'extended') return { outcome, expiresAt: value === '' ? Number.POSITIVE_INFINITY : Number(value) };
+    return value === undefined || value === ''
+      ? { outcome: 'not-claimed' }
+      : { outcome: 'not-claimed', state: value as EnvironmentState };
   }
 
   /**

@@ -3,6 +3,7 @@ export {
   type Environment,
   EnvironmentStore,
   type EnvironmentStoreOptions,
+  type ExpireOutcome,
   ExtendLimitError,
   emptyCounts,
   type LabAccessDetails,

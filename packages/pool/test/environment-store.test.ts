@@ -6,9 +6,13 @@ import { EnvironmentStore, LearnerHasLabError, PoolExhaustedError } from '../src
 
 after(closeRedisConnections);
 
-async function store() {
+async function store(now?: () => number) {
   const { redis } = await useSandbox();
-  return new EnvironmentStore({ redis: redis(), prefix: `${uniqueName('envs')}:` });
+  return new EnvironmentStore({
+    redis: redis(),
+    prefix: `${uniqueName('envs')}:`,
+    ...(now === undefined ? {} : { now }),
+  });
 }
 
 async function readyEnvironments(environments: EnvironmentStore, pool: string, count: number): Promise<string[]> {
@@ -128,5 +132,38 @@ describe('environment store', () => {
     await assert.rejects(environments.apply('nope', 'delete'), NotFoundError);
     const again = await environments.create({ id: 'env-000', pool: 'p', namespace: 'other' });
     assert.equal(again.state, 'ready', 'create is idempotent and never resets an environment');
+  });
+
+  test('expire releases a claimed lab only when its time is up now, and finds a released one done', {
+    timeout: 30_000,
+  }, async () => {
+    let clock = 1_000_000;
+    const environments = await store(() => clock);
+    await readyEnvironments(environments, 'p', 3);
+    const [due, extended, released] = await Promise.all(
+      ['ada', 'bob', 'cy'].map((learner) => environments.claim({ pool: 'p', learner, scenario: 's', ttlMs: 60_000 })),
+    );
+    assert.ok(due && extended && released);
+    // Given three labs past their expiry, one extended and one released since the reaper looked
+    clock += 61_000;
+    const until = await environments.extend(extended.id, 30 * 60_000, 2 * 3_600_000);
+    await environments.apply(released.id, 'release');
+
+    // Then only the one whose time is still up is released, its learner free to claim again
+    assert.deepEqual(await environments.expire(due.id), { outcome: 'expired' });
+    assert.equal((await environments.get(due.id)).state, 'releasing');
+    assert.equal(await environments.heldBy('ada'), undefined);
+    assert.deepEqual(await environments.expire(extended.id), { outcome: 'extended', expiresAt: until });
+    assert.equal((await environments.get(extended.id)).state, 'claimed');
+    assert.equal((await environments.heldBy('bob'))?.id, extended.id);
+    assert.deepEqual(await environments.expire(released.id), { outcome: 'not-claimed', state: 'releasing' });
+    // Twice is as good as once; a lab that is gone or was never claimed is no error either
+    assert.deepEqual(await environments.expire(due.id), { outcome: 'not-claimed', state: 'releasing' });
+    assert.deepEqual(await environments.expire('nope'), { outcome: 'not-claimed' });
+    await environments.create({ id: 'fresh', pool: 'p', namespace: 'lab-fresh' });
+    assert.deepEqual(await environments.expire('fresh'), { outcome: 'not-claimed', state: 'provisioning' });
+    // The caller's clock decides what is due: at the extended expiry, not a millisecond before
+    assert.deepEqual(await environments.expire(extended.id, until - 1), { outcome: 'extended', expiresAt: until });
+    assert.deepEqual(await environments.expire(extended.id, until), { outcome: 'expired' });
   });
 });
