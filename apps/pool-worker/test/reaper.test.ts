@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { type Environment, EnvironmentStore } from '@breakfix/pool';
+import { parseLabSpec } from '@breakfix/manifests';
+import { createLabAccess, type Environment, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 import { parsePoolsConfig } from '../src/pool-config.js';
 
@@ -150,4 +153,77 @@ test('a lab its learner released after the reaper read its list: the tick goes o
   // and the lab's place no longer counts as live, so the pool gets its one lab back
   assert.equal(tick.enqueued.length, 1, `tick: ${JSON.stringify(tick)}`);
   assert.deepEqual(tick.held, []);
+});
+
+test('the teardown of a lab the reaper expired deletes its SSH Service and frees its NodePort', {
+  timeout: 300_000,
+}, async () => {
+  const { info } = await useSandbox();
+  const connect = connector(info.redisUrl);
+  const kube = createKube({ kubeconfig: info.kubeconfig });
+  const prefix = uniqueName('reap-port');
+  const redis = connect();
+  const store = new EnvironmentStore({ redis, prefix: `${prefix}:` });
+  const allocator = new NodePortAllocator({ redis, prefix: `${prefix}:`, range: { first: 30000, last: 32699 } });
+  const { provisioner, ssh, platform, operatorKey } = simulatedLabs(kube, store);
+  closers.push(async () => ssh.close());
+  const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
+  let worker: ReturnType<typeof createPoolWorker> | undefined;
+  try {
+    // Given a lab claimed through a NodePort (as production hands labs out): its port is leased
+    const id = uniqueName('e');
+    assert.equal(
+      await provisioner.provision({ id, pool: prefix, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
+      'ready',
+    );
+    const access = createLabAccess({
+      kube,
+      store,
+      allocator,
+      ssh,
+      platform,
+      operatorKey,
+      publicHost: 'labs.example.test',
+    });
+    const { environment, connection } = await access.claim({
+      pool: prefix,
+      learner: 'dee',
+      scenario: 'demo',
+      ttlMs: 60_000,
+    });
+    const lease = (await allocator.leases()).find((l) => l.labId === environment.id);
+    assert.equal(lease?.port, connection.port, 'the learner was given the leased port');
+    const sshService = { apiVersion: 'v1', kind: 'Service', namespace: environment.namespace, name: 'ssh' };
+    assert.ok(await kube.get(sshService), 'the SSH Service is open');
+
+    // When its time is up, the reaper releases it and the worker (holding the allocator) tears it down
+    worker = createPoolWorker({
+      connection: connect,
+      redis: connect(),
+      store,
+      provisioner,
+      pools,
+      prefix,
+      kube,
+      allocator,
+      now: () => Date.now() + 120_000,
+    });
+    assert.deepEqual((await worker.tick()).expired, [environment.id]);
+    await waitFor(async () => ((await store.get(environment.id)).state === 'deleted' ? true : undefined), {
+      what: `lab ${environment.id} torn down`,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+
+    // Then the port is free for the next lab, and the Service that opened it is gone
+    assert.deepEqual(
+      (await allocator.leases()).filter((l) => l.labId === environment.id),
+      [],
+      'no lease left for the torn-down lab',
+    );
+    assert.equal(await kube.get(sshService), undefined);
+  } finally {
+    await worker?.close();
+    await deleteLabs(kube, store);
+  }
 });
