@@ -1,6 +1,7 @@
 import { ApiError, type BreakfixClient, type Lab } from '@breakfix/client';
 import {
   App,
+  type AuthorizeResult,
   type BlockAction,
   type ButtonAction,
   HTTPReceiver,
@@ -8,7 +9,7 @@ import {
   type RespondFn,
   SocketModeReceiver,
 } from '@slack/bolt';
-import type { WebClient } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { type LabCommand, parseCommand } from './command.js';
 import type { Message } from './messages.js';
 import * as messages from './messages.js';
@@ -26,7 +27,7 @@ export interface SlackBotOptions {
   /** `http` (default): Slack POSTs to `/slack/events`. `socket`: Socket Mode with `appToken` (no public URL). */
   mode?: 'http' | 'socket';
   appToken?: string;
-  /** Where HTTP is served (events in HTTP mode, /healthz in both). Default 3000; start() may override it in HTTP mode. */
+  /** Where HTTP is served (events in HTTP mode, /healthz and /readyz in both). Default 3000; start() may override it in HTTP mode. */
   port?: number;
   /** Slack's Web API base; tests point it at a local server. Default https://slack.com/api/. */
   slackApiUrl?: string;
@@ -44,6 +45,12 @@ export interface SlackBotOptions {
   queueGiveUpMs?: number;
   /** Warn this long before a lab expires. Default 10 minutes. */
   expiryWarningMs?: number;
+  /**
+   * The bot token is verified with `auth.test` after start, off the path of every command: each
+   * attempt may take `timeoutMs` (default 10 s), and a failed one is logged, reported by /readyz
+   * and tried again after `retryMs` (default 30 s).
+   */
+  tokenCheck?: { timeoutMs?: number; retryMs?: number };
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -83,27 +90,83 @@ export function createSlackBot(options: SlackBotOptions) {
   const tracked = new Map<string, Tracked>(); // by learner id
   const waiting = new Map<string, Waiting>(); // by learner id
   const clientOptions = options.slackApiUrl === undefined ? {} : { slackApiUrl: options.slackApiUrl };
+  const client = new WebClient(options.botToken, { logLevel: LogLevel.WARN, ...clientOptions });
+  // One attempt per check, with a deadline: the check retries on its own schedule.
+  const verifier = new WebClient(options.botToken, {
+    logLevel: LogLevel.ERROR,
+    ...clientOptions,
+    retryConfig: { retries: 0 },
+    timeout: options.tokenCheck?.timeoutMs ?? 10_000,
+  });
+  /** Why the bot is not ready yet; undefined once Slack accepted the token. */
+  let notReady: string | undefined = 'the bot token has not been verified with Slack yet (auth.test)';
+  /** The bot's own ids, once auth.test told them (Bolt's ignoreSelf uses them). */
+  let identity: Pick<AuthorizeResult, 'botId' | 'botUserId'> = {};
+
+  type ProbeResponse = {
+    writeHead: (status: number, headers: Record<string, string>) => { end: (body: string) => void };
+  };
   const healthz = {
     path: '/healthz',
     method: ['GET'],
-    handler: (
-      _req: unknown,
-      res: { writeHead: (status: number, headers: Record<string, string>) => { end: (body: string) => void } },
-    ) => {
+    handler: (_req: unknown, res: ProbeResponse) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
     },
   };
-  // Socket Mode dials out to Slack; its receiver still serves /healthz for the probes.
+  const readyz = {
+    path: '/readyz',
+    method: ['GET'],
+    handler: (_req: unknown, res: ProbeResponse) => {
+      const body = notReady === undefined ? { status: 'ready' } : { status: 'not ready', reason: notReady };
+      res
+        .writeHead(notReady === undefined ? 200 : 503, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify(body));
+    },
+  };
+  const customRoutes = [healthz, readyz];
+  // Socket Mode dials out to Slack; its receiver still serves /healthz and /readyz for the probes.
   const receiver =
     options.mode === 'socket'
       ? new SocketModeReceiver({
           appToken: options.appToken ?? '',
-          customRoutes: [healthz],
+          customRoutes,
           installerOptions: { port: options.port ?? 3000 },
         })
-      : new HTTPReceiver({ signingSecret: options.signingSecret, endpoints: '/slack/events', customRoutes: [healthz] });
-  const app = new App({ token: options.botToken, logLevel: LogLevel.WARN, clientOptions, receiver });
-  const client: WebClient = app.client;
+      : new HTTPReceiver({ signingSecret: options.signingSecret, endpoints: '/slack/events', customRoutes });
+  // Not `token`: with it Bolt makes every incoming request wait for its auth.test call, so a Web
+  // API that does not answer would keep commands from being acknowledged within Slack's 3 s.
+  const app = new App({
+    authorize: async () => ({ botToken: options.botToken, ...identity }),
+    logLevel: LogLevel.WARN,
+    clientOptions,
+    receiver,
+  });
+
+  let checking: Promise<void> | undefined;
+  /** Verifies the bot token (one attempt at a time); a failure is logged and reported by /readyz, never thrown. */
+  function verifyToken(): Promise<void> {
+    checking ??= checkToken().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  }
+
+  async function checkToken(): Promise<void> {
+    try {
+      const result = await verifier.auth.test();
+      identity = {
+        ...(result.bot_id === undefined ? {} : { botId: result.bot_id }),
+        ...(result.user_id === undefined ? {} : { botUserId: result.user_id }),
+      };
+      notReady = undefined;
+      log(
+        `bot token verified: ${result.user ?? result.user_id ?? 'bot'} in ${result.team ?? result.team_id ?? 'workspace'}`,
+      );
+    } catch (error) {
+      notReady = `auth.test failed: ${reasonOf(error)}`;
+      log(`${notReady}; commands are still acknowledged, and the check runs again`);
+    }
+  }
 
   async function dm(user: string, message: Message): Promise<{ channel: string; ts: string }> {
     const opened = await client.conversations.open({ users: user });
@@ -405,7 +468,15 @@ export function createSlackBot(options: SlackBotOptions) {
       await app.start(port);
       const round = (fn: () => Promise<void>, ms: number) =>
         setInterval(() => void fn().catch((e: unknown) => log(`background round failed: ${String(e)}`)), ms);
-      timers = [round(pollQueue, options.queuePollMs ?? 10_000), round(watchLabs, 30_000)];
+      const retryToken = async () => {
+        if (notReady !== undefined) await verifyToken();
+      };
+      timers = [
+        round(pollQueue, options.queuePollMs ?? 10_000),
+        round(watchLabs, 30_000),
+        round(retryToken, options.tokenCheck?.retryMs ?? 30_000),
+      ];
+      void verifyToken();
     },
     async stop(): Promise<void> {
       for (const timer of timers) clearInterval(timer);
@@ -419,6 +490,20 @@ export function createSlackBot(options: SlackBotOptions) {
 }
 
 class NoLabError extends Error {}
+
+/**
+ * An error's message with those of its causes: the Web API client's request errors say only
+ * "fetch failed", and the reason (ECONNREFUSED, a DNS failure) sits in `original`, then `cause`.
+ */
+function reasonOf(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && parts.length < 5) {
+    if (!parts.at(-1)?.endsWith(current.message)) parts.push(current.message);
+    current = (current as { original?: unknown }).original ?? current.cause;
+  }
+  return parts.length === 0 ? String(error) : parts.join(': ');
+}
 
 function conflict(labId: string): ApiError {
   return new ApiError({

@@ -13,7 +13,7 @@
 //   SLACK_ALLOWED_CHANNELS      optional comma-separated channel ids (DMs with the bot always work)
 //   SLACK_ADMIN_USERS           optional comma-separated user ids allowed `/lab admin`
 //   SLACK_ADMIN_USERGROUP       optional user group id (S...) whose members are admins
-//   PORT                        HTTP port (default 3000; /slack/events and /healthz)
+//   PORT                        HTTP port (default 3000; /slack/events, /healthz and /readyz)
 
 import { createClient } from '@breakfix/client';
 import { readEnvConfig } from '@breakfix/core';

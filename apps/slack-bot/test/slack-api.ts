@@ -126,11 +126,13 @@ export async function sendToBot(
   url: string,
   secret: string,
   body: string,
-  options: { contentType?: string; timestamp?: number; retryNum?: number; signature?: string } = {},
+  options: { contentType?: string; timestamp?: number; retryNum?: number; signature?: string; timeoutMs?: number } = {},
 ): Promise<Response> {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   return await fetch(url, {
     method: 'POST',
+    // A bot that never answers fails the request after this, instead of holding the test up.
+    ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
     headers: {
       'Content-Type': options.contentType ?? 'application/x-www-form-urlencoded',
       'X-Slack-Request-Timestamp': String(timestamp),
