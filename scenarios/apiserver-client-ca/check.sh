@@ -12,7 +12,7 @@ if [[ ! -f $ca ]]; then
 elif ! openssl verify -CAfile "$ca" "$client" >/dev/null 2>&1; then
   problem "--client-ca-file is $ca, which did not sign the cluster's client certificates (admin.conf, kubelets)."
 fi
-if ! kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz >/dev/null 2>&1; then
+if ! kubectl --request-timeout=5s --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz >/dev/null 2>&1; then
   problem "kubectl with /etc/kubernetes/admin.conf is still refused; after a fix give the API server a minute."
 fi
 exit $((problems > 0))

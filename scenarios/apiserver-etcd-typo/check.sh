@@ -6,5 +6,5 @@ problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
 servers=$(grep -o -- '--etcd-servers=[^ ]*' /etc/kubernetes/manifests/kube-apiserver.yaml | cut -d= -f2)
 [[ $servers == https://127.0.0.1:2379 ]] || problem "kube-apiserver.yaml points --etcd-servers at ${servers:-nothing}; etcd on cp listens for clients on https://127.0.0.1:2379."
-kubectl get --raw=/readyz >/dev/null 2>&1 || problem "The API server does not answer /readyz yet; after a fix give it up to a minute."
+kubectl --request-timeout=5s get --raw=/readyz >/dev/null 2>&1 || problem "The API server does not answer /readyz yet; after a fix give it up to a minute."
 exit $((problems > 0))

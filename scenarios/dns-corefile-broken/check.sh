@@ -4,10 +4,10 @@ set -uo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
-corefile=$(kubectl -n kube-system get cm coredns -o jsonpath='{.data.Corefile}')
+corefile=$(kubectl --request-timeout=5s -n kube-system get cm coredns -o jsonpath='{.data.Corefile}')
 zone=$(echo "$corefile" | awk '$1 == "kubernetes" {print $2; exit}')
 [[ $zone == cluster.local ]] || problem "The Corefile's kubernetes plugin answers for \"${zone:-nothing}\", not the cluster domain cluster.local."
-ip=$(kubectl -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
+ip=$(kubectl --request-timeout=5s -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}')
 # A DNS query without dig: one A question over UDP, answer code and count read from the header.
 answer=$(python3 - "$ip" <<'PY'
 import random, socket, struct, sys

@@ -16,7 +16,7 @@ if ! systemctl is-enabled --quiet kubelet; then
   echo "The kubelet is not enabled: it would not start after a reboot."
   failed=1
 fi
-ready=$(kubectl get node cp -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
+ready=$(kubectl --request-timeout=5s get node cp -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
 if [[ $ready != True ]]; then
   echo "Node cp is not Ready (Ready=${ready:-unknown}). After a fix it can take up to a minute."
   failed=1

@@ -10,6 +10,6 @@ if grep -Eq '^[^#]\S*\s+\S+\s+swap\s' /etc/fstab; then
   problem "/etc/fstab still turns swap on at boot: $(grep -E '^[^#]\S*\s+\S+\s+swap\s' /etc/fstab | head -n 1)"
 fi
 systemctl is-active --quiet kubelet || problem "The kubelet on cp is not running (systemctl status kubelet)."
-ready=$(kubectl get node cp -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
+ready=$(kubectl --request-timeout=5s get node cp -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)
 [[ $ready == True ]] || problem "Node cp is not Ready yet (Ready=${ready:-unknown}); it can take a minute after the kubelet starts."
 exit $((problems > 0))

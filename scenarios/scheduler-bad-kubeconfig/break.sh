@@ -2,6 +2,9 @@
 # Points the scheduler at a kubeconfig that does not exist, then creates pods that need scheduling.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+pause_image() {
+  kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
+}
 
 manifest=/etc/kubernetes/manifests/kube-scheduler.yaml
 sed -i 's#--kubeconfig=/etc/kubernetes/scheduler.conf$#--kubeconfig=/etc/kubernetes/scheduler.config#' "$manifest"

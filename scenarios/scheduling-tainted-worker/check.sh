@@ -4,11 +4,11 @@ set -uo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
-taints=$(kubectl get node w1 -o jsonpath='{range .spec.taints[*]}{.key}={.value}:{.effect} {end}')
+taints=$(kubectl --request-timeout=5s get node w1 -o jsonpath='{range .spec.taints[*]}{.key}={.value}:{.effect} {end}')
 [[ $taints != *NoSchedule* ]] || problem "Node w1 still has a NoSchedule taint: $taints"
-if [[ -n $(kubectl get deploy web -o jsonpath='{.spec.template.spec.tolerations}') ]]; then
+if [[ -n $(kubectl --request-timeout=5s get deploy web -o jsonpath='{.spec.template.spec.tolerations}') ]]; then
   problem "The web deployment was changed to tolerate the taint; fix the node instead."
 fi
-running=$(kubectl get pods -l app=web --field-selector=status.phase=Running,spec.nodeName=w1 --no-headers 2>/dev/null | wc -l)
+running=$(kubectl --request-timeout=5s get pods -l app=web --field-selector=status.phase=Running,spec.nodeName=w1 --no-headers 2>/dev/null | wc -l)
 [[ $running -ge 2 ]] || problem "$running of 2 web pods run on w1."
 exit $((problems > 0))
