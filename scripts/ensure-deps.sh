@@ -15,6 +15,8 @@ needs=(
   "/bin/busybox:busybox-static"
   "setpriv:util-linux"
   "shellcheck:shellcheck"
+  # scenario lint reads scripts through shfmt's parser (packages/scenarios/src/shell-syntax.ts)
+  "shfmt:shfmt"
   "cloud-init:cloud-init"
   "chromium:chromium"
   # the node image (images/build.sh) and real labs under QEMU (packages/qemu)

@@ -2,22 +2,29 @@ import { execFile } from 'node:child_process';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
 import { inspectScenario, type Problem, scenarioDirs } from './load.js';
 import type { Scenario, ScenarioScript } from './schema.js';
+import { scriptRuleProblems } from './script-rules.js';
 
 export interface LintOptions {
   /** The shellcheck binary. Default `shellcheck` on PATH (scripts/ensure-deps.sh installs it). */
   shellcheck?: string;
+  /** The shfmt binary, whose parser the script rules read. Default `shfmt` on PATH (scripts/ensure-deps.sh). */
+  shfmt?: string;
 }
 
 /**
  * Everything loadScenario checks (schema, referenced files, versions, topology) plus what only an
- * author's machine can: shellcheck on every script, a shebang the node can run, and shell dialect
- * sanity for simulator scenarios (busybox has no bash).
+ * author's machine can: shellcheck on every script, a shebang the node can run, shell dialect
+ * sanity for simulator scenarios (busybox has no bash), and the rules of script-rules.ts (functions
+ * defined nowhere, check kubectl without a request timeout, node names no lab has).
  */
 export async function lintScenario(dir: string, options: LintOptions = {}): Promise<Problem[]> {
   const { scenario, problems } = inspectScenario(dir);
   if (scenario === undefined) return problems;
   const scripts = uniqueScripts(scenario);
   for (const script of scripts) problems.push(...shebangProblems(scenario, script));
+  problems.push(
+    ...(await scriptRuleProblems(scenario, scripts, options.shfmt === undefined ? {} : { shfmt: options.shfmt })),
+  );
   problems.push(...(await shellcheck(scripts, options.shellcheck ?? 'shellcheck')));
   return problems;
 }

@@ -207,7 +207,13 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
       scenario.scripts.break.map((s) => s.file),
       ['break-intro.sh'],
     );
-    assert.match(scenario.scripts.check[0]?.content ?? '', /echo "Step 1 \(Bring node01 back\) is not done yet\."/);
+    // Killercoda's node01 is the lab's w1, and the check's kubectl gives up on a hung API server
+    assert.match(scenario.scripts.check[0]?.content ?? '', /echo "Step 1 \(Bring w1 back\) is not done yet\."/);
+    assert.match(scenario.scripts.check[0]?.content ?? '', /kubectl get node w1 /);
+    assert.match(
+      scenario.scripts.check[0]?.content ?? '',
+      /kubectl\(\) \{ command kubectl --request-timeout=10s "\$@"; \}/,
+    );
     assert.match(scenario.scripts.solve[0]?.content ?? '', /systemctl enable --now kubelet/);
     assert.deepEqual(warnings, [
       "break-intro.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",

@@ -9,6 +9,7 @@ import { writeScenario } from '../write.js';
 import type { ImportResult } from './killercoda.js';
 import { slug } from './killercoda.js';
 import { detailsBlocks, hintText, scriptBody, withoutDetails } from './markdown.js';
+import { KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
 
 const trackSchema = z.looseObject({
   title: z.string().min(1),
@@ -74,8 +75,8 @@ export function importInstruqt(sourceDir: string, outDir: string, options: { id?
         files[name] = [
           '#!/bin/bash',
           `# Imported from Instruqt: ${basename(dir)}/${lifecycle}-${host}`,
-          ...(phase === 'check' ? [FAIL_MESSAGE_SHIM] : []),
-          body,
+          ...(phase === 'check' ? [FAIL_MESSAGE_SHIM, KUBECTL_TIMEOUT_SHIM] : []),
+          renameNodes(body, Object.fromEntries(hosts.map((h) => [h, nodeOf(h)]))),
           '',
         ].join('\n');
         scripts[phase].push({ run: name, on: node });

@@ -5,6 +5,10 @@ import { KUBERNETES_RELEASES } from '@breakfix/manifests';
 import { z } from 'zod';
 import { writeScenario } from '../write.js';
 import { codeBlocks, detailsBlocks, hintText, isSolution, scriptBody, withoutDetails } from './markdown.js';
+import { KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
+
+/** Killercoda's kubeadm images name their nodes `controlplane` and `node01`. */
+const NODE_NAMES = { controlplane: 'cp', node01: 'w1' };
 
 /** The parts of Killercoda's index.json we read (https://killercoda.com/creators). */
 const indexSchema = z.looseObject({
@@ -94,6 +98,7 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
     files[name] = [
       '#!/bin/bash',
       `# Imported from Killercoda: ${step.verify}, which answers by exit code only.`,
+      KUBECTL_TIMEOUT_SHIM,
       'verify() {',
       scriptBody(read(step.verify)),
       '}',
@@ -114,11 +119,13 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
     files['solve.sh'] =
       `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${solution.join('\n')}\n`;
   }
-  const remote = Object.entries(files).filter(([, content]) => /\bssh\s+node\d+/.test(content));
-  for (const [name] of remote)
-    warnings.push(
-      `${name} reaches other nodes with ssh (Killercoda's node01): move those commands into a script with \`on: w1\``,
-    );
+  for (const [name, content] of Object.entries(files)) {
+    if (/\bssh\s+node\d+/.test(content))
+      warnings.push(
+        `${name} reaches other nodes with ssh (Killercoda's node01): move those commands into a script with \`on: w1\``,
+      );
+    files[name] = renameNodes(content, NODE_NAMES);
+  }
   if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s): add hints until there are two`);
 
   const id = options.id ?? slug(basename(resolve(outDir)));

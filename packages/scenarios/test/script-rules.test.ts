@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { lintScenario, type Problem } from '../src/index.js';
+
+const LINT_FIXTURES = fileURLToPath(new URL('./fixtures/lint/', import.meta.url));
+const TIMEOUT = { timeout: 30_000 };
+
+const undefinedCall = (name: string) =>
+  `calls ${name}, which is neither a function defined in this script nor a command of the node image: ` +
+  'the runner uploads each script alone and sources no helpers, so define it here ' +
+  '(or, if the image has this program, add it to packages/scenarios/src/node-commands.ts)';
+const NO_TIMEOUT =
+  'kubectl without --request-timeout: a hung API server would hold this check until the runner kills it, ' +
+  'and the learner would get no feedback; add --request-timeout=5s';
+const unknownNode = (name: string) =>
+  `names node ${name}, but this scenario's labs have only cp, w1 (topology.workers: 1)`;
+
+describe('deliberately broken fixtures: each rule names the file and line', () => {
+  const cases: [string, (dir: string) => Problem][] = [
+    [
+      'undefined-function',
+      (dir) => ({ file: join(dir, 'break.sh'), field: 'line 12', message: undefinedCall('pause_image') }),
+    ],
+    ['check-kubectl-timeout', (dir) => ({ file: join(dir, 'check.sh'), field: 'line 5', message: NO_TIMEOUT })],
+    ['unknown-node', (dir) => ({ file: join(dir, 'check.sh'), field: 'line 4', message: unknownNode('w2') })],
+  ];
+  for (const [fixture, expected] of cases) {
+    test(fixture, TIMEOUT, async () => {
+      // Given a scenario whose only defect is the one its name says, when linted, then exactly that
+      const dir = join(LINT_FIXTURES, fixture);
+      assert.deepEqual(await lintScenario(dir), [expected(dir)]);
+    });
+  }
+});
+
+/** A copy of the unknown-node fixture (one worker) with its check.sh fixed and `files` written over it. */
+function variant(files: Record<string, string>): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'rules-')), 'unknown-node');
+  cpSync(join(LINT_FIXTURES, 'unknown-node'), dir, { recursive: true });
+  writeFileSync(join(dir, 'check.sh'), readFileSync(join(LINT_FIXTURES, 'undefined-function', 'check.sh')));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content, { mode: 0o755 });
+  return dir;
+}
+
+const HEAD = '#!/bin/bash\nset -euo pipefail\nexport KUBECONFIG=/etc/kubernetes/admin.conf\n';
+
+describe('the rules see what the shell would run', () => {
+  const cases: [string, Record<string, string>, (dir: string) => Problem[]][] = [
+    [
+      'a function defined in the script is not a problem; called inside bash -c it is (a new shell)',
+      {
+        'break.sh': `${HEAD}ready() { kubectl get --raw=/readyz >/dev/null 2>&1; }\nready || true\ntimeout 60 bash -c "until ready; do sleep 2; done"\n`,
+      },
+      (dir) => [{ file: join(dir, 'break.sh'), field: 'line 6', message: undefinedCall('ready') }],
+    ],
+    [
+      'a command run through xargs is a call too',
+      { 'solve.sh': `${HEAD}echo kubelet | xargs -r restart_unit\n` },
+      (dir) => [{ file: join(dir, 'solve.sh'), field: 'line 4', message: undefinedCall('restart_unit') }],
+    ],
+    [
+      'kubectl in $(...) and in a pipeline of a check, but not a kubectl function that sets the timeout',
+      {
+        'check.sh': `${HEAD}n=$(kubectl get pods -o name | wc -l)\nkubectl() { command kubectl --request-timeout=5s "$@"; }\nkubectl get nodes >/dev/null\necho "$n"\nexit 1\n`,
+      },
+      (dir) => [{ file: join(dir, 'check.sh'), field: 'line 4', message: NO_TIMEOUT }],
+    ],
+    [
+      'kubectl without a timeout in a solve script is allowed: the solve waits on purpose',
+      { 'solve.sh': `${HEAD}kubectl wait --for=condition=Ready node/w1 --timeout=150s\n` },
+      () => [],
+    ],
+    [
+      "another platform's node names where kubectl and ssh expect a node",
+      {
+        'solve.sh': `${HEAD}kubectl uncordon node01\nkubectl -n kube-system logs kube-scheduler-controlplane\nssh root@worker true\nkubectl get pods --field-selector spec.nodeName=w3\n`,
+      },
+      (dir) => [
+        { file: join(dir, 'solve.sh'), field: 'line 4', message: unknownNode('node01') },
+        { file: join(dir, 'solve.sh'), field: 'line 5', message: unknownNode('controlplane') },
+        { file: join(dir, 'solve.sh'), field: 'line 6', message: unknownNode('worker') },
+        { file: join(dir, 'solve.sh'), field: 'line 7', message: unknownNode('w3') },
+      ],
+    ],
+    [
+      'a worker the topology lacks, in YAML sent to kubectl, but not in a comment',
+      {
+        'break.sh': `${HEAD}# on a bigger lab this would go to w2\nkubectl apply -f - <<YAML\nspec: {nodeSelector: {kubernetes.io/hostname: w2}}\nYAML\n`,
+      },
+      (dir) => [{ file: join(dir, 'break.sh'), field: 'line 6', message: unknownNode('w2') }],
+    ],
+    [
+      'a worker the topology lacks in the brief',
+      {
+        'scenario.yaml': readFileSync(join(LINT_FIXTURES, 'unknown-node', 'scenario.yaml'), 'utf8').replace(
+          'Worker `w1` is NotReady.',
+          'Workers `w1` and `w4` are NotReady.',
+        ),
+      },
+      (dir) => [{ file: join(dir, 'scenario.yaml'), field: 'brief', message: unknownNode('w4') }],
+    ],
+  ];
+  for (const [what, files, expected] of cases) {
+    test(what, TIMEOUT, async () => {
+      const dir = variant(files);
+      assert.equal(basename(dir), 'unknown-node');
+      assert.deepEqual(await lintScenario(dir), expected(dir));
+    });
+  }
+});
