@@ -15,6 +15,7 @@ import {
   requireRole,
 } from './http/auth.js';
 import { createIdempotency } from './http/idempotency.js';
+import { methodNotAllowed } from './http/method-not-allowed.js';
 import { type ApiMetrics, createApiMetrics } from './http/metrics.js';
 import { EdgeError, FieldsInvalidError, problemResponse } from './http/problem.js';
 import { createRateLimiter } from './http/rate-limit.js';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps) {
     await next();
     metrics.observe(c.req.method, c.req.routePath, c.res.status, (performance.now() - started) / 1000);
   });
+  app.use('*', methodNotAllowed(app));
   app.use('/v1/*', requireRole(lookup, ROLES));
   app.use('/v1/admin/*', requireRole(lookup, ['admin', 'instructor']));
 

@@ -9,7 +9,7 @@ export const Problem = z
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
-    /** The stable error code (packages/core ErrorCode, or unauthorized / forbidden / rate_limited). */
+    /** The stable error code (packages/core ErrorCode, or unauthorized / forbidden / rate_limited / method_not_allowed). */
     code: z.string(),
     hint: z.string().optional(),
     instance: z.string().optional(),

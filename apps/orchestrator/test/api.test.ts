@@ -58,6 +58,41 @@ describe('probes, OpenAPI and metrics', () => {
   });
 });
 
+describe('methods', () => {
+  test('a path the API serves answers a method it does not take with 405 and Allow', { timeout: 30_000 }, async () => {
+    const { app } = platform;
+    // Given paths the API serves, when called with a method no route of theirs declares
+    const cases: [method: string, path: string, allow: string][] = [
+      ['DELETE', '/v1/scenarios', 'GET, HEAD'],
+      ['POST', '/v1/scenarios/some-scenario', 'GET, HEAD'],
+      ['GET', '/v1/labs', 'POST'],
+      ['PUT', '/v1/labs/e-any', 'DELETE, GET, HEAD'],
+      ['GET', '/v1/labs/e-any/check', 'POST'],
+      ['PATCH', '/v1/learners/ada/ssh-key', 'PUT'],
+      ['DELETE', '/v1/admin/labs/e-any/release', 'POST'],
+      ['OPTIONS', '/v1/pools', 'GET, HEAD'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await call(app, method, path, { token: admin.token });
+      // Then 405, with the methods the path does take, in the header and in the problem
+      assert.equal(response.headers.get('allow'), allow, `Allow of ${method} ${path}`);
+      const body = await problem(response, 405, 'method_not_allowed');
+      assert.equal(body.detail, `${path} does not take ${method}`);
+      assert.match(String(body.hint), new RegExp(`^use ${allow}; `));
+    }
+    // The answer is about the path, not the caller: it comes before authentication
+    const anonymous = await call(app, 'DELETE', '/v1/scenarios');
+    assert.equal(anonymous.headers.get('allow'), 'GET, HEAD');
+    await problem(anonymous, 405, 'method_not_allowed');
+    // And declared methods, HEAD of a GET route, and unknown paths answer as before
+    assert.equal((await call(app, 'GET', '/v1/scenarios', { token: admin.token })).status, 200);
+    assert.equal((await call(app, 'HEAD', '/v1/scenarios', { token: admin.token })).status, 200);
+    await problem(await call(app, 'DELETE', '/v1/nothing', { token: admin.token }), 404, 'not_found');
+    await problem(await call(app, 'GET', '/v1/labs/e-any/nothing', { token: admin.token }), 404, 'not_found');
+  });
+});
+
 describe('tokens and roles', () => {
   test('no token or a wrong one is 401; a role that may not is 403', async () => {
     const { app } = platform;

@@ -4,22 +4,29 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ProblemBody } from '../schemas.js';
 
-/** Failures that exist only at the HTTP edge: who may call, and how often. */
-export type EdgeCode = 'unauthorized' | 'forbidden' | 'rate_limited';
+/** Failures that exist only at the HTTP edge: who may call, how often, and with which method. */
+export type EdgeCode = 'unauthorized' | 'forbidden' | 'rate_limited' | 'method_not_allowed';
 
-/** An HTTP-only failure (authentication, authorization, rate limit), mapped beside BreakfixError. */
+/** An HTTP-only failure (authentication, authorization, rate limit, method), mapped beside BreakfixError. */
 export class EdgeError extends Error {
   readonly code: EdgeCode;
   readonly hint: string | undefined;
   /** Seconds, for rate_limited. */
   readonly retryAfter: number | undefined;
+  /** The methods the path takes, for method_not_allowed (the `Allow` header). */
+  readonly allow: readonly string[] | undefined;
 
-  constructor(code: EdgeCode, message: string, options: { hint?: string; retryAfter?: number } = {}) {
+  constructor(
+    code: EdgeCode,
+    message: string,
+    options: { hint?: string; retryAfter?: number; allow?: readonly string[] } = {},
+  ) {
     super(message);
     this.name = 'EdgeError';
     this.code = code;
     this.hint = options.hint;
     this.retryAfter = options.retryAfter;
+    this.allow = options.allow;
   }
 }
 
@@ -28,6 +35,7 @@ const STATUS: Record<ErrorCode | EdgeCode | 'internal', { status: number; title:
   unauthorized: { status: 401, title: 'Missing or unknown bearer token' },
   forbidden: { status: 403, title: 'This token may not do that' },
   not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict with the current state' },
   rate_limited: { status: 429, title: 'Too many requests' },
   unsupported_environment: { status: 500, title: 'The platform is misconfigured' },
@@ -70,6 +78,7 @@ export function problemResponse(error: unknown, c: Context, log?: (message: stri
   const headers: Record<string, string> = { 'Content-Type': 'application/problem+json' };
   if (body.code === 'unauthorized') headers['WWW-Authenticate'] = 'Bearer realm="breakfix"';
   if (error instanceof EdgeError && error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);
+  if (error instanceof EdgeError && error.allow !== undefined) headers.Allow = error.allow.join(', ');
   if (error instanceof PoolExhaustedError) headers['Retry-After'] = String(POOL_RETRY_AFTER_S);
   return new Response(JSON.stringify(body), { status: body.status, headers });
 }
