@@ -24,7 +24,9 @@ function labctl(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 describe('labctl scenario list and lint', () => {
-  test('list --json names every scenario with its shape, and marks the simulator one', async () => {
+  test('list --json names every scenario with its shape, and marks the simulator one', {
+    timeout: 120_000,
+  }, async () => {
     const { code, stdout } = await labctl('scenario', 'list', '--json');
     assert.equal(code, 0);
     const rows = JSON.parse(stdout) as {
@@ -32,8 +34,15 @@ describe('labctl scenario list and lint', () => {
       simulator: boolean;
       hints: number;
       topology: { workers: number };
+      cni: string;
+      decoys: string[];
     }[];
     assert.ok(rows.filter((r) => !r.simulator).length >= 15);
+    assert.ok(rows.every((r) => r.cni === 'flannel'));
+    assert.deepEqual(
+      rows.filter((r) => !r.simulator && r.decoys.length === 0).map((r) => r.id),
+      [],
+    );
     assert.deepEqual(
       rows.filter((r) => r.simulator).map((r) => r.id),
       ['sim-kubeconfig-drift'],
@@ -88,7 +97,9 @@ describe('labctl scenario new and import', () => {
 });
 
 describe('labctl scenario test', () => {
-  test('in the sandbox: provisions a lab, breaks it, check fails with feedback, solves it, check passes, tears down', async () => {
+  test('in the sandbox: provisions a lab, breaks it, check fails with feedback, survives a decoy, solves it, check passes, tears down', {
+    timeout: 240_000,
+  }, async () => {
     const { info } = await useSandbox();
     const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
     writeFileSync(sandboxFile, JSON.stringify(info));
@@ -98,7 +109,14 @@ describe('labctl scenario test', () => {
       .split('\n')
       .filter((line) => /^(ok {2}|FAIL) /.test(line))
       .map((line) => line.replace(/ \(\d+\.\d s\)$/, ''));
-    assert.deepEqual(steps, ['ok   break', 'ok   break again', 'ok   check fails', 'ok   solve', 'ok   check passes']);
+    assert.deepEqual(steps, [
+      'ok   break',
+      'ok   break again',
+      'ok   check fails',
+      'ok   decoy',
+      'ok   solve',
+      'ok   check passes',
+    ]);
     assert.match(stdout, /The kubeconfig still points at https:\/\/cp-api:6444; the API server listens on port 6443\./);
     assert.match(stdout, /lab st-[0-9a-f]{8} ready in/);
     assert.match(stdout, /tore down lab st-[0-9a-f]{8}/);

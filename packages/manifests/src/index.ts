@@ -34,6 +34,8 @@ export {
   renderLab,
 } from './render.js';
 export {
+  CNIS,
+  type Cni,
   hostRanges,
   type LabSpec,
   type LabSpecInput,

@@ -11,6 +11,10 @@ import {
 import { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
 
 const LAB_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
+
+/** The nested clusters' pod networks: flannel (VXLAN) by default, Calico where scenarios need NetworkPolicy. */
+export const CNIS = ['flannel', 'calico'] as const;
+export type Cni = (typeof CNIS)[number];
 const BANDWIDTH = /^\d+[KMG]$/;
 
 const labSpecSchema = z.strictObject({
@@ -20,7 +24,7 @@ const labSpecSchema = z.strictObject({
   kubernetesVersion: z.string().default(DEFAULT_KUBERNETES_MINOR),
   workers: z.number().int('must be a whole number').min(0, 'cannot be negative').default(0),
   size: z.enum(['small', 'medium', 'large']).default('medium'),
-  cni: z.enum(['flannel', 'calico']).default('flannel'),
+  cni: z.enum(CNIS).default('flannel'),
   egress: z.enum(['none', 'internet']).default('none'),
   bandwidth: z
     .strictObject({

@@ -1,9 +1,9 @@
 import { DeadlineExceededError, UpstreamError } from '@breakfix/core';
-import type { Phase } from './schema.js';
+import type { ScriptPurpose } from './schema.js';
 
 export interface ScriptRef {
   scenario: string;
-  phase: Phase;
+  phase: ScriptPurpose;
   node: string;
   file: string;
 }

@@ -35,6 +35,7 @@ export {
   type Scenario,
   type ScenarioFile,
   type ScenarioScript,
+  type ScriptPurpose,
   scenarioFileSchema,
 } from './schema.js';
 export { type SelfTestReport, type SelfTestStep, selfTest } from './self-test.js';

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { UnsupportedEnvironmentError } from '@breakfix/core';
 import { inspectScenario, type Problem, scenarioDirs } from './load.js';
-import type { Scenario, ScenarioScript } from './schema.js';
+import { SCENARIO_FILE, type Scenario, type ScenarioScript } from './schema.js';
 import { scriptRuleProblems } from './script-rules.js';
 
 export interface LintOptions {
@@ -21,6 +22,7 @@ export async function lintScenario(dir: string, options: LintOptions = {}): Prom
   const { scenario, problems } = inspectScenario(dir);
   if (scenario === undefined) return problems;
   const scripts = uniqueScripts(scenario);
+  problems.push(...decoyProblems(scenario));
   for (const script of scripts) problems.push(...shebangProblems(scenario, script));
   problems.push(
     ...(await scriptRuleProblems(scenario, scripts, options.shfmt === undefined ? {} : { shfmt: options.shfmt })),
@@ -38,9 +40,28 @@ export async function lintCatalog(rootDir: string, options: LintOptions = {}): P
 
 function uniqueScripts(scenario: Scenario): ScenarioScript[] {
   const seen = new Map<string, ScenarioScript>();
-  for (const script of [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve])
+  const { break: breaks, check, solve } = scenario.scripts;
+  for (const script of [...breaks, ...check, ...solve, ...scenario.decoys])
     if (!seen.has(script.path)) seen.set(script.path, script);
   return [...seen.values()];
+}
+
+/**
+ * A check that only looks at the one fix its author had in mind passes after plausible wrong
+ * fixes too; decoys are how the self-test catches that. Simulator scenarios prove the loop, not
+ * a lesson, and may go without.
+ */
+function decoyProblems(scenario: Scenario): Problem[] {
+  if (scenario.simulator || scenario.decoys.length > 0) return [];
+  return [
+    {
+      file: join(scenario.dir, SCENARIO_FILE),
+      field: 'decoys',
+      message:
+        'needs at least one decoy: a script applying a plausible wrong fix (delete the broken pod, cordon the ' +
+        'node, restart a service without fixing its config) that the check must not accept',
+    },
+  ];
 }
 
 function shebangProblems(scenario: Scenario, script: ScenarioScript): Problem[] {

@@ -3,7 +3,15 @@ import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@breakfix/core';
 import { parseDocument } from 'yaml';
-import { type NodeSelector, PHASES, SCENARIO_FILE, type Scenario, scenarioFileSchema } from './schema.js';
+import {
+  type NodeSelector,
+  PHASES,
+  SCENARIO_FILE,
+  type Scenario,
+  type ScenarioScript,
+  type ScriptPurpose,
+  scenarioFileSchema,
+} from './schema.js';
 
 /** The repository's catalog: one folder per scenario under `scenarios/`. */
 export const DEFAULT_CATALOG_DIR = fileURLToPath(new URL('../../../scenarios', import.meta.url));
@@ -58,40 +66,54 @@ export function inspectScenario(dir: string): { scenario?: Scenario; problems: P
     });
   }
 
+  /** A script reference as a ScenarioScript, or undefined (and a problem) when its file is missing. */
+  const resolveRef = (
+    ref: { run: string; on: string },
+    field: string,
+    purpose: ScriptPurpose,
+    runField = `${field}.run`,
+  ): ScenarioScript | undefined => {
+    const path = join(folder, ref.run);
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      problems.push({ file, field: runField, message: `refers to ${ref.run}, which does not exist in ${folder}` });
+      return undefined;
+    }
+    const on = ref.on as NodeSelector;
+    const worker = /^w(\d)$/.exec(on);
+    if (worker !== null && Number(worker[1]) > spec.topology.workers) {
+      problems.push({
+        file,
+        field: `${field}.on`,
+        message: `runs on ${on} but topology.workers is ${spec.topology.workers}`,
+      });
+    }
+    if (on === 'workers' && spec.topology.workers === 0) {
+      problems.push({ file, field: `${field}.on`, message: 'runs on the workers but topology.workers is 0' });
+    }
+    return { phase: purpose, file: ref.run, path, on, content: readFileSync(path, 'utf8') };
+  };
+
   const scripts = {} as Scenario['scripts'];
   for (const phase of PHASES) {
-    const refs = spec.scripts[phase] ?? [{ run: `${phase}.sh`, on: 'control-plane' }];
+    const listed = spec.scripts[phase];
     scripts[phase] = [];
-    refs.forEach((ref, index) => {
-      const field = spec.scripts[phase] === undefined ? `scripts.${phase}` : `scripts.${phase}.${index}.run`;
-      const path = join(folder, ref.run);
-      if (!existsSync(path) || !statSync(path).isFile()) {
-        problems.push({
-          file,
-          field,
-          message: `refers to ${ref.run}, which does not exist in ${folder}`,
-        });
-        return;
-      }
-      const on = ref.on as NodeSelector;
-      const worker = /^w(\d)$/.exec(on);
-      if (worker !== null && Number(worker[1]) > spec.topology.workers) {
-        problems.push({
-          file,
-          field: `scripts.${phase}.${index}.on`,
-          message: `runs on ${on} but topology.workers is ${spec.topology.workers}`,
-        });
-      }
-      if (on === 'workers' && spec.topology.workers === 0) {
-        problems.push({
-          file,
-          field: `scripts.${phase}.${index}.on`,
-          message: 'runs on the workers but topology.workers is 0',
-        });
-      }
-      scripts[phase].push({ phase, file: ref.run, path, on, content: readFileSync(path, 'utf8') });
+    if (listed === undefined) {
+      // An absent phase runs <phase>.sh on the control plane; a missing file is named by the phase.
+      const script = resolveRef(
+        { run: `${phase}.sh`, on: 'control-plane' },
+        `scripts.${phase}`,
+        phase,
+        `scripts.${phase}`,
+      );
+      if (script !== undefined) scripts[phase].push(script);
+      continue;
+    }
+    listed.forEach((ref, index) => {
+      const script = resolveRef(ref, `scripts.${phase}.${index}`, phase);
+      if (script !== undefined) scripts[phase].push(script);
     });
   }
+  const decoys = spec.decoys.flatMap((ref, index) => resolveRef(ref, `decoys.${index}`, 'decoy') ?? []);
   if (problems.length > 0) return { problems };
 
   return {
@@ -103,12 +125,14 @@ export function inspectScenario(dir: string): { scenario?: Scenario; problems: P
       tags: spec.tags,
       kubernetesVersions: [...new Set(spec.kubernetesVersions)],
       topology: { workers: spec.topology.workers },
+      cni: spec.cni,
       timeLimitMinutes: spec.timeLimitMinutes,
       egress: spec.egress,
       simulator: spec.simulator,
       hints: spec.hints,
       dir: folder,
       scripts,
+      decoys,
     },
     problems,
   };

@@ -7,7 +7,7 @@ import {
   type SshTarget,
 } from '@breakfix/ssh';
 import { LabNeedsAttentionError, ScenarioScriptError, ScenarioScriptTimeoutError, type ScriptRef } from './errors.js';
-import type { Phase, Scenario, ScenarioScript } from './schema.js';
+import type { Scenario, ScenarioScript, ScriptPurpose } from './schema.js';
 
 /** A claimed lab as the runner needs it: its id and an SSH target per node (`cp`, `w1`, ...). */
 export interface LabTargets {
@@ -23,6 +23,8 @@ export interface ScenarioRunnerOptions {
   checkTimeoutMs?: number;
   /** Deadline per solve script. Default 180 s. */
   solveTimeoutMs?: number;
+  /** Deadline per decoy script. Default 120 s, like a break: a decoy may restart a service and wait. */
+  decoyTimeoutMs?: number;
   /** Output kept per stream of one script; the rest is dropped. Default 64 KiB. */
   maxOutputBytes?: number;
   /**
@@ -35,7 +37,7 @@ export interface ScenarioRunnerOptions {
 
 /** One script on one node. */
 export interface StepResult {
-  phase: Phase;
+  phase: ScriptPurpose;
   node: string;
   file: string;
   /** Exit code; undefined when the break step was skipped because it had already run. */
@@ -70,10 +72,11 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
   const { ssh } = options;
   const cap = options.maxOutputBytes ?? 64 * 1024;
   const stateDir = options.stateDir ?? '/var/lib/breakfix/scenarios';
-  const deadlines: Record<Phase, number> = {
+  const deadlines: Record<ScriptPurpose, number> = {
     break: options.breakTimeoutMs ?? 120_000,
     check: options.checkTimeoutMs ?? 30_000,
     solve: options.solveTimeoutMs ?? 180_000,
+    decoy: options.decoyTimeoutMs ?? 120_000,
   };
 
   /** Runs `command` on a node, turning transport failures into LabNeedsAttentionError. */
@@ -215,6 +218,17 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
         );
       if (feedback.length > MAX_FEEDBACK_LINES) kept.push(`(${feedback.length - MAX_FEEDBACK_LINES} more lines)`);
       return { solved, feedback: kept, steps };
+    },
+
+    /**
+     * Applies one decoy (a plausible wrong fix) on its nodes. It must succeed: a decoy that cannot
+     * even be applied proves nothing about the check. Leaves the break markers alone.
+     */
+    async applyDecoy(scenario: Scenario, decoy: ScenarioScript, lab: LabTargets): Promise<StepResult[]> {
+      const steps: StepResult[] = [];
+      for (const node of nodesFor(decoy, lab))
+        steps.push(mustSucceed(scenario, await runScript(scenario, lab, decoy, node)));
+      return steps;
     },
 
     /** Fixes the lab the way the scenario's author would, then forgets the break markers. */

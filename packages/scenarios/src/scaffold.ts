@@ -7,7 +7,8 @@ import { writeScenario } from './write.js';
 /**
  * A new scenario folder that already works: lint passes and `labctl scenario test` proves it, so an
  * author starts from green and changes one thing at a time. The real-cluster template stops the
- * control plane's kubelet; the simulator template works in a busybox guest.
+ * control plane's kubelet (its decoy starts it without enabling it); the simulator template works
+ * in a busybox guest.
  */
 export function scaffoldScenario(catalogDir: string, id: string, options: { simulator?: boolean } = {}): string {
   if (!SCENARIO_ID.test(id))
@@ -34,6 +35,7 @@ export function scaffoldScenario(catalogDir: string, id: string, options: { simu
             'Which process on a node reports its status to the API server?',
             'Start and enable the kubelet with systemctl.',
           ],
+      ...(simulator ? {} : { decoys: [{ run: 'decoy.sh', on: 'control-plane' }] }),
     },
     files,
   });
@@ -63,6 +65,11 @@ $ok
   'solve.sh': `#!/bin/bash
 set -euo pipefail
 systemctl enable --now kubelet
+`,
+  'decoy.sh': `#!/bin/bash
+# A plausible wrong fix the check must not accept: the kubelet runs, but not after a reboot.
+set -euo pipefail
+systemctl start kubelet
 `,
 };
 

@@ -1,9 +1,11 @@
-import { KUBERNETES_RELEASES, MAX_WORKERS } from '@breakfix/manifests';
+import { CNIS, type Cni, KUBERNETES_RELEASES, MAX_WORKERS } from '@breakfix/manifests';
 import { z } from 'zod';
 
 export const SCENARIO_FILE = 'scenario.yaml';
 export const PHASES = ['break', 'check', 'solve'] as const;
 export type Phase = (typeof PHASES)[number];
+/** What a script is for: a phase, or a decoy (a plausible wrong fix the check must not accept). */
+export type ScriptPurpose = Phase | 'decoy';
 
 /** Ids name folders, queue jobs and Slack commands: short, lowercase, dash-separated. */
 export const SCENARIO_ID = /^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$/;
@@ -56,6 +58,11 @@ export const scenarioFileSchema = z.strictObject({
       .max(MAX_WORKERS, `cannot be more than ${MAX_WORKERS}`),
   }),
   timeLimitMinutes: z.number().int().min(5, 'is under 5 minutes').max(240, 'is over 4 hours'),
+  /**
+   * The lab's pod network. Pools are keyed by it too: a claim draws from a pool with the same
+   * topology and CNI. Flannel unless the scenario needs NetworkPolicy (Calico).
+   */
+  cni: z.enum(CNIS).default('flannel'),
   /** `internet` opens egress to the internet for this lab (docs/adr/0005); most scenarios need none. */
   egress: z.enum(['none', 'internet']).default('none'),
   /** Written for the sandbox's simulated guests (busybox, no root, no kubelet): never offered to learners. */
@@ -70,12 +77,20 @@ export const scenarioFileSchema = z.strictObject({
       solve: z.array(scriptRef).min(1).optional(),
     })
     .default({}),
+  /**
+   * Plausible wrong fixes, applied after the break (deleting the broken pod, cordoning the node,
+   * restarting a service without fixing its configuration, pointing kubectl elsewhere). The
+   * self-test runs each and requires the check to keep failing, then solves from there: a decoy
+   * must leave the lab as broken as before, and solvable by solve.sh. Lint requires at least one
+   * for every scenario that is not simulator-only.
+   */
+  decoys: z.array(scriptRef).default([]),
 });
 
 export type ScenarioFile = z.output<typeof scenarioFileSchema>;
 
 export interface ScenarioScript {
-  phase: Phase;
+  phase: ScriptPurpose;
   /** File name in the scenario folder. */
   file: string;
   /** Absolute path on this machine. */
@@ -93,6 +108,7 @@ export interface Scenario {
   tags: string[];
   kubernetesVersions: string[];
   topology: { workers: number };
+  cni: Cni;
   timeLimitMinutes: number;
   egress: ScenarioFile['egress'];
   simulator: boolean;
@@ -100,4 +116,6 @@ export interface Scenario {
   /** The folder it was loaded from. */
   dir: string;
   scripts: Record<Phase, ScenarioScript[]>;
+  /** In the order listed; empty for most simulator scenarios. */
+  decoys: ScenarioScript[];
 }

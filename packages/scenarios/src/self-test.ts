@@ -2,7 +2,7 @@ import type { LabTargets, ScenarioRunner } from './runner.js';
 import type { Scenario } from './schema.js';
 
 export interface SelfTestStep {
-  name: 'break' | 'break again' | 'check fails' | 'solve' | 'check passes';
+  name: 'break' | 'break again' | 'check fails' | 'decoy' | 'solve' | 'check passes';
   ok: boolean;
   detail: string[];
   durationMs: number;
@@ -15,8 +15,10 @@ export interface SelfTestReport {
 
 /**
  * The proof every scenario owes: break -> break again (harmless) -> check fails with feedback ->
- * solve -> check passes. Stops at the first step that does not hold; `report` hears each step as
- * it finishes. Errors from the runner (deadline, dropped connection) propagate to the caller.
+ * each decoy, after which the check still fails -> solve -> check passes. Solving after the
+ * decoys also proves they leave the lab solvable, as a learner's wrong attempt would. Stops at
+ * the first step that does not hold; `report` hears each step as it finishes. Errors from the
+ * runner (deadline, dropped connection, a decoy that fails to apply) propagate to the caller.
  */
 export async function selfTest(
   runner: ScenarioRunner,
@@ -71,6 +73,25 @@ export async function selfTest(
     })
   )
     return { ok: false, steps };
+
+  for (const decoy of scenario.decoys) {
+    const [[applied, after], decoyMs] = await timed(async () => {
+      const steps = await runner.applyDecoy(scenario, decoy, lab);
+      return [steps, await runner.check(scenario, lab)] as const;
+    });
+    const where = applied.map((s) => `${decoy.file} on ${s.node}: exit ${s.code}`);
+    if (
+      !record({
+        name: 'decoy',
+        ok: !after.solved,
+        detail: after.solved
+          ? [`check passed after decoy ${decoy.file}: it cannot tell this wrong fix from a real one`, ...where]
+          : [...where, ...after.feedback.map((line) => `still failing: ${line}`)],
+        durationMs: decoyMs,
+      })
+    )
+      return { ok: false, steps };
+  }
 
   const [solved, solveMs] = await timed(() => runner.solve(scenario, lab));
   record({

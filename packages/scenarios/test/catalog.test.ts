@@ -19,6 +19,10 @@ import {
 } from '../src/index.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const NO_DECOY_WARNING =
+  'no decoy on the source platform: decoy.sh fails until you write a plausible wrong fix the check must reject';
+/** A real-cluster scenario with one worker and one decoy that lints clean but for what its name says. */
+const REAL = join(FIXTURES, 'lint/unknown-node');
 const SIM = join(DEFAULT_CATALOG_DIR, 'sim-kubeconfig-drift');
 
 /** A copy of the simulator scenario in a temp folder, changed by `mutate`. */
@@ -37,11 +41,11 @@ function editYaml(dir: string, edit: (spec: Record<string, unknown>) => void): v
 }
 
 describe('the catalog', () => {
-  test('lints clean: schema, files, shellcheck, versions and topology', async () => {
+  test('lints clean: schema, files, shellcheck, versions and topology', { timeout: 30_000 }, async () => {
     assert.deepEqual(await lintCatalog(DEFAULT_CATALOG_DIR), []);
   });
 
-  test('has at least 15 real-cluster scenarios, each with two hints and its three scripts', () => {
+  test('has at least 15 real-cluster scenarios, each with two hints and its three scripts', { timeout: 30_000 }, () => {
     const catalog = loadCatalog();
     const real = [...catalog.values()].filter((s) => !s.simulator);
     assert.ok(real.length >= 15, `only ${real.length} real-cluster scenarios`);
@@ -66,7 +70,18 @@ describe('the catalog', () => {
       assert.ok(areas.has(area), `no scenario tagged ${area}`);
   });
 
-  test('marks simulator scenarios, whose scripts are plain sh for busybox', () => {
+  test('every real-cluster scenario has a decoy, on a node its topology has, and runs on flannel', {
+    timeout: 30_000,
+  }, () => {
+    for (const scenario of loadCatalog().values()) {
+      if (scenario.simulator) continue;
+      assert.ok(scenario.decoys.length > 0, `${scenario.id} has no decoy`);
+      for (const decoy of scenario.decoys) assert.equal(decoy.phase, 'decoy');
+      assert.equal(scenario.cni, 'flannel', `${scenario.id}: the golden image carries flannel only`);
+    }
+  });
+
+  test('marks simulator scenarios, whose scripts are plain sh for busybox', { timeout: 30_000 }, () => {
     const scenario = loadScenario(SIM);
     assert.equal(scenario.simulator, true);
     assert.deepEqual(
@@ -164,14 +179,42 @@ describe('lint names the file and field of what is wrong', () => {
     ],
   ];
   for (const [what, mutate, expected] of cases) {
-    test(what, async () => {
+    test(what, { timeout: 30_000 }, async () => {
       // Given a good scenario with one thing broken, when linted, then exactly that is reported
       const dir = brokenCopy(mutate);
       assert.deepEqual(await lintScenario(dir), [expected(dir)]);
     });
   }
 
-  test('loadScenario refuses the same problems with InvalidInputError', () => {
+  test('a real-cluster scenario without decoys, and a decoy on a worker the topology lacks', {
+    timeout: 30_000,
+  }, async () => {
+    // Given the real-cluster fixture without its decoy, when linted, then the missing decoy is named
+    const bare = join(mkdtempSync(join(tmpdir(), 'lint-')), 'unknown-node');
+    cpSync(REAL, bare, { recursive: true });
+    writeFileSync(join(bare, 'check.sh'), readFileSync(join(FIXTURES, 'lint/undefined-function/check.sh')));
+    editYaml(bare, (spec) => {
+      spec.decoys = [];
+    });
+    assert.deepEqual(await lintScenario(bare), [
+      {
+        file: join(bare, 'scenario.yaml'),
+        field: 'decoys',
+        message:
+          'needs at least one decoy: a script applying a plausible wrong fix (delete the broken pod, cordon the ' +
+          'node, restart a service without fixing its config) that the check must not accept',
+      },
+    ]);
+    // And a decoy aimed at w2 of a one-worker lab is refused like any script
+    editYaml(bare, (spec) => {
+      spec.decoys = [{ run: 'decoy.sh', on: 'w2' }];
+    });
+    assert.deepEqual(await lintScenario(bare), [
+      { file: join(bare, 'scenario.yaml'), field: 'decoys.0.on', message: 'runs on w2 but topology.workers is 1' },
+    ]);
+  });
+
+  test('loadScenario refuses the same problems with InvalidInputError', { timeout: 30_000 }, () => {
     const dir = brokenCopy((d) => rmSync(join(d, 'check.sh')));
     assert.throws(
       () => loadScenario(dir),
@@ -185,14 +228,16 @@ describe('lint names the file and field of what is wrong', () => {
 });
 
 describe('scaffold and importers produce scenarios that lint clean', () => {
-  test('a new real-cluster scenario and a new simulator scenario', async () => {
+  test('a new real-cluster scenario and a new simulator scenario', { timeout: 30_000 }, async () => {
     const catalog = mkdtempSync(join(tmpdir(), 'catalog-'));
     assert.deepEqual(await lintScenario(scaffoldScenario(catalog, 'my-first-break')), []);
     assert.deepEqual(await lintScenario(scaffoldScenario(catalog, 'my-sim-break', { simulator: true })), []);
     assert.throws(() => scaffoldScenario(catalog, 'my-first-break'), /already exists/);
   });
 
-  test('Killercoda: background -> break, verify -> check with feedback, steps -> brief, details -> hints', async () => {
+  test('Killercoda: background -> break, verify -> check with feedback, steps -> brief, details -> hints', {
+    timeout: 30_000,
+  }, async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'kc-')), 'kubelet-down');
     const { dir, warnings } = importKillercoda(join(FIXTURES, 'killercoda/kubelet-down'), out);
     assert.deepEqual(await lintScenario(dir), []);
@@ -219,13 +264,16 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
       "break-intro.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
       "check-step1.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
       "solve.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
+      NO_DECOY_WARNING,
     ]);
   });
 
-  test('Instruqt: setup/check/solve per host become scripts on cp and w1; fail-message becomes feedback', async () => {
+  test('Instruqt: setup/check/solve per host become scripts on cp and w1; fail-message becomes feedback', {
+    timeout: 30_000,
+  }, async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'iq-')), 'worker-notready');
     const { dir, warnings } = importInstruqt(join(FIXTURES, 'instruqt/worker-notready'), out);
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(warnings, [NO_DECOY_WARNING]);
     assert.deepEqual(await lintScenario(dir), []);
     const scenario = loadScenario(dir);
     assert.equal(scenario.difficulty, 'beginner');

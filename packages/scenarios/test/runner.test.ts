@@ -71,7 +71,12 @@ after(async () => {
 });
 
 /** A throwaway scenario folder for the runner's edge cases. */
-function fixture(id: string, files: Record<string, string>, scripts?: Record<string, { run: string; on: string }[]>) {
+function fixture(
+  id: string,
+  files: Record<string, string>,
+  scripts?: Record<string, { run: string; on: string }[]>,
+  decoys?: { run: string; on: string }[],
+) {
   const dir = join(mkdtempSync(join(tmpdir(), 'scenario-')), id);
   mkdirSync(dir);
   writeFileSync(
@@ -88,6 +93,7 @@ function fixture(id: string, files: Record<string, string>, scripts?: Record<str
       simulator: true,
       hints: ['one', 'two'],
       ...(scripts === undefined ? {} : { scripts }),
+      ...(decoys === undefined ? {} : { decoys }),
     }),
   );
   const defaults = {
@@ -109,6 +115,7 @@ describe('scenario runner over real SSH', () => {
       'break: true',
       'break again: true',
       'check fails: true',
+      'decoy: true',
       'solve: true',
       'check passes: true',
     ]);
@@ -117,6 +124,58 @@ describe('scenario runner over real SSH', () => {
       'The kubeconfig still points at https://cp-api:6444; the API server listens on port 6443.',
       '/tmp/breakfix-sim/kubeconfig has mode 644: anyone on the node can read its credentials (want 600).',
     ]);
+  });
+
+  test('a check that passes after a decoy fails the self-test, naming the decoy', { timeout: 60_000 }, async () => {
+    // Given a scenario with two decoys: one that changes nothing that matters, one that is a real fix
+    const state = '/tmp/breakfix-decoy-fixture';
+    const scenario = fixture(
+      'decoy-fixture',
+      {
+        'break.sh': `#!/bin/sh\nmkdir -p ${state} && rm -f ${state}/fixed\n`,
+        'check.sh': `#!/bin/sh\n[ -f ${state}/fixed ] || { echo "${state}/fixed is missing."; exit 1; }\n`,
+        'solve.sh': `#!/bin/sh\ntouch ${state}/fixed\n`,
+        'decoy-touch-other.sh': `#!/bin/sh\ntouch ${state}/other\n`,
+        'decoy-really-fixes.sh': `#!/bin/sh\ntouch ${state}/fixed\n`,
+      },
+      undefined,
+      [
+        { run: 'decoy-touch-other.sh', on: 'cp' },
+        { run: 'decoy-really-fixes.sh', on: 'control-plane' },
+      ],
+    );
+    // When it is self-tested
+    const report = await selfTest(runner, scenario, lab);
+    // Then the first decoy holds, the second is named as accepted by the check, and nothing is solved
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.steps.map((step) => `${step.name}: ${step.ok}`),
+      ['break: true', 'break again: true', 'check fails: true', 'decoy: true', 'decoy: false'],
+    );
+    assert.deepEqual(report.steps[3]?.detail, [
+      'decoy-touch-other.sh on cp: exit 0',
+      `still failing: ${state}/fixed is missing.`,
+    ]);
+    assert.deepEqual(report.steps[4]?.detail, [
+      'check passed after decoy decoy-really-fixes.sh: it cannot tell this wrong fix from a real one',
+      'decoy-really-fixes.sh on cp: exit 0',
+    ]);
+  });
+
+  test("a decoy that fails to apply is the scenario's error, named like a break", { timeout: 30_000 }, async () => {
+    const scenario = fixture(
+      'decoy-error-fixture',
+      { 'decoy.sh': '#!/bin/sh\necho "no such unit" >&2\nexit 3\n' },
+      undefined,
+      [{ run: 'decoy.sh', on: 'w1' }],
+    );
+    const [decoy] = scenario.decoys;
+    assert.ok(decoy);
+    await assert.rejects(runner.applyDecoy(scenario, decoy, lab), (error: unknown) => {
+      assert.ok(error instanceof ScenarioScriptError);
+      assert.equal(error.message, 'decoy-error-fixture/decoy.sh (decoy on w1) exited 3: no such unit');
+      return true;
+    });
   });
 
   test('scripts run where they are told, with the lab and node names in their environment', async () => {

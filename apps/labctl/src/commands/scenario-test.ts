@@ -83,7 +83,7 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
 }
 
 /**
- * Provisions a lab of the scenario's shape, proves break -> fail -> solve -> pass on it, and tears
+ * Provisions a lab of the scenario's shape, proves break -> fail -> decoys -> solve -> pass on it, and tears
  * it down (unless `keep`). Returns whether the proof held; writes each step to `out`.
  */
 export async function testScenario(
@@ -120,6 +120,7 @@ export async function testScenario(
     labId,
     kubernetesVersion: version,
     workers: scenario.topology.workers,
+    cni: scenario.cni,
     egress: scenario.egress,
   });
   out(`scenario ${scenario.id} on ${target.name}`);

@@ -17,11 +17,13 @@ import { resolveTarget, testScenario } from './scenario-test.js';
 export const SCENARIO_USAGE = `  labctl scenario list [--json] [--catalog DIR]
       The scenarios of the catalog (default: the repository's scenarios/ folder).
   labctl scenario lint <dir|all> [--catalog DIR]
-      Schema, referenced files, shellcheck, versions and topology; each problem names its file and field.
+      Schema, referenced files, shellcheck, versions, topology, decoys and the script rules (functions
+      defined nowhere, check kubectl without --request-timeout, node names no lab has); each problem
+      names its file and field or line.
   labctl scenario test <id> [--catalog DIR] [--sandbox FILE] [--k8s 1.36] [--keep]
   labctl scenario test <id> --kubeconfig FILE --redis-url URL --platform platform.yaml --operator-key KEY
-      Provision a lab, break it, expect check to fail with feedback, solve, expect check to pass, tear
-      down. Without --kubeconfig it uses the sandbox of \`npm run sandbox\` (.breakfix/sandbox.json).
+      Provision a lab, break it, expect check to fail with feedback, apply each decoy and expect check
+      to keep failing, solve, expect check to pass, tear down. Without --kubeconfig it uses the sandbox of \`npm run sandbox\` (.breakfix/sandbox.json).
   labctl scenario new <id> [--simulator] [--catalog DIR]
       Scaffold a scenario that already passes lint and test; edit from there.
   labctl scenario import killercoda|instruqt <dir> --out <dir>
@@ -69,10 +71,12 @@ async function list(args: string[]): Promise<void> {
           tags: s.tags,
           kubernetesVersions: s.kubernetesVersions,
           topology: s.topology,
+          cni: s.cni,
           timeLimitMinutes: s.timeLimitMinutes,
           egress: s.egress,
           simulator: s.simulator,
           hints: s.hints.length,
+          decoys: s.decoys.map((d) => d.file),
         })),
         null,
         2,

@@ -9,7 +9,7 @@ import { writeScenario } from '../write.js';
 import type { ImportResult } from './killercoda.js';
 import { slug } from './killercoda.js';
 import { detailsBlocks, hintText, scriptBody, withoutDetails } from './markdown.js';
-import { KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
+import { DECOY_FILE, DECOY_PLACEHOLDER, DECOY_WARNING, KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
 
 const trackSchema = z.looseObject({
   title: z.string().min(1),
@@ -109,6 +109,8 @@ export function importInstruqt(sourceDir: string, outDir: string, options: { id?
     throw new InvalidInputError(`${source}: no ${what}-<host> script in any challenge: nothing to ${phase} with`);
   }
   if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s) in the assignments: add hints`);
+  files[DECOY_FILE] = DECOY_PLACEHOLDER;
+  warnings.push(DECOY_WARNING);
 
   const dir = writeScenario(resolve(outDir), {
     spec: {
@@ -122,6 +124,7 @@ export function importInstruqt(sourceDir: string, outDir: string, options: { id?
       timeLimitMinutes: Math.min(240, Math.max(5, Math.ceil(seconds / 60) || 30)),
       hints,
       scripts,
+      decoys: [{ run: DECOY_FILE, on: 'control-plane' }],
     },
     files,
   });

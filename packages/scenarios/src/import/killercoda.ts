@@ -5,7 +5,7 @@ import { KUBERNETES_RELEASES } from '@breakfix/manifests';
 import { z } from 'zod';
 import { writeScenario } from '../write.js';
 import { codeBlocks, detailsBlocks, hintText, isSolution, scriptBody, withoutDetails } from './markdown.js';
-import { KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
+import { DECOY_FILE, DECOY_PLACEHOLDER, DECOY_WARNING, KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
 
 /** Killercoda's kubeadm images name their nodes `controlplane` and `node01`. */
 const NODE_NAMES = { controlplane: 'cp', node01: 'w1' };
@@ -126,6 +126,8 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
       );
     files[name] = renameNodes(content, NODE_NAMES);
   }
+  files[DECOY_FILE] = DECOY_PLACEHOLDER;
+  warnings.push(DECOY_WARNING);
   if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s): add hints until there are two`);
 
   const id = options.id ?? slug(basename(resolve(outDir)));
@@ -147,6 +149,7 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
         check: checks.map((run) => ({ run, on: 'control-plane' })),
         solve: [{ run: 'solve.sh', on: 'control-plane' }],
       },
+      decoys: [{ run: DECOY_FILE, on: 'control-plane' }],
     },
     files,
   });

@@ -20,3 +20,15 @@ export function renameNodes(script: string, names: Record<string, string>): stri
   }
   return renamed;
 }
+
+/** Neither platform has decoys: the import gets one that fails until the author writes it. */
+export const DECOY_FILE = 'decoy.sh';
+export const DECOY_PLACEHOLDER = [
+  '#!/bin/bash',
+  '# A decoy applies a plausible wrong fix (delete the broken pod, restart a service without fixing',
+  '# its configuration) that the check must not accept. See docs/instructor-guide.md.',
+  'echo "This scenario came without a decoy; write decoy.sh." >&2',
+  'exit 1',
+  '',
+].join('\n');
+export const DECOY_WARNING = `no decoy on the source platform: ${DECOY_FILE} fails until you write a plausible wrong fix the check must reject`;
