@@ -24,6 +24,7 @@ import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
 import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
 import { parsePoolsConfig } from '../apps/pool-worker/src/pool-config.js';
 import { createSlackBot } from '../apps/slack-bot/src/create-bot.js';
+import { DEMO_POOL, SANDBOX_POOLS } from './sandbox-pools.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,8 +38,6 @@ const infoFile = resolve(values['info-file'] ?? '.breakfix/sandbox.json');
 const say = (line: string) => {
   if (!values.quiet) console.log(line);
 };
-/** The demo pool: simulated kubeadm labs without workers, what the simulator scenarios need. */
-const DEMO_POOL = { name: 'demo', kubernetesVersion: '1.36', workers: 0, size: 'small', min: 2, max: 4 };
 const TICK_MS = 2_000;
 
 async function main(): Promise<void> {
@@ -52,7 +51,7 @@ async function main(): Promise<void> {
   // The platform: one operator key, the demo pool, the simulator's scenarios.
   const operatorKey = createOperatorKey();
   const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
-  const pools = parsePoolsConfig({ pools: [DEMO_POOL] });
+  const pools = parsePoolsConfig(SANDBOX_POOLS);
   const catalog = new Map([...loadCatalog()].filter(([, scenario]) => scenario.simulator));
   const connections: Redis[] = [];
   const connect = () => {

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '@breakfix/core';
-import { MAX_WORKERS } from '@breakfix/manifests';
+import { CNIS, MAX_WORKERS } from '@breakfix/manifests';
 import { z } from 'zod';
 
 const poolSchema = z
@@ -8,6 +8,8 @@ const poolSchema = z
     name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,40}$/, 'lowercase letters, digits, dots and dashes'),
     kubernetesVersion: z.string(),
     workers: z.number().int().min(0).max(MAX_WORKERS),
+    /** The labs' pod network; a scenario is served only by pools of its own `cni` (default flannel). */
+    cni: z.enum(CNIS).default('flannel'),
     size: z.enum(['small', 'medium', 'large']).default('medium'),
     /** Ready labs to keep. */
     min: z.number().int().min(0),

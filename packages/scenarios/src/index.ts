@@ -16,6 +16,7 @@ export {
   type Problem,
   scenarioDirs,
 } from './load.js';
+export { noPoolMessage, type PoolShape, poolsServing, poolToAdd } from './pools.js';
 export {
   type CheckResult,
   createScenarioRunner,

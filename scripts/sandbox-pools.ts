@@ -1,0 +1,15 @@
+// The pools `npm run sandbox` runs: simulated labs without workers on flannel, which is what the
+// simulator scenarios need. Its own module so tests/deploy/catalog-pools.test.ts can check it.
+
+/** The demo pool (apps/pool-worker/src/pool-config.ts's input shape). */
+export const DEMO_POOL = {
+  name: 'demo',
+  kubernetesVersion: '1.36',
+  workers: 0,
+  cni: 'flannel',
+  size: 'small',
+  min: 2,
+  max: 4,
+} as const;
+
+export const SANDBOX_POOLS = { pools: [DEMO_POOL] };
