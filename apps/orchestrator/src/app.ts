@@ -1,6 +1,6 @@
 import { NotFoundError } from '@breakfix/core';
 import type { Environment } from '@breakfix/pool';
-import type { Scenario } from '@breakfix/scenarios';
+import { poolsServing, type Scenario } from '@breakfix/scenarios';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Queue } from 'bullmq';
 import { mountDashboard } from './dashboard/mount.js';
@@ -20,7 +20,7 @@ import { type ApiMetrics, createApiMetrics } from './http/metrics.js';
 import { EdgeError, FieldsInvalidError, problemResponse } from './http/problem.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createLabService, type LabServiceOptions } from './labs.js';
-import { poolStatus, poolsServing } from './pools.js';
+import { poolStatus } from './pools.js';
 import * as routes from './routes.js';
 import type { ScenarioSummaryBody } from './schemas.js';
 

@@ -4,7 +4,6 @@ export { type App, type AppDeps, createApp } from './app.js';
 export { type ApiToken, type Caller, parseTokens, ROLES, type Role } from './http/auth.js';
 export { createApiMetrics } from './http/metrics.js';
 export { sshCommand } from './labs.js';
-export { poolsServing } from './pools.js';
 export { createWorkerQueues } from './queues.js';
 export type {
   CheckResultBody as CheckResult,

@@ -4,7 +4,15 @@ import { after, before, describe, test } from 'node:test';
 import { generateEd25519 } from '@breakfix/secrets';
 import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createRateLimiter } from '../src/http/rate-limit.js';
-import { call, closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS } from './fixture.js';
+import {
+  call,
+  closeFixtures,
+  EMPTY_SCENARIO,
+  SCENARIO,
+  startPlatform,
+  TOKENS,
+  UNSERVED_SCENARIO,
+} from './fixture.js';
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 const { admin, instructor, bot } = TOKENS;
@@ -244,6 +252,18 @@ describe('claiming', () => {
     );
     assert.equal(again.labId, body.lab.id);
     await call(app, 'DELETE', `/v1/labs/${body.lab.id}`, { token: bot.token });
+  });
+
+  test('a scenario no pool serves is 409 naming the pool an operator would add', async () => {
+    const { app } = platform;
+    // The pools match its workers and version, not its CNI.
+    const body = await problem(
+      await call(app, 'POST', '/v1/labs', { token: bot.token, body: { learner: 'cal', scenario: UNSERVED_SCENARIO } }),
+      409,
+      'conflict',
+    );
+    assert.match(String(body.detail), /no pool serves scenario sim-kubeconfig-drift-calico .*calico/);
+    assert.match(String(body.hint), /add a pool to the pools file, e\.g\. \{ name: k8s-1\.36-0w-calico, .*cni: calico/);
   });
 
   test("an empty pool is 503 with the learner's place in the queue", async () => {

@@ -13,6 +13,8 @@ import { type AppDeps, createApp, createWorkerQueues } from '../src/index.js';
 /** The sandbox's simulated scenario, and a copy for a topology whose pool stays empty. */
 export const SCENARIO = 'sim-kubeconfig-drift';
 export const EMPTY_SCENARIO = 'sim-kubeconfig-drift-1w';
+/** A scenario that needs Calico, which no fixture pool runs. */
+export const UNSERVED_SCENARIO = 'sim-kubeconfig-drift-calico';
 
 const token = () => randomBytes(24).toString('hex');
 export const TOKENS = {
@@ -68,6 +70,7 @@ export async function startPlatform(
   const catalog = new Map<string, Scenario>([
     [SCENARIO, sim],
     [EMPTY_SCENARIO, { ...sim, id: EMPTY_SCENARIO, topology: { workers: 1 } }],
+    [UNSERVED_SCENARIO, { ...sim, id: UNSERVED_SCENARIO, cni: 'calico' }],
   ]);
   const queues = createWorkerQueues({ connection: connect, prefix: name });
   const app = createApp({

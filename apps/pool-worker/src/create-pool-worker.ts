@@ -132,6 +132,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         kubernetesVersion: pool.kubernetesVersion,
         workers: pool.workers,
         size: pool.size,
+        cni: pool.cni,
       });
       const started = Date.now();
       try {
