@@ -4,15 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { generateEd25519 } from '@breakfix/secrets';
 import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createRateLimiter } from '../src/http/rate-limit.js';
-import {
-  call,
-  closeFixtures,
-  EMPTY_SCENARIO,
-  SCENARIO,
-  startPlatform,
-  TOKENS,
-  UNSERVED_SCENARIO,
-} from './fixture.js';
+import { call, closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS, UNSERVED_SCENARIO } from './fixture.js';
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 const { admin, instructor, bot } = TOKENS;
