@@ -3,7 +3,14 @@ import { after, before, test } from 'node:test';
 import { UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
-import { closeSsh, createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import {
+  closeSsh,
+  createLabAccess,
+  createProvisioner,
+  EnvironmentStore,
+  NodePortAllocator,
+  reconcileNodePorts,
+} from '@breakfix/pool';
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -157,6 +164,10 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
   // And the NodePort reconciler may read Services in every namespace
   const services = await orchestrator.kube.list('v1', 'Service');
   assert.ok(services.some((s) => s.metadata.namespace === namespace && s.metadata.name === 'ssh'));
+  // and so may the pool worker's, which keeps the lab's lease (its Service exists)
+  const report = await reconcileNodePorts({ kube: worker.kube, allocator });
+  assert.deepEqual(report.freed, [], 'the claimed lab keeps its port');
+  assert.equal((await allocator.leases()).find((l) => l.labId === id)?.port, nodePort);
   const ssh = await admin.get<KubeObject & { spec: { ports: { nodePort: number }[] } }>({
     apiVersion: 'v1',
     kind: 'Service',

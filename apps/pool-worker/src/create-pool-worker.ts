@@ -12,6 +12,8 @@ import {
   emptyCounts,
   type LostLab,
   type NodePortAllocator,
+  type ReconcileReport as NodePortReconcileReport,
+  reconcileNodePorts,
   type StateCounts,
   wakeChannel,
 } from '@breakfix/pool';
@@ -78,6 +80,8 @@ export interface ReconcileResult {
   orphanRecords: string[];
   /** Provisioning records whose job was lost, queued again. */
   resumed: string[];
+  /** NodePort leases compared with the Services that exist (only with an allocator). */
+  nodePorts?: NodePortReconcileReport;
 }
 
 export interface TickResult {
@@ -294,6 +298,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   }
 
   /**
+   * Claimed labs keep their NodePort for as long as they are claimed: each tick renews their
+   * leases, so a lease outlives a dead worker by its lease time only, not a lab's by its TTL.
+   */
+  async function renewLeases(environments: readonly Environment[]): Promise<void> {
+    const allocator = options.allocator;
+    if (allocator === undefined) return;
+    await Promise.all(environments.filter((env) => env.state === 'claimed').map((env) => allocator.renew(env.id)));
+  }
+
+  /**
    * Compares Redis with the cluster: deletes lab namespaces nobody holds, closes records whose
    * namespace is gone, and queues again provisions whose job vanished (jobId = environment id,
    * so a job that still exists is not doubled).
@@ -322,6 +336,8 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       if (now - env.updatedAt < graceMs) continue;
       if (!existing.has(env.namespace) && env.state !== 'provisioning') {
         if (env.state === 'claimed') await options.store.apply(env.id, 'release');
+        // Its Service went with the namespace; its port lease must not wait for expiry.
+        await options.allocator?.release(env.id);
         await options.store.apply(env.id, 'delete');
         result.orphanRecords.push(env.id);
       } else if (env.state === 'provisioning') {
@@ -334,7 +350,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         }
       }
     }
-    if (result.orphanNamespaces.length + result.orphanRecords.length + result.resumed.length > 0) {
+    if (options.allocator !== undefined) {
+      result.nodePorts = await reconcileNodePorts({
+        kube: options.kube,
+        allocator: options.allocator,
+        now: options.now,
+      });
+    }
+    const ports = result.nodePorts;
+    const portChanges = ports === undefined ? 0 : ports.adopted.length + ports.freed.length;
+    if (result.orphanNamespaces.length + result.orphanRecords.length + result.resumed.length + portChanges > 0) {
       log(`reconcile: ${JSON.stringify(result)}`);
     }
     return result;
@@ -353,6 +378,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         // One read of the records serves the reaper, the top-up and the metrics.
         const environments = await options.store.list();
         const expired = await reapExpired(environments);
+        await renewLeases(environments);
         const lost = await checkVms(environments);
         await sweepReleasing(environments);
         const counts = countByPool(environments);

@@ -50,7 +50,7 @@ const HOUR = 3_600_000;
  * A worker over a StaleListStore that shares one injected clock with it. Provisions are recorded
  * and do nothing (what the reaper does is under test, not booting); teardowns are real jobs.
  */
-async function reaperFixture(limits: { min: number; max: number }) {
+async function reaperFixture(limits: { min: number; max: number }, withAllocator = false) {
   const { info } = await useSandbox();
   const connect = connector(info.redisUrl);
   const prefix = uniqueName('reap');
@@ -62,6 +62,15 @@ async function reaperFixture(limits: { min: number; max: number }) {
     namespaceFor: (id: string) => `lab-${id}`,
   };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, ...limits }] });
+  const allocator = withAllocator
+    ? new NodePortAllocator({
+        redis: connect(),
+        prefix: `${prefix}:`,
+        range: { first: 30000, last: 32699 },
+        leaseMs: 10 * 60_000,
+        now: () => clock.now,
+      })
+    : undefined;
   const worker = createPoolWorker({
     connection: connect,
     redis: connect(),
@@ -71,6 +80,7 @@ async function reaperFixture(limits: { min: number; max: number }) {
     prefix,
     kube: createKube({ kubeconfig: info.kubeconfig }),
     now: () => clock.now,
+    ...(allocator === undefined ? {} : { allocator }),
   });
   const teardowns = new Queue('teardown', { connection: connect(), prefix });
   closers.push(
@@ -81,6 +91,7 @@ async function reaperFixture(limits: { min: number; max: number }) {
     clock,
     store,
     worker,
+    allocator,
     /** Ready labs claimed by these learners for `ttlMs`, at the clock's time. */
     async claimed(learners: string[], ttlMs: number): Promise<Environment[]> {
       const labs: Environment[] = [];
@@ -153,6 +164,37 @@ test('a lab its learner released after the reaper read its list: the tick goes o
   // and the lab's place no longer counts as live, so the pool gets its one lab back
   assert.equal(tick.enqueued.length, 1, `tick: ${JSON.stringify(tick)}`);
   assert.deepEqual(tick.held, []);
+});
+
+test('a claimed lab keeps its NodePort past the lease time: every tick renews the leases of claimed labs', {
+  timeout: 120_000,
+}, async () => {
+  const t = await reaperFixture({ min: 0, max: 2 }, true);
+  const allocator = t.allocator ?? assert.fail('the fixture has an allocator');
+  // Given a lab claimed for an hour, holding a port leased for 10 minutes
+  const [lab] = await t.claimed(['ada'], HOUR);
+  const id = lab?.id ?? assert.fail('a lab was claimed');
+  const port = await allocator.allocate(id);
+  const leaseOf = async () => (await allocator.leases()).find((l) => l.labId === id);
+  // When ticks come every 9 minutes, for 27 minutes
+  for (let i = 0; i < 3; i++) {
+    t.clock.now += 9 * 60_000;
+    assert.equal((await t.worker.tick()).ran, true);
+    // Then after each the lease runs 10 minutes from that tick, on the same port
+    assert.deepEqual(
+      { port: (await leaseOf())?.port, expiresAt: (await leaseOf())?.expiresAt },
+      { port, expiresAt: t.clock.now + 10 * 60_000 },
+    );
+  }
+  // And once the lab is released, the tick no longer renews it (its teardown frees the port)
+  await t.store.apply(id, 'release');
+  t.clock.now += 60_000;
+  await t.worker.tick();
+  await waitFor(async () => ((await leaseOf()) === undefined ? true : undefined), {
+    what: `the released lab's lease freed`,
+    timeoutMs: 60_000,
+    intervalMs: 200,
+  });
 });
 
 test('the teardown of a lab the reaper expired deletes its SSH Service and frees its NodePort', {
