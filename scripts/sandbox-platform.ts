@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createClient } from '@breakfix/client';
 import { BreakfixError } from '@breakfix/core';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { emulatedBootstrap, freePort, resolveBinaries, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
@@ -22,7 +22,6 @@ import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
 import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
-import { parsePoolsConfig } from '../apps/pool-worker/src/pool-config.js';
 import { createSlackBot } from '../apps/slack-bot/src/create-bot.js';
 import { DEMO_POOL, SANDBOX_POOLS } from './sandbox-pools.js';
 

@@ -1,7 +1,7 @@
 // The pools `npm run sandbox` runs: simulated labs without workers on flannel, which is what the
 // simulator scenarios need. Its own module so tests/deploy/catalog-pools.test.ts can check it.
 
-/** The demo pool (apps/pool-worker/src/pool-config.ts's input shape). */
+/** The demo pool (packages/manifests/src/pools-config.ts's input shape). */
 export const DEMO_POOL = {
   name: 'demo',
   kubernetesVersion: '1.36',

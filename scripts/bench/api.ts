@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@breakfix/client';
-import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
+import { parseLabSpec, parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
@@ -11,7 +11,6 @@ import { createSshRunner } from '@breakfix/ssh';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../../apps/orchestrator/src/wire.js';
-import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import type { Figure } from '../bench.js';
 import { percentile, round } from './stats.js';
 

@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
-import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import type { Figure } from '../bench.js';
 import { percentile, round } from './stats.js';
 

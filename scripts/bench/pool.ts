@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
+import { parsePoolsConfig } from '@breakfix/manifests';
 import { EnvironmentStore } from '@breakfix/pool';
 import { startSandbox } from '@breakfix/sandbox';
 import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
-import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import type { Figure } from '../bench.js';
 import { percentile, round } from './stats.js';
 

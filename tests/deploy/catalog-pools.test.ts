@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { KubeObject } from '@breakfix/kube';
+import { parsePoolsConfig } from '@breakfix/manifests';
 import { resolveBinaries } from '@breakfix/sandbox';
 import { loadCatalog, noPoolMessage, poolsServing, type Scenario } from '@breakfix/scenarios';
 import { parse } from 'yaml';
-import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import { SANDBOX_POOLS } from '../../scripts/sandbox-pools.js';
 import { renderOverlay } from './deploy-kit.js';
 

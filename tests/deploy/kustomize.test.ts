@@ -3,11 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createOperatorKey } from '@breakfix/secrets';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { parse, parseAllDocuments } from 'yaml';
-import { parsePoolsConfig } from '../../apps/pool-worker/src/pool-config.js';
 import { kubectlPath, PLATFORM_NAMESPACE, renderOverlay, repoRoot } from './deploy-kit.js';
 
 const OVERLAYS = ['infra/overlays/prod', 'infra/overlays/dev', 'infra/overlays/prod-external-redis'];

@@ -1,10 +1,10 @@
 import { ConflictError, NotFoundError } from '@breakfix/core';
+import type { PoolConfig } from '@breakfix/manifests';
 import type { Environment, EnvironmentStore, LabAccess } from '@breakfix/pool';
 import { ClaimPreparationError, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import type { Scenario, ScenarioRunner } from '@breakfix/scenarios';
 import { parsePublicKey } from '@breakfix/ssh';
 import type { Redis } from 'ioredis';
-import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import { poolFor } from './pools.js';
 import type { CheckResultBody, ClaimResultBody, ConnectionBody, HintBody, LabBody } from './schemas.js';
 

@@ -1,7 +1,7 @@
 // The orchestrator's entry point: reads configuration, wires real adapters, serves until SIGTERM.
 //   PORT                          HTTP port (default 8080)
 //   BREAKFIX_REDIS_URL            redis://... (the platform's Redis, shared with the pool worker)
-//   BREAKFIX_POOLS_FILE           pools YAML (apps/pool-worker/src/pool-config.ts)
+//   BREAKFIX_POOLS_FILE           pools YAML (packages/manifests/src/pools-config.ts)
 //   BREAKFIX_PLATFORM_FILE        platform YAML (packages/manifests/src/spec.ts), without operator.publicKey
 //   BREAKFIX_OPERATOR_KEY_FILE    the operator's private key; its public half at <file>.pub
 //   BREAKFIX_SCENARIOS_DIR        the scenario catalog (one folder per scenario)
@@ -13,14 +13,13 @@
 import { readFileSync } from 'node:fs';
 import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { loadCatalog } from '@breakfix/scenarios';
 import { serve } from '@hono/node-server';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { parsePoolsConfig } from '../../pool-worker/src/pool-config.js';
 import { parseTokens } from './http/auth.js';
 import { wireOrchestrator } from './wire.js';
 

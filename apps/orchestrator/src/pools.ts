@@ -1,8 +1,8 @@
 import { ConflictError } from '@breakfix/core';
+import type { PoolConfig } from '@breakfix/manifests';
 import { countByPool, type EnvironmentStore, emptyCounts } from '@breakfix/pool';
 import { noPoolMessage, poolsServing, type Scenario } from '@breakfix/scenarios';
 import type { Redis } from 'ioredis';
-import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import type { PoolStatusBody } from './schemas.js';
 
 /**

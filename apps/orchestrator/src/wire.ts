@@ -1,11 +1,10 @@
 import type { Kube } from '@breakfix/kube';
-import type { PlatformConfig } from '@breakfix/manifests';
+import type { PlatformConfig, PoolConfig } from '@breakfix/manifests';
 import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, type Scenario } from '@breakfix/scenarios';
 import type { SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
-import type { PoolConfig } from '../../pool-worker/src/pool-config.js';
 import { createApp } from './app.js';
 import type { ApiToken } from './http/auth.js';
 import { createApiMetrics } from './http/metrics.js';

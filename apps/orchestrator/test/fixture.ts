@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createKube } from '@breakfix/kube';
-import { parseLabSpec } from '@breakfix/manifests';
+import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, loadCatalog, type Scenario } from '@breakfix/scenarios';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
 import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
-import { parsePoolsConfig } from '../../pool-worker/src/pool-config.js';
 import { type AppDeps, createApp, createWorkerQueues } from '../src/index.js';
 
 /** The sandbox's simulated scenario, and a copy for a topology whose pool stays empty. */

@@ -1,7 +1,7 @@
 import type { Kube, KubeObject } from '@breakfix/kube';
+import type { PoolConfig } from '@breakfix/manifests';
 import { LABELS, labFootprint, parseMemoryMiB } from '@breakfix/manifests';
 import type { Environment } from '@breakfix/pool';
-import type { PoolConfig } from './pool-config.js';
 
 /** Free room on the host cluster, after everything already there and every lab breakfix holds. */
 export interface FreeCapacity {

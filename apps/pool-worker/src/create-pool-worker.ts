@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { assertNever } from '@breakfix/core';
 import type { Kube } from '@breakfix/kube';
+import type { PoolConfig } from '@breakfix/manifests';
 import { labFootprint, parseLabSpec } from '@breakfix/manifests';
 import {
   checkLabVms,
@@ -22,7 +23,6 @@ import type { Redis } from 'ioredis';
 import { labsThatFit, readFreeCapacity } from './capacity.js';
 import { createPoolMetrics, type PoolMetrics } from './metrics.js';
 import { planTopUp, type TopUpLimit } from './plan.js';
-import type { PoolConfig } from './pool-config.js';
 
 type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'>;
 

@@ -1,6 +1,6 @@
 // The pool worker's entry point: reads configuration, wires real adapters, runs until SIGTERM.
 //   BREAKFIX_REDIS_URL           redis://... (the platform's Redis, maxmemory-policy noeviction)
-//   BREAKFIX_POOLS_FILE          pools YAML (see apps/pool-worker/src/pool-config.ts)
+//   BREAKFIX_POOLS_FILE          pools YAML (see packages/manifests/src/pools-config.ts)
 //   BREAKFIX_PLATFORM_FILE       platform YAML (packages/manifests/src/spec.ts), without operator.publicKey
 //   BREAKFIX_OPERATOR_KEY_FILE   the operator's private key; its public half at <file>.pub
 //   BREAKFIX_TICK_CRON           when to top pools up and reap expired labs (default every 15 s)
@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createSshRunner } from '@breakfix/ssh';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -25,7 +25,6 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { createPoolWorker } from './create-pool-worker.js';
 import { createPoolMetrics } from './metrics.js';
-import { parsePoolsConfig } from './pool-config.js';
 
 const env = readEnvConfig(
   z.object({

@@ -1,5 +1,5 @@
+import type { PoolConfig } from '@breakfix/manifests';
 import type { StateCounts } from '@breakfix/pool';
-import type { PoolConfig } from './pool-config.js';
 
 /** Why a pool got fewer new labs than its target asks for. */
 export type TopUpLimit = 'max' | 'concurrency' | 'capacity' | 'backoff';

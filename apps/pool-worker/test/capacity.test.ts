@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { labFootprint } from '@breakfix/manifests';
+import { labFootprint, parsePoolsConfig } from '@breakfix/manifests';
 import { EnvironmentStore } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
 import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
-import { parsePoolsConfig } from '../src/pool-config.js';
 
 const connections: Redis[] = [];
 after(() => {

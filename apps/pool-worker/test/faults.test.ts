@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
+import { parsePoolsConfig } from '@breakfix/manifests';
 import { type Environment, EnvironmentStore, PoolExhaustedError } from '@breakfix/pool';
 import { startRedis } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
@@ -14,7 +15,6 @@ import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
 import { bootDelay, deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
-import { parsePoolsConfig } from '../src/pool-config.js';
 
 const WORKER = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 const connections: Redis[] = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { parsePoolsConfig } from '@breakfix/manifests';
 import { emptyCounts, type StateCounts } from '@breakfix/pool';
 import { planTopUp, scheduledMin, type TopUpInput } from '../src/plan.js';
-import { parsePoolsConfig } from '../src/pool-config.js';
 
 const NOW = Date.parse('2026-12-01T09:00:00Z');
 const [pool] = parsePoolsConfig({

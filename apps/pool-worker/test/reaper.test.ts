@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { parseLabSpec } from '@breakfix/manifests';
+import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, type Environment, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
-import { parsePoolsConfig } from '../src/pool-config.js';
 
 const closers: (() => Promise<void>)[] = [];
 const connections: Redis[] = [];

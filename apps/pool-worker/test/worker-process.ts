@@ -2,14 +2,13 @@
 // It ticks once (or every second with "loop": true) and prints "ticked <ids>" lines; it stops only
 // when killed.
 import { createKube } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import { bootDelay } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
-import { parsePoolsConfig } from '../src/pool-config.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as {
   redisUrl: string;

@@ -1,7 +1,7 @@
 import type { Cni } from '@breakfix/manifests';
 import type { Scenario } from './schema.js';
 
-/** What matching needs of a pool (apps/pool-worker/src/pool-config.ts has the full schema). */
+/** What matching needs of a pool (packages/manifests/src/pools-config.ts has the full schema). */
 export interface PoolShape {
   name: string;
   kubernetesVersion: string;

@@ -1,6 +1,7 @@
 import { InvalidInputError } from '@breakfix/core';
-import { CNIS, MAX_WORKERS } from '@breakfix/manifests';
 import { z } from 'zod';
+import { MAX_WORKERS } from './catalog.js';
+import { CNIS } from './spec.js';
 
 const poolSchema = z
   .strictObject({
