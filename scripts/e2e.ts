@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { KubeObject } from '@breakfix/kube';
-import { parsePlatformConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { freePort, nodeImageResolver, resolveBinaries, type Sandbox, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
@@ -33,7 +33,6 @@ import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
 import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
-import { parsePoolsConfig } from '../apps/pool-worker/src/pool-config.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -150,6 +149,12 @@ async function runLabs(
     return redis;
   };
   const operatorKey = createOperatorKey();
+  if (values.keep) {
+    // For looking inside a guest while the run goes on: ssh -i <key> breakfix@<the VMI's SSH address>.
+    const keyFile = join(sandbox.dir, 'operator.key');
+    writeFileSync(keyFile, operatorKey.privateKey, { mode: 0o600 });
+    say(`operator key (--keep): ${keyFile}; each guest's SSH address is in the [virt] lines`);
+  }
   // Emulated guests take many minutes: the bootstrap's own deadline decides, not the platform's.
   const platform = parsePlatformConfig({
     operator: { publicKey: operatorKey.publicKey },
@@ -177,7 +182,7 @@ async function runLabs(
       name: plan.pool,
       kubernetesVersion: '1.36',
       workers: plan.workers,
-      size: 'small',
+      size: 'medium',
       min: 1,
       max: 1,
       maxConcurrentProvisions: 1,
@@ -268,7 +273,9 @@ async function runLabs(
         continue;
       }
       if (times.readyAt === undefined) {
-        results.push({ plan, times, ok: false, detail: times.failure ?? 'not ready within the deadline' });
+        const diagnostics = await guestDiagnostics(ssh, sandbox, store, operatorKey, times.id);
+        const why = times.failure ?? 'not ready within the deadline';
+        results.push({ plan, times, ok: false, detail: `${why}; the control plane says:\n${diagnostics}` });
         continue;
       }
       try {
@@ -352,6 +359,9 @@ function sshBanner(address: string): Promise<boolean> {
     socket.once('data', (chunk) => done(chunk.toString().startsWith('SSH-')));
     socket.once('error', () => done(false));
     socket.once('timeout', () => done(false));
+    // The loopback forward accepts and then closes while the guest's sshd is not up yet: no
+    // data, no error, and no idle timeout on a closed socket.
+    socket.once('close', () => done(false));
   });
 }
 
@@ -363,12 +373,7 @@ async function readGuestPhases(
   operatorKey: SshKeyPair,
   times: LabTimes,
 ): Promise<void> {
-  const env = await store.get(times.id);
-  const cp = (
-    await sandbox.kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: env.namespace })
-  ).find((v) => v.metadata.name === 'cp');
-  const host = cp?.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress ?? '';
-  const target = { host, username: 'breakfix', privateKey: operatorKey.privateKey, hostKey: env.hostKeys?.cp ?? '' };
+  const target = await controlPlaneTarget(sandbox, store, operatorKey, times.id);
   const log = await ssh.exec(target, 'sudo cat /var/log/breakfix-bootstrap.log', { timeoutMs: 60_000 });
   for (const line of log.stdout.split('\n')) {
     const stamp = Date.parse(line.slice(0, 20));
@@ -381,6 +386,43 @@ async function readGuestPhases(
   const expected = times.plan.workers + 1;
   if (rows.length !== expected || rows.some((row) => row.split(/\s+/)[1] !== 'Ready')) {
     throw new Error(`expected ${expected} Ready node(s), kubectl says:\n${nodes.stdout}${nodes.stderr}`);
+  }
+}
+
+/** How the operator reaches a lab's control plane over SSH (address from the VMI, host key pinned). */
+async function controlPlaneTarget(sandbox: Sandbox, store: EnvironmentStore, operatorKey: SshKeyPair, id: string) {
+  const env = await store.get(id);
+  const cp = (
+    await sandbox.kube.list<Vmi>('kubevirt.io/v1', 'VirtualMachineInstance', { namespace: env.namespace })
+  ).find((v) => v.metadata.name === 'cp');
+  const host = cp?.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress ?? '';
+  return { host, username: 'breakfix', privateKey: operatorKey.privateKey, hostKey: env.hostKeys?.cp ?? '' };
+}
+
+/**
+ * What the control plane says about itself when a lab did not become ready: the end of the
+ * bootstrap log, the containers, kubelet's last words and the guest's load. Best effort: a lab
+ * whose guest does not answer says so instead.
+ */
+async function guestDiagnostics(
+  ssh: SshRunner,
+  sandbox: Sandbox,
+  store: EnvironmentStore,
+  operatorKey: SshKeyPair,
+  id: string,
+): Promise<string> {
+  const script = [
+    'echo "--- uptime"; uptime; free -m | head -2',
+    'echo "--- bootstrap log (last 25 lines)"; sudo tail -n 25 /var/log/breakfix-bootstrap.log',
+    'echo "--- containers"; sudo crictl --timeout 20s ps -a 2>&1 | head -30',
+    'echo "--- kubelet (last 15 lines)"; sudo journalctl -u kubelet -n 15 --no-pager -o cat 2>&1 | cut -c1-300',
+  ].join('; ');
+  try {
+    const target = await controlPlaneTarget(sandbox, store, operatorKey, id);
+    const out = await ssh.exec(target, script, { timeoutMs: 120_000 });
+    return `${out.stdout}${out.stderr}`.trimEnd();
+  } catch (error) {
+    return `(no diagnostics from the guest: ${(error as Error).message})`;
   }
 }
 
