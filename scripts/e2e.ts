@@ -227,6 +227,41 @@ async function runLabs(
 
   const labs = new Map<string, LabTimes>();
   const results: { plan: LabPlan; times?: LabTimes; ok: boolean; detail: string }[] = [];
+  /** Checks one lab the way its plan says (ready and reachable by the learner, or failed with its reason). */
+  const verify = async (plan: LabPlan): Promise<void> => {
+    const times = [...labs.values()].find((l) => l.plan === plan);
+    if (times === undefined) {
+      results.push({ plan, ok: false, detail: 'never enqueued' });
+      return;
+    }
+    if (plan.expect === 'failed') {
+      const reported = await poolsReport(api, plan.pool);
+      const ok = times.failedAt !== undefined && reported.includes('kubeadm init failed');
+      results.push({
+        plan,
+        times,
+        ok,
+        detail: ok
+          ? `failed as it must; labctl pools says: ${reported}`
+          : `expected a failure with its reason in labctl pools (state: ${times.failure ?? 'not failed'}; pools: ${reported})`,
+      });
+      return;
+    }
+    if (times.readyAt === undefined) {
+      const diagnostics = await guestDiagnostics(ssh, sandbox, store, operatorKey, times.id);
+      const why = times.failure ?? 'not ready within the deadline';
+      results.push({ plan, times, ok: false, detail: `${why}; the control plane says:\n${diagnostics}` });
+      return;
+    }
+    try {
+      await readGuestPhases(ssh, sandbox, store, operatorKey, times);
+      const nodes = await learnerSeesNodes(api, plan, times.id);
+      results.push({ plan, times, ok: true, detail: `learner's kubectl get nodes: ${nodes}` });
+    } catch (error) {
+      results.push({ plan, times, ok: false, detail: (error as Error).message });
+    }
+  };
+
   try {
     // Two rounds, so that emulated guests do not starve each other on a small machine: the 1-node
     // lab beside the broken one (which fails at kubeadm's config check), then the 1+1 lab.
@@ -251,40 +286,21 @@ async function runLabs(
       } finally {
         await worker.close();
       }
+      // Each round's labs are checked, then stopped, so that the next round has the cores.
+      for (const plan of plans.filter((p) => names.includes(p.pool))) await verify(plan);
+      for (const times of labs.values()) {
+        if (!names.includes(times.plan.pool)) continue;
+        const env = await store.get(times.id).catch(() => undefined);
+        if (env === undefined || env.state === 'deleted') continue;
+        await sandbox.kube
+          .delete({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace })
+          .then(() => say(`${times.plan.key} (${times.id}) checked; its namespace deleted`))
+          .catch((error: unknown) => say(`${times.plan.key} (${times.id}): deleting its namespace failed: ${error}`));
+      }
     }
 
     for (const plan of plans) {
-      const times = [...labs.values()].find((l) => l.plan === plan);
-      if (times === undefined) {
-        results.push({ plan, ok: false, detail: 'never enqueued' });
-        continue;
-      }
-      if (plan.expect === 'failed') {
-        const reported = await poolsReport(api, plan.pool);
-        const ok = times.failedAt !== undefined && reported.includes('kubeadm init failed');
-        results.push({
-          plan,
-          times,
-          ok,
-          detail: ok
-            ? `failed as it must; labctl pools says: ${reported}`
-            : `expected a failure with its reason in labctl pools (state: ${times.failure ?? 'not failed'}; pools: ${reported})`,
-        });
-        continue;
-      }
-      if (times.readyAt === undefined) {
-        const diagnostics = await guestDiagnostics(ssh, sandbox, store, operatorKey, times.id);
-        const why = times.failure ?? 'not ready within the deadline';
-        results.push({ plan, times, ok: false, detail: `${why}; the control plane says:\n${diagnostics}` });
-        continue;
-      }
-      try {
-        await readGuestPhases(ssh, sandbox, store, operatorKey, times);
-        const nodes = await learnerSeesNodes(api, plan, times.id);
-        results.push({ plan, times, ok: true, detail: `learner's kubectl get nodes: ${nodes}` });
-      } catch (error) {
-        results.push({ plan, times, ok: false, detail: (error as Error).message });
-      }
+      if (!results.some((r) => r.plan === plan)) results.push({ plan, ok: false, detail: 'never enqueued' });
     }
   } finally {
     server.close();
