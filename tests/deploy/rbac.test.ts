@@ -14,7 +14,7 @@ import {
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
-import { closeRedisConnections, type TestSandbox, uniqueName, useSandbox } from '@breakfix/testkit';
+import { closeRedisConnections, nodePortBand, type TestSandbox, uniqueName, useSandbox } from '@breakfix/testkit';
 import {
   kubectlPath,
   PLATFORM_NAMESPACE,
@@ -129,7 +129,7 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
 
   // When a learner claims it through the orchestrator's claim path (NodePort Service, learner key
   // and a break over SSH), as system:serviceaccount:breakfix-system:orchestrator
-  const allocator = new NodePortAllocator({ redis, prefix, range: { first: 31500, last: 31599 } });
+  const allocator = new NodePortAllocator({ redis, prefix, range: nodePortBand('rbac') });
   const access = createLabAccess({
     kube: orchestrator.kube,
     store,

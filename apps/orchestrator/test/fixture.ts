@@ -4,7 +4,7 @@ import { createKube } from '@breakfix/kube';
 import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, loadCatalog, type Scenario } from '@breakfix/scenarios';
-import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { Redis } from 'ioredis';
 import { simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { type AppDeps, createApp, createWorkerQueues } from '../src/index.js';
@@ -49,7 +49,7 @@ export async function startPlatform(
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const store = new EnvironmentStore({ redis, prefix });
   const { operatorKey, platform, ssh, provisioner } = simulatedLabs(kube, store);
-  const allocator = new NodePortAllocator({ redis, prefix, range: { first: 30000, last: 32699 } });
+  const allocator = new NodePortAllocator({ redis, prefix, range: SHARED_NODE_PORTS });
   const access = createLabAccess({
     kube,
     store,

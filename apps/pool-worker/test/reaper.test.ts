@@ -4,7 +4,7 @@ import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, type Environment, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
-import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
@@ -65,7 +65,7 @@ async function reaperFixture(limits: { min: number; max: number }, withAllocator
     ? new NodePortAllocator({
         redis: connect(),
         prefix: `${prefix}:`,
-        range: { first: 30000, last: 32699 },
+        range: SHARED_NODE_PORTS,
         leaseMs: 10 * 60_000,
         now: () => clock.now,
       })
@@ -205,7 +205,7 @@ test('the teardown of a lab the reaper expired deletes its SSH Service and frees
   const prefix = uniqueName('reap-port');
   const redis = connect();
   const store = new EnvironmentStore({ redis, prefix: `${prefix}:` });
-  const allocator = new NodePortAllocator({ redis, prefix: `${prefix}:`, range: { first: 30000, last: 32699 } });
+  const allocator = new NodePortAllocator({ redis, prefix: `${prefix}:`, range: SHARED_NODE_PORTS });
   const { provisioner, ssh, platform, operatorKey } = simulatedLabs(kube, store);
   closers.push(async () => ssh.close());
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });

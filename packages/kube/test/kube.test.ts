@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InvalidInputError, NotFoundError, waitFor } from '@breakfix/core';
-import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { pinnedNodePort, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createKube, type KubeObject, type WatchEventType } from '../src/index.js';
 
 const adminKube = async () => createKube({ kubeconfig: (await useSandbox()).info.kubeconfig });
@@ -89,7 +89,7 @@ describe('kube port against the sandbox apiserver', () => {
     const kube = await adminKube();
     const name = uniqueName('kube');
     await kube.apply(ns(name));
-    const port = 30000 + Math.floor(Math.random() * 2700);
+    const port = pinnedNodePort('kube-duplicate');
     await kube.apply(nodePortService(name, 'first', port));
     await assert.rejects(kube.apply(nodePortService(name, 'second', port)), (error: unknown) => {
       assert.ok(error instanceof InvalidInputError);

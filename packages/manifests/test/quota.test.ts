@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
-import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { pinnedNodePort, uniqueName, useSandbox } from '@breakfix/testkit';
 import { isolationPolicies, LAUNCHER_SIDECARS, labNodes, podMemoryMiB, renderLab, sshService } from '../src/index.js';
 import { fixtureSecrets, platform, spec } from './fixtures.js';
 
@@ -86,7 +86,7 @@ describe('the lab quota, enforced by a real apiserver and quota controller', () 
 
   test("admits cp-api, every node's headless Service and the claim's NodePort", async () => {
     // The rendered Services are in (before()); the claim's SSH Service is the last one that fits
-    const ssh = sshService({ labId: labSpec.labId, namespace, labels: {} }, 32700 + Math.floor(Math.random() * 68));
+    const ssh = sshService({ labId: labSpec.labId, namespace, labels: {} }, pinnedNodePort('manifests-quota'));
     await kube.apply(ssh);
     const services = await kube.list('v1', 'Service', { namespace });
     assert.deepEqual(services.map((s) => s.metadata.name).sort(), ['cp', 'cp-api', 'ssh', 'w1', 'w2']);

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { kubeadmFor, resolveBinaries } from '@breakfix/sandbox';
 import { createLabSecrets } from '@breakfix/secrets';
-import { uniqueName, useSandbox } from '@breakfix/testkit';
+import { pinnedNodePort, uniqueName, useSandbox } from '@breakfix/testkit';
 import { parse } from 'yaml';
 import { isolationPolicies, KUBERNETES_RELEASES, labNodes, parseLabSpec, renderLab, sshService } from '../src/index.js';
 import { platform } from './fixtures.js';
@@ -148,8 +148,8 @@ describe('the sandbox apiserver accepts every rendered object, policies and SSH 
               labels: namespace.metadata.labels ?? {},
               labId: spec.labId,
             },
-            // 32700-32767: a band the other tests' allocators never lease (they retry on collisions; a dry run cannot)
-            32700 + Math.floor(Math.random() * 68),
+            // a band no allocator leases: a dry run cannot re-pick a port someone else holds
+            pinnedNodePort('manifests-validators'),
           );
           assert.equal((await kube.apply(ssh, { dryRun: true })).metadata.name, 'ssh');
           assert.equal(rest.filter((o) => o.kind === 'NetworkPolicy').length, 5);

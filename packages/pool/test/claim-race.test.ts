@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec } from '@breakfix/manifests';
-import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { closeRedisConnections, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createLabAccess, EnvironmentStore, NodePortAllocator, PoolExhaustedError } from '../src/index.js';
 import { deleteLabs, simulatedLabs } from './simulated-labs.js';
 
@@ -36,7 +36,7 @@ test('200 learners claim 50 real labs at once: 50 get distinct labs, 150 are que
     const access = createLabAccess({
       kube,
       store,
-      allocator: new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } }),
+      allocator: new NodePortAllocator({ redis: redis(), prefix, range: SHARED_NODE_PORTS }),
       ssh,
       platform,
       operatorKey,

@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { createKube } from '@breakfix/kube';
 import { parseLabSpec } from '@breakfix/manifests';
-import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { closeRedisConnections, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { createLabAccess, EnvironmentStore, NodePortAllocator } from '../src/index.js';
 import { deleteLabs, simulatedLabs } from './simulated-labs.js';
 
@@ -32,7 +32,7 @@ test('a claimed 1+1 lab: the learner gets in on every node, can hop from cp to w
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const prefix = `${uniqueName('nodes')}:`;
   const store = new EnvironmentStore({ redis: redis(), prefix });
-  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } });
+  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: SHARED_NODE_PORTS });
   const { provisioner, platform, operatorKey, ssh } = simulatedLabs(kube, store);
   const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
   const pool = uniqueName('p');

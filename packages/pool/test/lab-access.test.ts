@@ -11,7 +11,7 @@ import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
-import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { closeRedisConnections, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import {
   ClaimPreparationError,
   createLabAccess,
@@ -43,7 +43,7 @@ before(async () => {
   const kube = createKube({ kubeconfig: info.kubeconfig });
   const prefix = `${uniqueName('access')}:`;
   const store = new EnvironmentStore({ redis: redis(), prefix });
-  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: { first: 30000, last: 32699 } });
+  const allocator = new NodePortAllocator({ redis: redis(), prefix, range: SHARED_NODE_PORTS });
   const provisioner = createProvisioner({
     kube,
     store,

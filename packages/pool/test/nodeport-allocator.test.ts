@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
-import { closeRedisConnections, uniqueName, useSandbox } from '@breakfix/testkit';
+import { closeRedisConnections, pinnedNodePort, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { NodePortAllocator, NodePortsExhaustedError, openSsh, reconcileNodePorts } from '../src/index.js';
 
 after(closeRedisConnections);
@@ -29,7 +29,7 @@ function worker(args: string[]): { child: ChildProcess; result: Promise<{ ports:
   return { child, result };
 }
 
-async function allocator(range = { first: 30000, last: 32699 }, leaseMs = 60_000) {
+async function allocator(range: { first: number; last: number } = SHARED_NODE_PORTS, leaseMs = 60_000) {
   const { redis, info } = await useSandbox();
   const prefix = `${uniqueName('np')}:`;
   return {
@@ -125,7 +125,7 @@ describe('NodePorts against the cluster', () => {
 
   test("a port taken behind the allocator's back is skipped: openSsh re-picks, reconcile blocks it", async () => {
     // A private two-port range, one of which someone else's Service already holds.
-    const first = 32000 + Math.floor(Math.random() * 300) * 2;
+    const first = pinnedNodePort('allocator-squatter', 2);
     const { kube, a, namespace } = await setup(first, first + 1);
     await kube.apply(service(namespace, 'squatter', first));
 
@@ -150,7 +150,7 @@ describe('NodePorts against the cluster', () => {
   });
 
   test('reconcile adopts a lab Service Redis forgot and frees a lease whose Service is gone', async () => {
-    const first = 31500 + Math.floor(Math.random() * 200) * 2;
+    const first = pinnedNodePort('allocator-adopt', 2);
     const { kube, a, namespace } = await setup(first, first + 1);
     await kube.apply(service(namespace, 'ssh', first, { 'breakfix.dev/lab': 'kept' }));
     let now = Date.now();
