@@ -4,14 +4,14 @@ import { IMAGE_PATHS, type NodeBootstrap } from './types.js';
 const CRI_SOCKET = 'unix:///var/run/containerd/containerd.sock';
 
 /**
- * Control-plane leader election stretched for slow guests: under emulation (no KVM) a renewal
- * can take longer than the stock 10 s deadline, and a controller manager or scheduler that loses
- * its lease exits and restarts. Shipped in every lab (ADR 0013): what we test is what we ship.
+ * A lab has exactly one control plane, so its controller manager and scheduler have nobody to
+ * elect. With leader election on, a slow guest costs minutes: the controller manager takes its
+ * lease, gives up on an apiserver still running its post-start hooks (a hard-coded 10 s wait),
+ * exits, and its restart waits out the lease it never released — while flannel, kube-proxy and
+ * CoreDNS wait for its DaemonSet and Deployment controllers. Renewals that miss their deadline
+ * under emulation restart them again. Shipped in every lab (ADR 0014): what we test is what we ship.
  */
-const leaderElection = () => [
-  { name: 'leader-elect-lease-duration', value: '120s' },
-  { name: 'leader-elect-renew-deadline', value: '100s' },
-];
+const singleControlPlane = () => [{ name: 'leader-elect', value: 'false' }];
 
 /**
  * Static pods' probes, raised for slow guests (same ADR): stock limits restart a busy apiserver.
@@ -92,8 +92,8 @@ function controlPlaneDocs(node: NodeBootstrap): object[] {
       encryptionAlgorithm: 'ECDSA-P256',
       networking: { podSubnet: node.podSubnet, serviceSubnet: node.serviceSubnet, dnsDomain: 'cluster.local' },
       apiServer: { certSANs: [...new Set([host, ...node.certSANs])] },
-      controllerManager: { extraArgs: leaderElection() },
-      scheduler: { extraArgs: leaderElection() },
+      controllerManager: { extraArgs: singleControlPlane() },
+      scheduler: { extraArgs: singleControlPlane() },
     },
     {
       apiVersion: 'kubelet.config.k8s.io/v1beta1',
