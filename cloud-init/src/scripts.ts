@@ -76,8 +76,12 @@ install_kubeconfig() {
   install -m 0600 -o "$user" -g "$user" /etc/kubernetes/admin.conf "$home_dir/.kube/config"
 }
 
+# Waits on a watch rather than polling: under emulation every kubectl started costs a second of
+# a vCPU the control plane needs.
 nodes_ready() {
-  ready=$(k get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l) && ((ready >= BREAKFIX_EXPECTED_NODES))
+  local registered
+  registered=$(k get nodes --no-headers 2>/dev/null | wc -l) && ((registered >= BREAKFIX_EXPECTED_NODES)) &&
+    k wait --for=condition=Ready node --all --timeout=25s >/dev/null 2>&1
 }
 
 system_pods_ready() {
