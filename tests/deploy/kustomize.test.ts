@@ -118,6 +118,12 @@ test('every container is non-root, read-only, bounded, probed and covered by a d
       assert.deepEqual(container.securityContext?.capabilities, { drop: ['ALL'] }, `${name} no capabilities`);
       assert.ok(container.resources?.requests?.memory && container.resources.limits?.memory, `${name} memory`);
       assert.ok(container.livenessProbe && container.readinessProbe, `${name} probes`);
+      if (workload.metadata.name === 'orchestrator' || workload.metadata.name === 'slack-bot') {
+        // readiness says whether it can serve (Redis, Slack's token); liveness only that it runs
+        const path = (probe: unknown) => (probe as { httpGet?: { path?: string } }).httpGet?.path;
+        assert.equal(path(container.readinessProbe), '/readyz', `${name} readiness`);
+        assert.equal(path(container.livenessProbe), '/healthz', `${name} liveness`);
+      }
     }
     if (workload.kind === 'Deployment') {
       const labels = workload.spec.template.metadata.labels;

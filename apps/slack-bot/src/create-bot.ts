@@ -51,6 +51,13 @@ export interface SlackBotOptions {
    * and tried again after `retryMs` (default 30 s).
    */
   tokenCheck?: { timeoutMs?: number; retryMs?: number };
+  /**
+   * Every other Web API call (DMs, message updates, App Home): each attempt may take `timeoutMs`
+   * (default 10 s) and a failed one is retried `retries` times (default 2, after 1 s and 2 s), so
+   * a Slack that hangs holds a learner's flow for at most about half a minute, never the Web API
+   * client's stock policy of ten retries over thirty minutes.
+   */
+  webApi?: { timeoutMs?: number; retries?: number };
   now?: () => number;
   log?: (message: string) => void;
 }
@@ -90,7 +97,12 @@ export function createSlackBot(options: SlackBotOptions) {
   const tracked = new Map<string, Tracked>(); // by learner id
   const waiting = new Map<string, Waiting>(); // by learner id
   const clientOptions = options.slackApiUrl === undefined ? {} : { slackApiUrl: options.slackApiUrl };
-  const client = new WebClient(options.botToken, { logLevel: LogLevel.WARN, ...clientOptions });
+  const client = new WebClient(options.botToken, {
+    logLevel: LogLevel.WARN,
+    ...clientOptions,
+    timeout: options.webApi?.timeoutMs ?? 10_000,
+    retryConfig: { retries: options.webApi?.retries ?? 2, factor: 2, minTimeout: 1_000, maxTimeout: 2_000 },
+  });
   // One attempt per check, with a deadline: the check retries on its own schedule.
   const verifier = new WebClient(options.botToken, {
     logLevel: LogLevel.ERROR,

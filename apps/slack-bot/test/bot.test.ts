@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@breakfix/client';
+import { waitFor } from '@breakfix/core';
 import { parseLabSpec } from '@breakfix/manifests';
 import { freePort } from '@breakfix/sandbox';
 import { serve } from '@hono/node-server';
@@ -300,6 +301,47 @@ describe('safety', () => {
     assert.match(await answerTo('UBOB', 'admin labs'), /for breakfix operators/);
     assert.match(await answerTo('UOPS', 'admin labs'), /No claimed labs|`e-/);
   });
+});
+
+test('a Slack that stalls on DMs: the learner gets no lab they cannot be told about, and the bot gives up in bounded time', async () => {
+  // Given a bot whose Web API accepts chat.postMessage and never answers
+  const stalled = await startSlackApi({ hang: ['chat.postMessage'] });
+  closers.push(() => stalled.close());
+  const logged: string[] = [];
+  const slow = createSlackBot({
+    api: createClient({ baseUrl: apiUrl, token: TOKENS.bot.token }),
+    signingSecret: SECRET,
+    botToken: 'xoxb-test',
+    slackApiUrl: stalled.apiUrl,
+    webApi: { timeoutMs: 300, retries: 1 },
+    log: (line) => logged.push(line),
+  });
+  const port = await freePort();
+  await slow.start(port);
+  closers.unshift(() => slow.stop());
+
+  // When a learner starts a lab
+  const responseUrl = stalled.responseUrl();
+  const started = performance.now();
+  const ack = await sendToBot(
+    `http://127.0.0.1:${port}/slack/events`,
+    SECRET,
+    slashCommand({ text: `start ${SCENARIO}`, user: 'USTALL', responseUrl }),
+  );
+  assert.equal(ack.status, 200);
+
+  // Then the DM is attempted twice (one retry), the start gives up and says why in the log
+  const failure = await waitFor(async () => logged.find((line) => line.startsWith('start failed')), {
+    what: 'the bot to give up on the stalled DM',
+    timeoutMs: 15_000,
+    intervalMs: 20,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert.match(failure, /timeout|ECONNRESET|aborted/i);
+  assert.ok(seconds < 10, `gave up after ${seconds.toFixed(1)} s`);
+  assert.equal(stalled.calls.filter((c) => c.method === 'chat.postMessage').length, 2);
+  // and no lab was claimed for a learner who was never told about it
+  assert.equal(await platform.store.heldBy(learnerId('T1', 'USTALL')), undefined);
 });
 
 test('the Slack app manifest grants every scope the bot used, and no more', async () => {

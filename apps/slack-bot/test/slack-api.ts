@@ -16,9 +16,10 @@ export interface SlackCall {
 /**
  * A local stand-in for Slack's Web API (https://api.slack.com/web): POST /api/<method> with a
  * form or JSON body, answered the way Slack answers the methods the bot uses, plus the
- * `response_url` endpoint of slash commands. Every call is recorded.
+ * `response_url` endpoint of slash commands. Every call is recorded. Methods named in `hang` are
+ * recorded and never answered, as a Slack that accepts connections and then stalls.
  */
-export async function startSlackApi(options: { userGroups?: Record<string, string[]> } = {}) {
+export async function startSlackApi(options: { userGroups?: Record<string, string[]>; hang?: string[] } = {}) {
   const calls: SlackCall[] = [];
   let ts = 1_700_000_000;
   const server: Server = createServer((request, response) => {
@@ -41,6 +42,7 @@ export async function startSlackApi(options: { userGroups?: Record<string, strin
       }
       const method = url.pathname.replace(/^\/api\//, '');
       calls.push({ method, args });
+      if (options.hang?.includes(method)) return;
       switch (method) {
         case 'auth.test':
           reply({
