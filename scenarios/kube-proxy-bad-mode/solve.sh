@@ -1,0 +1,9 @@
+#!/bin/bash
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+kubectl -n kube-system get cm kube-proxy -o yaml | sed 's/^    mode: nftable$/    mode: iptables/' | kubectl replace -f - >/dev/null
+# Crashing pods would pick the fix up at their next restart, after up to 5 minutes of back-off.
+kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout=60s
+kubectl -n kube-system rollout status ds/kube-proxy --timeout=90s
+ip=$(kubectl get svc web -o jsonpath='{.spec.clusterIP}')
+timeout 25 bash -c "until curl -fsS --max-time 2 http://$ip/health >/dev/null 2>&1; do sleep 2; done"

@@ -1,0 +1,9 @@
+#!/bin/bash
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+kubectl -n store patch svc shop --type=json -p '[
+  {"op": "replace", "path": "/spec/selector", "value": {"app": "shop", "tier": "web"}},
+  {"op": "replace", "path": "/spec/ports/0/targetPort", "value": 8080}
+]'
+ip=$(kubectl -n store get svc shop -o jsonpath='{.spec.clusterIP}')
+timeout 60 bash -c "until curl -fsS --max-time 2 http://$ip/health >/dev/null 2>&1; do sleep 2; done"
