@@ -1,0 +1,16 @@
+#!/bin/bash
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+sed -i 's#--enable-admission-plugins=NodeRestriction,AlwaysPullImages$#--enable-admission-plugins=NodeRestriction#' \
+  /etc/kubernetes/manifests/kube-apiserver.yaml
+# The kubelet restarts the API server from its manifest; wait until a new pod keeps its policy
+# (a server-side dry run: admission runs, nothing is created).
+deadline=$((SECONDS + 165))
+while ((SECONDS < deadline)); do
+  policy=$(kubectl --request-timeout=5s run admission-probe --image=registry.k8s.io/pause --image-pull-policy=IfNotPresent \
+    --dry-run=server -o jsonpath='{.spec.containers[0].imagePullPolicy}' 2>/dev/null || true)
+  [[ $policy == IfNotPresent ]] && exit 0
+  sleep 2
+done
+echo "the API server still admits pods with imagePullPolicy ${policy:-(no answer)}" >&2
+exit 1

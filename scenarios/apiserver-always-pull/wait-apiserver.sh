@@ -1,0 +1,13 @@
+#!/bin/bash
+# Gives the API server its own deadline to come back with the new plugin: a slow node can need
+# more than one script's worth. break.sh after it decides (and fails if it still has not).
+set -uo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+deadline=$((SECONDS + 110))
+while ((SECONDS < deadline)); do
+  policy=$(kubectl --request-timeout=5s run admission-probe --image=registry.k8s.io/pause --image-pull-policy=IfNotPresent \
+    --dry-run=server -o jsonpath='{.spec.containers[0].imagePullPolicy}' 2>/dev/null)
+  [[ $policy == Always ]] && exit 0
+  sleep 2
+done
+exit 0
