@@ -1,0 +1,24 @@
+#!/bin/bash
+# Runs web on w1 before its disk fills up, so the learner sees the evictions.
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+pause_image() {
+  kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
+}
+# Run again on a full disk, web could not roll out: it is there already, leave it.
+kubectl get deploy web >/dev/null 2>&1 && exit 0
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: w1}
+      containers:
+        - {name: web, image: "$(pause_image)", imagePullPolicy: IfNotPresent}
+YAML
+kubectl rollout status deploy/web --timeout=90s >/dev/null
