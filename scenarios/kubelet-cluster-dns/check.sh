@@ -22,7 +22,8 @@ pod=$(kubectl --request-timeout=5s -n tools get pods -l app=toolbox --field-sele
 if [[ -z $pod ]]; then
   problem "No toolbox pod runs in namespace tools; the goal is a working one on w1."
 else
-  answer=$(timeout 12 kubectl --request-timeout=10s -n tools exec "$pod" -- timeout 6 getent hosts kubernetes.default.svc.cluster.local 2>/dev/null)
+  # The trailing dot makes the name absolute: one question to the pod's DNS server, no search list.
+  answer=$(timeout 12 kubectl --request-timeout=10s -n tools exec "$pod" -- timeout 6 getent hosts kubernetes.default.svc.cluster.local. 2>/dev/null)
   [[ -n $answer ]] || problem "Pod $pod on w1 cannot resolve kubernetes.default.svc.cluster.local."
 fi
 exit $((problems > 0))
