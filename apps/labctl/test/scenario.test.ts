@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -123,14 +123,80 @@ describe('labctl scenario test', () => {
     assert.match(stdout, /^PASS sim-kubeconfig-drift$/m);
   });
 
-  test('refuses a real-cluster scenario in the sandbox, and says how to run it', async () => {
+  test('two scenarios of one shape share a lab; --json prints one line per scenario with seconds per phase', {
+    timeout: 240_000,
+  }, async () => {
+    const { info } = await useSandbox();
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    const sandboxFile = join(dir, 'sandbox.json');
+    writeFileSync(sandboxFile, JSON.stringify(info));
+    // A catalog of two simulator scenarios of the same shape
+    const catalog = join(dir, 'catalog');
+    for (const id of ['sim-one', 'sim-two']) {
+      cpSync(join(CATALOG, 'sim-kubeconfig-drift'), join(catalog, id), { recursive: true });
+      const file = join(catalog, id, 'scenario.yaml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/^id: .*$/m, `id: ${id}`));
+    }
+    const { code, stdout, stderr } = await labctl(
+      'scenario',
+      'test',
+      '--all',
+      '--json',
+      '--catalog',
+      catalog,
+      '--sandbox',
+      sandboxFile,
+    );
+    assert.equal(code, 0, stdout + stderr);
+    const runs = stdout
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            scenario: string;
+            version: string;
+            ok: boolean;
+            reusedLab: boolean;
+            labId: string;
+            seconds: Record<string, number>;
+          },
+      );
+    assert.deepEqual(
+      runs.map((r) => [r.scenario, r.version, r.ok, r.reusedLab]),
+      [
+        ['sim-one', '1.36', true, false],
+        ['sim-two', '1.36', true, true],
+      ],
+    );
+    assert.equal(runs[0]?.labId, runs[1]?.labId, 'one lab for both');
+    assert.ok((runs[0]?.seconds.provision ?? 0) > 0, 'the first run booted the lab');
+    assert.equal(runs[1]?.seconds.provision, undefined, 'the second did not');
+    for (const phase of ['break', 'break again', 'check fails', 'decoy', 'solve', 'check passes'])
+      assert.equal(typeof runs[1]?.seconds[phase], 'number', phase);
+    // progress goes to stderr, the summary last
+    assert.match(stderr, /reusing lab st-[0-9a-f]{8}: the previous scenario left it solved/);
+    assert.match(stderr, /tore down lab st-[0-9a-f]{8}\n[\s\S]*2 passed, 0 failed\n$/);
+  });
+
+  test('a real-cluster scenario in the sandbox boots real guests: without the golden image of its release it says how to build one', async () => {
     const { info } = await useSandbox();
     const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
     writeFileSync(sandboxFile, JSON.stringify(info));
-    const { code, stderr } = await labctl('scenario', 'test', 'kubelet-stopped', '--sandbox', sandboxFile);
+    // 1.35 is in the scenario's releases; only the newest release's image is built here
+    const { code, stdout, stderr } = await labctl(
+      'scenario',
+      'test',
+      'kubelet-stopped',
+      '--sandbox',
+      sandboxFile,
+      '--k8s',
+      '1.35',
+    );
     assert.equal(code, 1);
-    assert.match(stderr, /kubelet-stopped breaks a real kubeadm node; the sandbox's simulated nodes have no kubelet/);
-    assert.match(stderr, /-> run it against a real cluster with --kubeconfig/);
+    assert.match(stderr, /kubelet-stopped needs a real Kubernetes 1\.35 node: no golden image for v1\.35\.\d+/);
+    assert.match(stderr, /build it with `bash images\/build\.sh v1\.35\.\d+`/);
+    assert.doesNotMatch(stdout, /provisioning/, 'nothing was provisioned');
   });
 
   test('against a real cluster, names the flags it still needs', async () => {

@@ -4,9 +4,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
+import { type LabSpec, labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, waitForNodes } from '@breakfix/pool';
-import { emulatedBootstrap } from '@breakfix/sandbox';
+import { ANNOTATION_BACKEND, annotateVms, emulatedBootstrap, nodeImageResolver } from '@breakfix/sandbox';
 import { createScenarioRunner, type LabTargets, type Scenario, type SelfTestStep, selfTest } from '@breakfix/scenarios';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -15,15 +15,22 @@ import { parse } from 'yaml';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** Where `labctl scenario test` provisions its lab, and how it logs in. */
+/**
+ * Where `labctl scenario test` provisions its lab, and how it logs in. In the sandbox, a
+ * simulator-only scenario gets simulated guests; every other scenario gets real ones: QEMU guests
+ * booted from the golden image by the platform's own cloud-init, exactly as `npm run e2e` boots them.
+ */
 interface Target {
   name: string;
   kubeconfig: string;
   redisUrl: string;
   platform: PlatformConfig;
   operatorKey: SshKeyPair;
-  simulator: boolean;
+  kind: 'cluster' | 'sandbox';
 }
+
+/** How long a real guest may take to become a ready lab: emulated (TCG) guests take many minutes. */
+const REAL_GUEST_MINUTES = Number(process.env.BREAKFIX_REAL_LAB_TIMEOUT_MINUTES ?? 75);
 
 export interface ScenarioTestFlags {
   sandbox?: string | undefined;
@@ -55,7 +62,7 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
     }
     const platform = parsePlatformConfig(parse(readFileSync(platformFile, 'utf8')));
     const operatorKey = { privateKey: readFileSync(keyFile, 'utf8'), publicKey: platform.operator.publicKey };
-    return { name: `the cluster of ${kubeconfig}`, kubeconfig, redisUrl, platform, operatorKey, simulator: false };
+    return { name: `the cluster of ${kubeconfig}`, kubeconfig, redisUrl, platform, operatorKey, kind: 'cluster' };
   }
   const file =
     flags.sandbox ??
@@ -69,86 +76,262 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
     });
   }
   const info = JSON.parse(readFileSync(file, 'utf8')) as { kubeconfig: string; redisUrl: string };
-  // A fresh operator key per run: the simulated guests trust whatever the lab's cloud-init says.
+  // A fresh operator key per run: the sandbox's guests trust whatever the lab's cloud-init says.
   const operatorKey = createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const platform = parsePlatformConfig({
+    operator: { publicKey: operatorKey.publicKey },
+    // a real guest's bootstrap decides for itself when it has failed
+    bootstrapTimeoutSeconds: REAL_GUEST_MINUTES * 60,
+  });
   return {
     name: `the sandbox (${resolve(file)})`,
     kubeconfig: info.kubeconfig,
     redisUrl: info.redisUrl,
     platform,
     operatorKey,
-    simulator: true,
+    kind: 'sandbox',
   };
 }
 
+/** One scenario on one release: what `--json` prints, one line each. */
+export interface ScenarioRun {
+  scenario: string;
+  version: string;
+  ok: boolean;
+  labId?: string;
+  /** The lab was left verified healthy by the previous scenario's solve, and reused. */
+  reusedLab: boolean;
+  /** Seconds per phase: provision (absent when reused), break, break again, check fails, decoy, solve, check passes. */
+  seconds: Record<string, number>;
+  /** Why it did not get to a verdict (a lab that never became ready, a deadline, a lost connection). */
+  error?: string;
+}
+
+export interface ScenarioTestOptions {
+  /** A release (`1.35`), `all` of each scenario's releases, or undefined for each one's newest. */
+  k8s?: string | undefined;
+  keep?: boolean | undefined;
+  out: (line: string) => void;
+  /** Hears each scenario × release as soon as it is done. */
+  onRun?: (run: ScenarioRun) => void;
+}
+
+interface Planned {
+  scenario: Scenario;
+  version: string;
+  spec: Omit<LabSpec, 'labId'>;
+  simulated: boolean;
+}
+
 /**
- * Provisions a lab of the scenario's shape, proves break -> fail -> decoys -> solve -> pass on it, and tears
- * it down (unless `keep`). Returns whether the proof held; writes each step to `out`.
+ * Proves each scenario on a lab of its release and shape: break -> break again -> check fails ->
+ * decoys -> solve -> check passes (`selfTest`). Labs of one shape are shared, one after another:
+ * the next scenario gets the lab only when the previous one's solve passed its check and every
+ * node is Ready again; otherwise the lab is torn down and a fresh one boots. One lab at a time
+ * (real guests under emulation take both cores). Refuses up front, before anything boots, a
+ * release a scenario does not declare or a real guest whose golden image is not built.
  */
-export async function testScenario(
-  scenario: Scenario,
+export async function testScenarios(
+  scenarios: readonly Scenario[],
   target: Target,
-  options: { k8s?: string | undefined; keep?: boolean | undefined; out: (line: string) => void },
-): Promise<boolean> {
+  options: ScenarioTestOptions,
+): Promise<ScenarioRun[]> {
   const { out } = options;
-  if (target.simulator && !scenario.simulator) {
-    throw new InvalidInputError(
-      `${scenario.id} breaks a real kubeadm node; the sandbox's simulated nodes have no kubelet, systemd or root`,
-      { hint: 'run it against a real cluster with --kubeconfig (docs/instructor-guide.md)' },
-    );
-  }
+  const planned = plan(scenarios, target, options.k8s);
   const kube = createKube({ kubeconfig: target.kubeconfig });
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 1 });
-  const ssh = createSshRunner();
   const store = new EnvironmentStore({ redis, prefix: 'breakfix-scenario-test:' });
+  const runs: ScenarioRun[] = [];
+  try {
+    for (const group of groupByLab(planned)) {
+      const real = !group[0]?.simulated && target.kind === 'sandbox';
+      const harness = createHarness(target, { kube, store, real, out });
+      let lab: { id: string; targets: LabTargets } | undefined;
+      const drop = async () => {
+        if (lab === undefined) return;
+        const { id } = lab;
+        lab = undefined;
+        if (options.keep) out(`kept lab ${id} (namespace ${harness.provisioner.namespaceFor(id)})`);
+        else {
+          await harness.provisioner
+            .teardown(id)
+            .catch((error: unknown) => out(`teardown of ${id} failed: ${(error as Error).message}`));
+          out(`tore down lab ${id}`);
+        }
+      };
+      try {
+        for (const item of group) {
+          const run: ScenarioRun = {
+            scenario: item.scenario.id,
+            version: item.version,
+            ok: false,
+            reusedLab: lab !== undefined,
+            seconds: {},
+          };
+          out(`scenario ${item.scenario.id} (Kubernetes ${item.version}) on ${target.name}`);
+          try {
+            if (lab === undefined) {
+              const started = Date.now();
+              lab = await harness.boot(item.spec);
+              run.seconds.provision = (Date.now() - started) / 1000;
+              out(`lab ${lab.id} ready in ${seconds(Date.now() - started)}`);
+            } else out(`reusing lab ${lab.id}: the previous scenario left it solved and every node Ready`);
+            run.labId = lab.id;
+            const report = await selfTest(harness.runner, item.scenario, lab.targets, (step) => {
+              out(formatStep(step));
+              run.seconds[step.name] = (run.seconds[step.name] ?? 0) + step.durationMs / 1000;
+            });
+            run.ok = report.ok;
+            const healthy = report.ok && (await harness.healthy(lab.targets, item.spec));
+            if (!healthy) await drop();
+          } catch (error) {
+            run.error = (error as Error).message;
+            out(`ERROR ${item.scenario.id}: ${run.error}`);
+            await drop();
+          }
+          out(run.ok ? `PASS ${item.scenario.id}` : `FAIL ${item.scenario.id}`);
+          runs.push(run);
+          options.onRun?.(run);
+        }
+      } finally {
+        await drop();
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return runs;
+}
+
+/** Each scenario's releases to test, refused before anything boots when one cannot run. */
+function plan(scenarios: readonly Scenario[], target: Target, k8s: string | undefined): Planned[] {
+  const planned: Planned[] = [];
+  for (const scenario of scenarios) {
+    const wanted =
+      k8s === 'all' ? scenario.kubernetesVersions : [k8s?.replace(/^v/, '') ?? scenario.kubernetesVersions.at(-1)];
+    for (const version of wanted) {
+      if (version === undefined || !scenario.kubernetesVersions.includes(version))
+        throw new InvalidInputError(
+          `${scenario.id} supports ${scenario.kubernetesVersions.join(', ')}, not ${version}`,
+          {
+            hint: 'leave out --k8s for its newest release, or --k8s all for every one it declares',
+          },
+        );
+      const { labId: _, ...spec } = parseLabSpec({
+        labId: 'planned',
+        kubernetesVersion: version,
+        workers: scenario.topology.workers,
+        cni: scenario.cni,
+        egress: scenario.egress,
+      });
+      const simulated = target.kind === 'sandbox' && scenario.simulator;
+      if (target.kind === 'sandbox' && !simulated) {
+        // Say now, not after a long wait for a VM that cannot start, that the image is missing.
+        const image = nodeImageResolver()(`${target.platform.imageRepository}:${spec.release.imageTag}`);
+        if ('missing' in image)
+          throw new InvalidInputError(
+            `${scenario.id} needs a real Kubernetes ${spec.release.minor} node: ${image.missing}`,
+            {
+              hint: `build the image, or pick a release that has one with --k8s (${scenario.kubernetesVersions.join(', ')})`,
+            },
+          );
+      }
+      planned.push({ scenario, version, spec, simulated });
+    }
+  }
+  return planned;
+}
+
+/** Scenarios that can share a lab, in catalog order: same guests, release, topology, CNI and egress. */
+function groupByLab(planned: Planned[]): Planned[][] {
+  const groups = new Map<string, Planned[]>();
+  for (const item of planned) {
+    const key = JSON.stringify([item.simulated, item.version, item.spec.workers, item.spec.cni, item.spec.egress]);
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  return [...groups.values()];
+}
+
+/** The provisioner, scenario runner and health check for one kind of guest. */
+function createHarness(
+  target: Target,
+  context: { kube: ReturnType<typeof createKube>; store: EnvironmentStore; real: boolean; out: (line: string) => void },
+) {
+  const { kube, store, real, out } = context;
+  const simulated = target.kind === 'sandbox' && !real;
+  const realMs = REAL_GUEST_MINUTES * 60_000;
+  // Under emulation a busy guest takes far longer than the default 10 s for SSH's key exchange.
+  const ssh = createSshRunner(real ? { connectTimeoutMs: 120_000 } : {});
   const provisioner = createProvisioner({
     kube,
     store,
     ssh,
     platform: target.platform,
     operatorKey: target.operatorKey,
-    ...(target.simulator
+    ...(simulated
       ? { vmsRunningTimeoutMs: 60_000, readyTimeoutMs: 60_000, probeIntervalMs: 200, decorate: emulatedBootstrap }
       : {}),
+    ...(real
+      ? {
+          vmsRunningTimeoutMs: realMs,
+          readyTimeoutMs: realMs,
+          probeIntervalMs: 10_000,
+          decorate: annotateVms({ [ANNOTATION_BACKEND]: 'qemu' }),
+          log: (line: string) => out(`  ${line}`),
+        }
+      : {}),
   });
-  const labId = `st-${randomBytes(4).toString('hex')}`;
-  const version = options.k8s ?? scenario.kubernetesVersions.at(-1);
-  if (version !== undefined && !scenario.kubernetesVersions.includes(version.replace(/^v/, '')))
-    throw new InvalidInputError(`${scenario.id} supports ${scenario.kubernetesVersions.join(', ')}, not ${version}`);
-  const spec = parseLabSpec({
-    labId,
-    kubernetesVersion: version,
-    workers: scenario.topology.workers,
-    cni: scenario.cni,
-    egress: scenario.egress,
+  const runner = createScenarioRunner({
+    ssh,
+    // Simulated guests have no root: their sudo runs as the operator, who cannot write /var/lib.
+    ...(simulated ? { stateDir: '/tmp/breakfix-scenario-state' } : {}),
+    // An emulated guest runs kubectl and systemctl many times slower than a learner's lab on KVM.
+    ...(real ? { breakTimeoutMs: 600_000, checkTimeoutMs: 180_000, solveTimeoutMs: 900_000 } : {}),
   });
-  out(`scenario ${scenario.id} on ${target.name}`);
-  const started = Date.now();
-  out(`provisioning lab ${labId} (Kubernetes ${spec.release.minor}, ${spec.workers} worker(s))...`);
-  try {
-    const outcome = await provisioner.provision({ id: labId, pool: 'scenario-test', spec });
-    if (outcome !== 'ready') throw new InvalidInputError(`lab ${labId} did not become ready (${outcome})`);
-    out(`lab ${labId} ready in ${seconds(Date.now() - started)}`);
-    const lab = await labTargets(labId, target, kube, store, provisioner.namespaceFor(labId), labNodes(spec));
-    const runner = createScenarioRunner({
-      ssh,
-      // Simulated guests have no root: their sudo runs as the operator, who cannot write /var/lib.
-      ...(target.simulator ? { stateDir: '/tmp/breakfix-scenario-state' } : {}),
-    });
-    const report = await selfTest(runner, scenario, lab, (step) => out(formatStep(step)));
-    out(report.ok ? `PASS ${scenario.id}` : `FAIL ${scenario.id}`);
-    return report.ok;
-  } finally {
-    if (options.keep) out(`kept lab ${labId} (namespace ${provisioner.namespaceFor(labId)})`);
-    else {
-      await provisioner
-        .teardown(labId)
-        .catch((error: unknown) => out(`teardown of ${labId} failed: ${(error as Error).message}`));
-      out(`tore down lab ${labId}`);
-    }
-    redis.disconnect();
-  }
+  return {
+    provisioner,
+    runner,
+    async boot(spec: Omit<LabSpec, 'labId'>): Promise<{ id: string; targets: LabTargets }> {
+      const id = `st-${randomBytes(4).toString('hex')}`;
+      const labSpec = { ...spec, labId: id };
+      out(
+        `provisioning lab ${id} (Kubernetes ${spec.release.minor}, ${spec.workers} worker(s)${
+          real ? ', real guests under QEMU: minutes, not seconds' : ''
+        })...`,
+      );
+      try {
+        const outcome = await provisioner.provision({ id, pool: 'scenario-test', spec: labSpec });
+        if (outcome !== 'ready') throw new InvalidInputError(`lab ${id} did not become ready (${outcome})`);
+        return {
+          id,
+          targets: await labTargets(id, target, kube, store, provisioner.namespaceFor(id), labNodes(labSpec)),
+        };
+      } catch (error) {
+        await provisioner.teardown(id).catch(() => undefined);
+        throw error;
+      }
+    },
+    /** Every node Ready and the apiserver ready: fit to hand to the next scenario. */
+    async healthy(lab: LabTargets, spec: Omit<LabSpec, 'labId'>): Promise<boolean> {
+      if (simulated) return true; // simulated nodes have no cluster to check
+      const cp = Object.entries(lab.nodes).find(([name]) => name === 'cp')?.[1];
+      if (cp === undefined) return false;
+      const result = await ssh
+        .exec(
+          cp,
+          'kubectl --request-timeout=30s get --raw /readyz >/dev/null && kubectl --request-timeout=30s get nodes --no-headers',
+          {
+            timeoutMs: 120_000,
+          },
+        )
+        .catch(() => undefined);
+      const ready = (result?.stdout ?? '').split('\n').filter((line) => / Ready /.test(line)).length;
+      const ok = result?.code === 0 && ready === spec.workers + 1;
+      if (!ok)
+        out(`the lab is not healthy after solve (${ready} of ${spec.workers + 1} nodes Ready): a fresh one boots next`);
+      return ok;
+    },
+  };
 }
 
 async function labTargets(

@@ -12,7 +12,7 @@ import {
   type Problem,
   scaffoldScenario,
 } from '@breakfix/scenarios';
-import { resolveTarget, testScenario } from './scenario-test.js';
+import { resolveTarget, testScenarios } from './scenario-test.js';
 
 export const SCENARIO_USAGE = `  labctl scenario list [--json] [--catalog DIR]
       The scenarios of the catalog (default: the repository's scenarios/ folder).
@@ -20,10 +20,16 @@ export const SCENARIO_USAGE = `  labctl scenario list [--json] [--catalog DIR]
       Schema, referenced files, shellcheck, versions, topology, decoys and the script rules (functions
       defined nowhere, check kubectl without --request-timeout, node names no lab has); each problem
       names its file and field or line.
-  labctl scenario test <id> [--catalog DIR] [--sandbox FILE] [--k8s 1.36] [--keep]
-  labctl scenario test <id> --kubeconfig FILE --redis-url URL --platform platform.yaml --operator-key KEY
+  labctl scenario test <id...|--all> [--k8s 1.36|all] [--json] [--keep] [--catalog DIR] [--sandbox FILE]
+  labctl scenario test <id...|--all> --kubeconfig FILE --redis-url URL --platform platform.yaml --operator-key KEY
       Provision a lab, break it, expect check to fail with feedback, apply each decoy and expect check
-      to keep failing, solve, expect check to pass, tear down. Without --kubeconfig it uses the sandbox of \`npm run sandbox\` (.breakfix/sandbox.json).
+      to keep failing, solve, expect check to pass. Without --kubeconfig it uses the sandbox of
+      \`npm run sandbox\` (.breakfix/sandbox.json): simulator-only scenarios get simulated nodes,
+      every other scenario real guests booted under QEMU from the golden image (minutes per lab).
+      Scenarios of one release and shape share a lab while each leaves it solved and every node
+      Ready. --k8s all tests every release a scenario declares; --json prints one line per
+      scenario and release ({"scenario","version","ok","seconds":{phase:s},...}) and the progress on
+      stderr. Exit code 1 when any scenario fails.
   labctl scenario new <id> [--simulator] [--catalog DIR]
       Scaffold a scenario that already passes lint and test; edit from there.
   labctl scenario import killercoda|instruqt <dir> --out <dir>
@@ -131,16 +137,38 @@ async function test(args: string[]): Promise<void> {
       'operator-key': { type: 'string' },
       k8s: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
-  const [id] = positionals;
-  if (id === undefined) throw new InvalidInputError('test needs a scenario id (see `labctl scenario list`)');
-  const found = loadCatalog(values.catalog ?? DEFAULT_CATALOG_DIR).get(id);
-  if (found === undefined)
-    throw new NotFoundError(`no scenario "${id}" in the catalog`, { hint: 'see `labctl scenario list`' });
-  const ok = await testScenario(found, resolveTarget(values), { k8s: values.k8s, keep: values.keep, out: write });
-  if (!ok) process.exitCode = 1;
+  const catalog = loadCatalog(values.catalog ?? DEFAULT_CATALOG_DIR);
+  if (positionals.length === 0 && !values.all)
+    throw new InvalidInputError('test needs scenario ids or --all (see `labctl scenario list`)');
+  if (positionals.length > 0 && values.all) throw new InvalidInputError('give scenario ids or --all, not both');
+  const scenarios = values.all
+    ? [...catalog.values()]
+    : positionals.map((id) => {
+        const found = catalog.get(id);
+        if (found === undefined)
+          throw new NotFoundError(`no scenario "${id}" in the catalog`, { hint: 'see `labctl scenario list`' });
+        return found;
+      });
+  const progress = values.json ? (line: string) => process.stderr.write(`${line}\n`) : write;
+  const runs = await testScenarios(scenarios, resolveTarget(values), {
+    k8s: values.k8s,
+    keep: values.keep,
+    out: progress,
+    onRun: (run) => {
+      if (values.json) write(JSON.stringify(run));
+    },
+  });
+  const failed = runs.filter((run) => !run.ok);
+  if (runs.length > 1)
+    progress(
+      `${runs.length - failed.length} passed, ${failed.length} failed${failed.length > 0 ? `: ${failed.map((r) => `${r.scenario}@${r.version}`).join(', ')}` : ''}`,
+    );
+  if (failed.length > 0) process.exitCode = 1;
 }
 
 async function scaffold(args: string[]): Promise<void> {
