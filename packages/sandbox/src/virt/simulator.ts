@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IMAGE_PATHS } from '@breakfix/cloud-init';
+import { NotFoundError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest } from './guest.js';
@@ -107,11 +108,20 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const previous = queues.get(key) ?? Promise.resolve();
     const next = previous
       .then(work)
-      .catch((error: unknown) => log(`reconcile ${key} failed: ${(error as Error).message}`))
+      .catch(async (error: unknown) => {
+        // A lab's namespace deleted while its VM was being reconciled: nothing is left to run.
+        if (error instanceof NotFoundError && !(await namespaceExists(key.split('/')[0] ?? ''))) return;
+        log(`reconcile ${key} failed: ${(error as Error).message}`);
+      })
       .finally(() => {
         if (queues.get(key) === next) queues.delete(key);
       });
     queues.set(key, next);
+  }
+
+  async function namespaceExists(namespace: string): Promise<boolean> {
+    const found = await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: namespace }).catch(() => undefined);
+    return found !== undefined && found.metadata.deletionTimestamp === undefined;
   }
 
   function allocateAddress(): string {
