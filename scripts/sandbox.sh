@@ -3,6 +3,7 @@
 # (apiserver, Redis, virt simulator, a pool worker with a demo pool, the orchestrator) until Ctrl-C.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$root/scripts/ensure-node-modules.sh"
 bash "$root/scripts/ensure-deps.sh" --packages-only
 cd "$root"
 # Node with tsx's loader (not the tsx CLI, which would put the platform in a grandchild process).
