@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IMAGE_PATHS } from '@breakfix/cloud-init';
-import { NotFoundError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest } from './guest.js';
@@ -109,8 +108,9 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const next = previous
       .then(work)
       .catch(async (error: unknown) => {
-        // A lab's namespace deleted while its VM was being reconciled: nothing is left to run.
-        if (error instanceof NotFoundError && !(await namespaceExists(key.split('/')[0] ?? ''))) return;
+        // A lab's namespace deleted (gone, or terminating and refusing new objects) while its VM
+        // was being reconciled: nothing is left to run.
+        if (!(await namespaceExists(key.split('/')[0] ?? ''))) return;
         log(`reconcile ${key} failed: ${(error as Error).message}`);
       })
       .finally(() => {
