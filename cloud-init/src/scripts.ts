@@ -114,7 +114,10 @@ probe_traffic() {
   k -n "$ns" wait --for=condition=Ready pod --all --timeout=20s >/dev/null 2>&1 || return 1
   for ip in $(k -n "$ns" get pods -l app=breakfix-probe -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP}{"\\n"}{end}' |
     awk '$1 != "client" { print $2 }'); do
-    k -n "$ns" exec client -- timeout 5 bash -c "exec 3<>/dev/tcp/$ip/53" || { log "pod-to-pod: $ip not reachable"; return 1; }
+    # A pod is Ready when its container runs, which under emulation is seconds before CoreDNS
+    # listens: retry inside one exec (each kubectl exec costs seconds of an emulated vCPU).
+    k -n "$ns" exec client -- timeout 25 bash -c "until : 3<>/dev/tcp/$ip/53; do sleep 1; done 2>/dev/null" ||
+      { log "pod-to-pod: $ip not reachable"; return 1; }
   done
   api=$(k get service kubernetes -o jsonpath='{.spec.clusterIP}')
   answer=$(k -n "$ns" exec client -- getent hosts kubernetes.default.svc.cluster.local | awk '{ print $1 }') || true
