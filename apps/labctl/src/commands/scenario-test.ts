@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
@@ -311,25 +312,34 @@ function createHarness(
         throw error;
       }
     },
-    /** Every node Ready and the apiserver ready: fit to hand to the next scenario. */
+    /**
+     * Every node Ready and the apiserver ready: fit to hand to the next scenario. Asked up to
+     * three times, 10 s apart: a solve may leave the API server busy for a moment, and a reboot
+     * of the lab costs minutes.
+     */
     async healthy(lab: LabTargets, spec: Omit<LabSpec, 'labId'>): Promise<boolean> {
       if (simulated) return true; // simulated nodes have no cluster to check
-      const cp = Object.entries(lab.nodes).find(([name]) => name === 'cp')?.[1];
+      const cp = lab.nodes.cp;
       if (cp === undefined) return false;
-      const result = await ssh
-        .exec(
-          cp,
-          'kubectl --request-timeout=30s get --raw /readyz >/dev/null && kubectl --request-timeout=30s get nodes --no-headers',
-          {
-            timeoutMs: 120_000,
-          },
-        )
-        .catch(() => undefined);
-      const ready = (result?.stdout ?? '').split('\n').filter((line) => / Ready /.test(line)).length;
-      const ok = result?.code === 0 && ready === spec.workers + 1;
-      if (!ok)
-        out(`the lab is not healthy after solve (${ready} of ${spec.workers + 1} nodes Ready): a fresh one boots next`);
-      return ok;
+      const expected = spec.workers + 1;
+      let why = '';
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        if (attempt > 1) await sleep(10_000);
+        try {
+          const result = await ssh.exec(
+            cp,
+            'kubectl --request-timeout=30s get --raw /readyz >/dev/null && kubectl --request-timeout=30s get nodes --no-headers',
+            { timeoutMs: 120_000 },
+          );
+          const ready = result.stdout.split('\n').filter((line) => /^\S+\s+Ready\s/.test(line)).length;
+          if (result.code === 0 && ready === expected) return true;
+          why = `${ready} of ${expected} nodes Ready, exit ${result.code}${result.stderr.trim() === '' ? '' : `: ${result.stderr.trim().slice(0, 200)}`}`;
+        } catch (error) {
+          why = (error as Error).message;
+        }
+      }
+      out(`the lab is not healthy after solve (${why}): a fresh one boots next`);
+      return false;
     },
   };
 }
