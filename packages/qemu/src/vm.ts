@@ -116,7 +116,7 @@ export async function bootVm(context: VmContext, options: BootOptions): Promise<
             kernel: {
               kernel: resolve(image.kernel),
               ...(image.initrd ? { initrd: resolve(image.initrd) } : {}),
-              cmdline: image.cmdline ?? 'root=LABEL=root ro console=ttyS0',
+              cmdline: withPanicReboot(image.cmdline ?? 'root=LABEL=root ro console=ttyS0'),
             },
           }
         : {}),
@@ -209,4 +209,14 @@ function tail(file: string): string {
   } catch {
     return `(no log at ${file})`;
   }
+}
+
+/**
+ * A guest kernel that panics reboots itself after 10 s, as a VM on a hypervisor is expected to,
+ * instead of hanging until a deadline. Under multi-threaded TCG a 2-vCPU guest now and then dies
+ * in early boot ("Oops: int3" in sched_clock_cpu while the kernel patches its own code); a reboot
+ * boots it again with the same disk. The image's own cmdline wins when it sets `panic=`.
+ */
+export function withPanicReboot(cmdline: string): string {
+  return /(^|\s)panic=/.test(cmdline) ? cmdline : `${cmdline} panic=10`;
 }

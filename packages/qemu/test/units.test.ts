@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { chooseAccelerator, dnsmasqArgs, parseAcceleratorChoice, parseLeases, qemuArgs } from '../src/index.js';
+import { withPanicReboot } from '../src/vm.js';
 
 describe('accelerator choice', () => {
   const probe = (modules: string[], usable = true) => ({
@@ -102,4 +103,12 @@ test('lease file lines become leases', () => {
   assert.deepEqual(parseLeases('0 52:54:00:AA:00:01 10.200.0.2 cp 01:52:54:00:aa:00:01\n\n'), [
     { mac: '52:54:00:aa:00:01', address: '10.200.0.2', hostname: 'cp' },
   ]);
+});
+
+describe('guest kernel command line', () => {
+  test('a panicking guest reboots itself unless the image chose otherwise', () => {
+    assert.equal(withPanicReboot('root=LABEL=root ro console=ttyS0'), 'root=LABEL=root ro console=ttyS0 panic=10');
+    assert.equal(withPanicReboot('root=LABEL=root panic=0'), 'root=LABEL=root panic=0');
+    assert.equal(withPanicReboot('root=LABEL=root oops=panic'), 'root=LABEL=root oops=panic panic=10');
+  });
 });
