@@ -50,10 +50,17 @@ const files = ['apps', 'packages', 'scripts', 'tests']
   .filter((dir) => existsSync(join(root, dir)))
   .flatMap((dir) => testFiles(join(root, dir)))
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
+  // Scenarios on a real kubeadm lab take 15-40 minutes under emulation: they run when named
+  // (`npm test -- tests/real-scenarios`), not in every run.
+  .filter(
+    (file) =>
+      !relative(root, file).startsWith('tests/real-scenarios/') ||
+      filters.some((f) => f.startsWith('tests/real-scenarios')),
+  )
   .sort();
 
 // Tests that boot or inspect the golden node image need it built (cached per recipe afterwards).
-const NEEDS_NODE_IMAGE = ['tests/images/', 'tests/real-labs/', 'packages/qemu/'];
+const NEEDS_NODE_IMAGE = ['tests/images/', 'tests/real-labs/', 'tests/real-scenarios/', 'packages/qemu/'];
 if (files.some((file) => NEEDS_NODE_IMAGE.some((prefix) => relative(root, file).startsWith(prefix)))) {
   step('the golden node image (images/build.sh: a first build takes 20-30 minutes, then it is cached)', 'bash', [
     'images/build.sh',
@@ -69,7 +76,7 @@ console.log(`sandbox up: apiserver ${sandbox.info.apiServerUrl}, redis ${sandbox
 
 // Real guests (QEMU under emulation) take both cores for minutes: they run after the rest, one
 // file at a time, so they neither starve nor are starved by the orchestration tests.
-const REAL_GUESTS = ['tests/real-labs/', 'packages/qemu/test/boot.test.ts'];
+const REAL_GUESTS = ['tests/real-labs/', 'tests/real-scenarios/', 'packages/qemu/test/boot.test.ts'];
 const isRealGuest = (file: string) => REAL_GUESTS.some((prefix) => relative(root, file).startsWith(prefix));
 const batches = [
   {
