@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useSandbox } from '@breakfix/testkit';
 
-// Scenarios on a real lab in everyday `npm test`: one 1+1 kubeadm lab booted under QEMU from the
+// Scenarios on a real lab (`npm test -- tests/real-scenarios`): one 1+1 kubeadm lab booted under QEMU from the
 // golden image with the platform's own cloud-init, then a control-plane fault, a worker fault and
 // a scheduling fault proven on it one after another (break, check fails, decoys, solve, check
 // passes) through `labctl scenario test`, exactly as an instructor runs it. The whole catalog is
