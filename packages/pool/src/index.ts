@@ -24,6 +24,16 @@ export {
   type LabConnection,
   type LabTargets,
 } from './lab-access.js';
+export {
+  createLabActivity,
+  type LabActivity,
+  type LabActivityOptions,
+  type LabEndReason,
+  type LabEvent,
+  labEventsChannel,
+  parseLabEvent,
+  publishLabEvent,
+} from './lab-activity.js';
 export { checkLabVms, type LostLab, lostReason } from './lab-health.js';
 export { listLabVmis, type NodeVmi, runningNode, type Vmi, waitForNodes } from './lab-vmis.js';
 export {
