@@ -43,6 +43,8 @@ export interface LabAccessDetails {
   nodePort?: number;
   /** SHA256 fingerprint of the learner's installed public key. */
   learnerKeyFingerprint?: string;
+  /** The browser terminal's per-claim private key, sealed (packages/secrets sealSecret, the lab id as context). */
+  terminalKey?: string;
 }
 
 /** What the pool worker's last tick aimed for in a pool, and what held it back. */

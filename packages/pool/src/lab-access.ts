@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BreakfixError, ConflictError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { LABELS, type PlatformConfig } from '@breakfix/manifests';
-import { generateEd25519, type SshKeyPair } from '@breakfix/secrets';
+import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import type { Environment, EnvironmentStore, LabAccessDetails } from './environment-store.js';
 import { type NodeVmi, waitForNodes } from './lab-vmis.js';
@@ -97,6 +97,9 @@ export function createLabAccess(options: LabAccessOptions) {
   const timeoutMs = options.commandTimeoutMs ?? 20_000;
   const exposure = { kube, allocator: options.allocator };
   const learnerUser = platform.learner.user;
+  // The terminal key's private half is stored sealed with a key only holders of the operator key
+  // can derive: whoever could open it could already log in to every lab as the operator.
+  const sealingKey = deriveSealingKey(options.operatorKey.privateKey, 'breakfix terminal key');
 
   /** The operator's SSH targets for every node of an environment (by VM name: cp, w1, ...). */
   async function targets(
@@ -284,7 +287,18 @@ export function createLabAccess(options: LabAccessOptions) {
       // control plane, so the learner can `ssh w1` from there (placeLabKey says why).
       const labKey = generateEd25519(`breakfix-${environment.id}-lab`);
       const labKeyLine = parsePublicKey(labKey.publicKey).line;
-      await Promise.all(Object.values(lab.nodes).map((node) => installKeys(node, [learnerKey.line, labKeyLine])));
+      // The browser terminal's own key, on the control plane only: `restrict,pty` allows a login
+      // shell and nothing else (no forwarding, no agent), and it goes with the file at release.
+      const terminalKey = generateEd25519(`breakfix-${environment.id}-terminal`);
+      const terminalLine = `restrict,pty ${parsePublicKey(terminalKey.publicKey).line}`;
+      await Promise.all(
+        Object.entries(lab.nodes).map(([name, node]) =>
+          installKeys(
+            node,
+            name === 'cp' ? [learnerKey.line, labKeyLine, terminalLine] : [learnerKey.line, labKeyLine],
+          ),
+        ),
+      );
       await placeLabKey(environment, cp, labKey);
       if (request.prepare !== undefined) await request.prepare(lab);
 
@@ -298,13 +312,15 @@ export function createLabAccess(options: LabAccessOptions) {
         knownHosts: `${hostPattern} ${hostKey}`,
         ...(nodePort === undefined ? {} : { nodePort }),
         learnerKeyFingerprint: learnerKey.fingerprint,
+        terminalKey: sealSecret(sealingKey, terminalKey.privateKey, environment.id),
       };
       await store.setAccess(environment.id, access);
+      const { terminalKey: _sealed, ...shown } = access;
       const identity = generated === undefined ? '' : `-i breakfix-${environment.id}.key `;
       return {
         environment: await store.get(environment.id),
         connection: {
-          ...access,
+          ...shown,
           command: `ssh ${identity}-o StrictHostKeyChecking=yes -o UserKnownHostsFile=breakfix-${environment.id}.known_hosts ${port === 22 ? '' : `-p ${port} `}${learnerUser}@${host}`,
           ...(generated === undefined ? {} : { privateKey: generated.privateKey }),
         },
@@ -319,7 +335,28 @@ export function createLabAccess(options: LabAccessOptions) {
     }
   }
 
-  return { claim, release, targets: async (env: Environment): Promise<LabTargets> => await targets(env) };
+  /**
+   * How the browser terminal logs in to a claimed lab: the learner's account on the control plane,
+   * with this claim's terminal key (never the learner's own key), and the pinned host key.
+   */
+  async function terminalTarget(environment: Environment): Promise<SshTarget> {
+    const sealed = environment.access?.terminalKey;
+    if (environment.state !== 'claimed' || sealed === undefined) {
+      throw new ConflictError(`lab ${environment.id} has no browser terminal access`, {
+        hint: 'labs claimed before browser terminals existed have none: release it and claim again',
+      });
+    }
+    const cp = (await targets(environment)).nodes.cp;
+    if (cp === undefined) throw new UpstreamError(`lab ${environment.id} has no control-plane VM`);
+    return { ...cp, username: learnerUser, privateKey: openSecret(sealingKey, sealed, environment.id) };
+  }
+
+  return {
+    claim,
+    release,
+    terminalTarget,
+    targets: async (env: Environment): Promise<LabTargets> => await targets(env),
+  };
 }
 
 export type LabAccess = ReturnType<typeof createLabAccess>;

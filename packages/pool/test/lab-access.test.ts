@@ -10,7 +10,7 @@ import { createKube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
-import { createSshRunner } from '@breakfix/ssh';
+import { createSshRunner, openShell } from '@breakfix/ssh';
 import { closeRedisConnections, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import {
   ClaimPreparationError,
@@ -127,7 +127,7 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
   assert.equal(connection.user, 'learner');
   assert.match(connection.knownHosts, /^\S+ ssh-ed25519 \S+$/);
   assert.match(connection.command, /StrictHostKeyChecking=yes/);
-  // and the record keeps everything but the private key
+  // and the record keeps everything but the private key, and the browser terminal's key only sealed
   const record = await store.get(claimed.environment.id);
   assert.equal(record.state, 'claimed');
   assert.deepEqual(Object.keys(record.access ?? {}).sort(), [
@@ -135,8 +135,17 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
     'knownHosts',
     'learnerKeyFingerprint',
     'port',
+    'terminalKey',
     'user',
   ]);
+  assert.doesNotMatch(record.access?.terminalKey ?? '', /PRIVATE KEY/);
+  assert.equal('terminalKey' in connection, false, 'the sealed key never leaves with the connection');
+  const terminal = await access.terminalTarget(record);
+  assert.equal(
+    (await ssh.exec(terminal, 'id -un')).stdout.trim(),
+    'learner',
+    'the terminal key logs in as the learner',
+  );
 
   // And OpenSSH, strict about the host key, logs in as the learner and sees the break
   const session = await learnerSsh(connection, connection.privateKey ?? '');
@@ -146,6 +155,12 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
   const released = await access.release(claimed.environment.id);
   assert.equal(released.state, 'releasing');
   await assert.rejects(learnerSsh(connection, connection.privateKey ?? ''), /Permission denied/);
+  await assert.rejects(
+    openShell(terminal, { cols: 80, rows: 24 }),
+    /authentication/,
+    'the terminal key is revoked with it',
+  );
+  await assert.rejects(access.terminalTarget(released), /no browser terminal access/);
   assert.equal(await store.heldBy('grace'), undefined, 'the learner may claim again');
   assert.equal((await access.release(claimed.environment.id)).state, 'releasing', 'a second release is harmless');
 });

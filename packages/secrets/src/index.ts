@@ -8,3 +8,4 @@ export {
   type SecretSources,
   type SshKeyPair,
 } from './lab-secrets.js';
+export { deriveSealingKey, openSecret, sealSecret } from './sealed.js';

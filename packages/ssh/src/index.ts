@@ -11,3 +11,4 @@ export {
   type SshRunnerOptions,
   type SshTarget,
 } from './runner.js';
+export { openShell, type Shell, type ShellOptions } from './shell.js';

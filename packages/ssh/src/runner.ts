@@ -350,7 +350,7 @@ function capped(limit: number) {
   };
 }
 
-function keyBlob(publicKey: string): Buffer {
+export function keyBlob(publicKey: string): Buffer {
   const blob = publicKey.trim().split(/\s+/)[1];
   if (blob === undefined) throw new BreakfixError('invalid_input', 'pinned host key is not an OpenSSH public key line');
   return Buffer.from(blob, 'base64');
