@@ -111,7 +111,11 @@ pod_manifest() {
 }
 probe_traffic() {
   local ns=breakfix-probe api ip answer
-  k -n "$ns" wait --for=condition=Ready pod --all --timeout=20s >/dev/null 2>&1 || return 1
+  if ! k -n "$ns" wait --for=condition=Ready pod --all --timeout=20s >/dev/null 2>&1; then
+    # Say which pod waits and why (image, sandbox, CNI), so a stuck probe can be read from the log.
+    log "probe pods not Ready yet: $(k -n "$ns" get pods -o jsonpath='{range .items[*]}{.metadata.name}@{.spec.nodeName}={.status.phase}/{.status.containerStatuses[0].state.waiting.reason} {end}' 2>&1 | cut -c1-400)"
+    return 1
+  fi
   for ip in $(k -n "$ns" get pods -l app=breakfix-probe -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP}{"\\n"}{end}' |
     awk '$1 != "client" { print $2 }'); do
     # A pod is Ready when its container runs, which under emulation is seconds before CoreDNS
