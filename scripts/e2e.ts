@@ -28,7 +28,7 @@ import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { freePort, nodeImageResolver, resolveBinaries, type Sandbox, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
-import { createSshRunner, type SshRunner } from '@breakfix/ssh';
+import { createSshRunner, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
@@ -71,6 +71,13 @@ interface LabTimes {
   failedAt?: number;
   failure?: string;
   guest: Record<string, number>;
+  /** Per node, once ready: what its kubelet counts as in use, and what the guest has left. */
+  memory?: Record<string, NodeMemory>;
+}
+
+interface NodeMemory {
+  workingSetMiB: number;
+  availableMiB: number;
 }
 
 function step(title: string, command: string, args: string[]): string {
@@ -403,6 +410,37 @@ async function readGuestPhases(
   if (rows.length !== expected || rows.some((row) => row.split(/\s+/)[1] !== 'Ready')) {
     throw new Error(`expected ${expected} Ready node(s), kubectl says:\n${nodes.stdout}${nodes.stderr}`);
   }
+  times.memory = await nodeMemory(
+    ssh,
+    target,
+    rows.map((row) => row.split(/\s+/)[0] ?? ''),
+  );
+}
+
+/**
+ * Each node's memory as its kubelet reports it (the summary API, through the API server): the
+ * working set is what eviction and `kubectl top` count; what the guest has left is the headroom
+ * a lab size profile is judged by.
+ */
+async function nodeMemory(ssh: SshRunner, target: SshTarget, nodes: string[]): Promise<Record<string, NodeMemory>> {
+  const memory: Record<string, NodeMemory> = {};
+  for (const node of nodes) {
+    const out = await ssh.exec(
+      target,
+      `kubectl --request-timeout=30s get --raw /api/v1/nodes/${node}/proxy/stats/summary`,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    if (out.code !== 0) throw new Error(`the kubelet summary of ${node}: ${out.stderr.trim()}`);
+    const summary = JSON.parse(out.stdout) as { node: { memory: { workingSetBytes: number; availableBytes: number } } };
+    const mib = (bytes: number) => Math.round(bytes / 1048576);
+    memory[node] = {
+      workingSetMiB: mib(summary.node.memory.workingSetBytes),
+      availableMiB: mib(summary.node.memory.availableBytes),
+    };
+  }
+  return memory;
 }
 
 /** How the operator reaches a lab's control plane over SSH (address from the VMI, host key pinned). */
@@ -531,6 +569,9 @@ function report(
       ['failed', times.failedAt],
     ];
     for (const [name, t] of phases) if (t !== undefined) console.log(`  ${name.padEnd(28)} ${at(t)}`);
+    for (const [node, m] of Object.entries(times.memory ?? {})) {
+      console.log(`  memory of ${node.padEnd(18)} ${m.workingSetMiB} MiB in use, ${m.availableMiB} MiB available`);
+    }
     console.log(
       JSON.stringify({
         bench: 'real-lab',
@@ -542,6 +583,7 @@ function report(
         seconds: Object.fromEntries(
           phases.filter(([, t]) => t !== undefined).map(([n, t]) => [n, seconds((t ?? 0) - times.enqueuedAt)]),
         ),
+        ...(times.memory === undefined ? {} : { memoryMiB: times.memory }),
       }),
     );
   }
