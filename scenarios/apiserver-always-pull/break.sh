@@ -11,7 +11,8 @@ admitted_policy() {
   kubectl --request-timeout=5s run admission-probe --image="$image" --image-pull-policy=IfNotPresent \
     --dry-run=server -o jsonpath='{.spec.containers[0].imagePullPolicy}' 2>/dev/null || true
 }
-# The kubelet notices the manifest within about 20 s; the API server then needs its own start-up time.
+# The kubelet notices the manifest within about 20 s; the API server then needs its own start-up
+# time (seconds on KVM, minutes emulated: wait-apiserver.sh before this gives it up to 7 minutes).
 deadline=$((SECONDS + 100))
 until [[ $(admitted_policy) == Always ]]; do
   ((SECONDS < deadline)) || break

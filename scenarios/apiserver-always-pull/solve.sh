@@ -5,7 +5,7 @@ sed -i 's#--enable-admission-plugins=NodeRestriction,AlwaysPullImages$#--enable-
   /etc/kubernetes/manifests/kube-apiserver.yaml
 # The kubelet restarts the API server from its manifest; wait until a new pod keeps its policy
 # (a server-side dry run: admission runs, nothing is created).
-deadline=$((SECONDS + 165))
+deadline=$((SECONDS + 540))
 while ((SECONDS < deadline)); do
   policy=$(kubectl --request-timeout=5s run admission-probe --image=registry.k8s.io/pause --image-pull-policy=IfNotPresent \
     --dry-run=server -o jsonpath='{.spec.containers[0].imagePullPolicy}' 2>/dev/null || true)
