@@ -69,13 +69,14 @@ test('a newcomer in a sandbox checkout claims with no flags, sees status, hints,
   assert.match((await labctl(cwd, as, 'hint')).stdout, /^hint 1 of 3: /);
   const check = await labctl(cwd, as, 'check', '--json');
   assert.equal((JSON.parse(check.stdout) as { solved: boolean }).solved, false);
+  assert.equal(check.code, 1, 'not solved yet is a failure, for scripts');
   assert.match((await labctl(cwd, as, 'check')).stdout, /^not solved yet:\n {2}- /);
   assert.match((await labctl(cwd, as, 'extend', '--minutes', '5')).stdout, /left\n$/);
 
   // Release, then status says there is nothing, in words
   assert.match((await labctl(cwd, as, 'release')).stdout, /released/);
   const gone = await labctl(cwd, as, 'status');
-  assert.equal(gone.code, 1);
+  assert.equal(gone.code, 3, 'not found');
   assert.match(gone.stderr, /^labctl: learner newcomer holds no lab \(not_found\)\n {2}-> claim one\n$/);
 });
 
@@ -83,12 +84,14 @@ test('claim waits with its place in the queue while the pool is empty, and gives
   const cwd = mkdtempSync(join(tmpdir(), 'labctl-'));
   const env = { BREAKFIX_API_URL: apiUrl, BREAKFIX_TOKEN: TOKENS.bot.token, BREAKFIX_LEARNER: 'patient' };
   const waited = await labctl(cwd, env, 'claim', EMPTY_SCENARIO, '--timeout', '1');
-  assert.equal(waited.code, 1);
+  assert.equal(waited.code, 4, 'timeout');
   assert.match(waited.stderr, /waiting for a lab: number 1 in the queue, 0 booting/);
   assert.match(waited.stderr, /labctl: no lab within 1 s/);
   const noWait = await labctl(cwd, env, 'claim', EMPTY_SCENARIO, '--no-wait');
   assert.match(noWait.stderr, /pool_exhausted/);
+  assert.equal(noWait.code, 3, 'unavailable');
   // Without any API to find, it says how to get one
   const lost = await labctl(cwd, { BREAKFIX_API_URL: '' }, 'pools');
   assert.match(lost.stderr, /no breakfix API found\n {2}-> start one with `npm run sandbox`/);
+  assert.equal(lost.code, 3);
 });

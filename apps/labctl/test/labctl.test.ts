@@ -46,6 +46,7 @@ describe('labctl render', () => {
     assert.equal(statSync(join(out, secret)).mode & 0o777, 0o600);
   });
 
+  // Exit code 2: the command line is wrong, and the message says how
   const failures: [string, string[], RegExp][] = [
     [
       'an unsupported version, naming the supported ones',
@@ -54,13 +55,26 @@ describe('labctl render', () => {
     ],
     ['too many workers', ['render', '--k8s', '1.36', '--workers', '12'], /workers: 12 is too many/],
     ['a missing --k8s', ['render'], /--k8s is required/],
-    ['an unknown flag', ['render', '--k8s', '1.36', '--wrkers', '1'], /Unknown option '--wrkers'/],
-    ['an unknown command', ['rendr'], /unknown command "rendr"/],
+    [
+      'an unknown flag, naming the closest one',
+      ['render', '--k8s', '1.36', '--wrkers', '1'],
+      /^error: unknown option '--wrkers'\n\(Did you mean --workers\?\)\n/,
+    ],
+    [
+      'an unknown command, naming the closest one',
+      ['rendr'],
+      /^error: unknown command 'rendr'\n\(Did you mean render\?\)\n/,
+    ],
+    [
+      'a size that is not a profile',
+      ['render', '--k8s', '1.36', '--size', 'huge'],
+      /Allowed choices are small, medium, large/,
+    ],
   ];
   for (const [what, args, message] of failures) {
     test(`fails clearly on ${what}`, async () => {
       const { code, stderr, stdout } = await labctl(...args);
-      assert.notEqual(code, 0);
+      assert.equal(code, 2, stderr);
       assert.match(stderr, message);
       assert.equal(stdout, '');
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
@@ -97,7 +111,7 @@ describe('labctl capacity', () => {
 
   test('rejects a memory size it cannot read', async () => {
     const { code, stderr } = await labctl('capacity', '--host-memory', 'lots');
-    assert.notEqual(code, 0);
+    assert.equal(code, 2);
     assert.match(stderr, /--host-memory: "lots" is not a memory quantity such as 64Gi/);
   });
 });

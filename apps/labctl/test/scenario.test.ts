@@ -193,7 +193,7 @@ describe('labctl scenario test', () => {
       '--k8s',
       '1.35',
     );
-    assert.equal(code, 1);
+    assert.equal(code, 3, 'what it needs is not there');
     assert.match(stderr, /kubelet-stopped needs a real Kubernetes 1\.35 node: no golden image for v1\.35\.\d+/);
     assert.match(stderr, /build it with `bash images\/build\.sh v1\.35\.\d+`/);
     assert.doesNotMatch(stdout, /provisioning/, 'nothing was provisioned');
@@ -201,13 +201,13 @@ describe('labctl scenario test', () => {
 
   test('against a real cluster, names the flags it still needs', async () => {
     const { code, stderr } = await labctl('scenario', 'test', 'kubelet-stopped', '--kubeconfig', '/nonexistent');
-    assert.equal(code, 1);
+    assert.equal(code, 2, 'a usage error');
     assert.match(stderr, /--redis-url, --platform and --operator-key are required with --kubeconfig/);
   });
 
   test('an unknown scenario id points at the list', async () => {
     const { code, stderr } = await labctl('scenario', 'test', 'no-such-scenario');
-    assert.equal(code, 1);
+    assert.equal(code, 3, 'not found');
     assert.match(stderr, /no scenario "no-such-scenario" in the catalog\n {2}-> see `labctl scenario list`/);
   });
 });

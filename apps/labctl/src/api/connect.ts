@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type BreakfixClient, createClient } from '@breakfix/client';
-import { InvalidInputError } from '@breakfix/core';
+import { InvalidInputError, NotFoundError, UpstreamError } from '@breakfix/core';
 
 /** Where the API is: BREAKFIX_API_URL + BREAKFIX_TOKEN, else a running sandbox's .breakfix/sandbox.json. */
 export function resolveApi(
@@ -28,13 +28,30 @@ export function resolveApi(
     }
     if (dirname(dir) === dir) break;
   }
-  throw new InvalidInputError('no breakfix API found', {
+  throw new NotFoundError('no breakfix API found', {
     hint: 'start one with `npm run sandbox`, or export BREAKFIX_API_URL and BREAKFIX_TOKEN',
   });
 }
 
 export function connect(): BreakfixClient {
-  return createClient(resolveApi());
+  const api = resolveApi();
+  return createClient({ ...api, fetch: reachable(api.baseUrl) });
+}
+
+/** fetch, but a server that cannot be reached is named, with what to do, instead of "fetch failed". */
+function reachable(baseUrl: string): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await fetch(input, init);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      const cause = error.cause instanceof Error ? error.cause.message : error.message;
+      throw new UpstreamError(`cannot reach the breakfix API at ${baseUrl}: ${cause}`, {
+        hint: 'is it running? `npm run sandbox` starts one; BREAKFIX_API_URL names another',
+        cause: error,
+      });
+    }
+  };
 }
 
 /** Whom lab commands act for: --learner, else BREAKFIX_LEARNER, else the local user name. */

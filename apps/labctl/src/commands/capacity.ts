@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '@breakfix/core';
 import {
   LAUNCHER_SIDECARS,
@@ -8,28 +7,54 @@ import {
   SIZE_PROFILES,
   type SizeProfileName,
 } from '@breakfix/manifests';
+import { Command, Option } from 'commander';
+import { completes } from '../cli/completion.js';
+import { examples, jsonOption, wholeNumber } from '../cli/help.js';
 
-export async function capacity(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'host-memory': { type: 'string' },
-      'host-cpu': { type: 'string' },
-      workers: { type: 'string' },
-      size: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values['host-memory'] === undefined)
+interface CapacityOptions {
+  hostMemory?: string;
+  hostCpu?: string;
+  workers?: string;
+  size?: string;
+  json?: boolean;
+}
+
+export function capacityCommand(): Command {
+  const command = new Command('capacity')
+    .summary('how many labs fit on one host')
+    .description(
+      'How many labs fit on one host, per size and topology, from the same requests and overheads the ' +
+        'manifests use (guest memory, KubeVirt overhead, virt-launcher support containers).',
+    )
+    .addOption(
+      completes(new Option('--host-memory <quantity>', "the host's allocatable memory, e.g. 64Gi (required)"), {
+        words: ['16Gi', '32Gi', '64Gi', '128Gi', '256Gi'],
+      }),
+    )
+    .option('--host-cpu <cores>', "the host's allocatable CPU cores")
+    .addOption(new Option('--workers <n>', 'workers per lab (default: 0 and 2)').argParser(wholeNumber()))
+    .addOption(
+      new Option('--size <profile>', 'VM size profile (default: every one)').choices(Object.keys(SIZE_PROFILES)),
+    )
+    .addOption(jsonOption())
+    .action((options: CapacityOptions) => capacity(options));
+  return examples(command, [
+    'labctl capacity --host-memory 64Gi',
+    'labctl capacity --host-memory 256Gi --host-cpu 32 --workers 2 --size medium',
+    'labctl capacity --host-memory 64Gi --json',
+  ]);
+}
+
+async function capacity(values: CapacityOptions): Promise<void> {
+  if (values.hostMemory === undefined)
     throw new InvalidInputError('--host-memory is required, e.g. --host-memory 64Gi');
   let memoryMiB: number;
   try {
-    memoryMiB = parseMemoryMiB(values['host-memory']);
+    memoryMiB = parseMemoryMiB(values.hostMemory);
   } catch (error) {
     throw new InvalidInputError(`--host-memory: ${(error as Error).message}`);
   }
-  const cpuMilli = values['host-cpu'] === undefined ? undefined : Math.round(Number(values['host-cpu']) * 1000);
+  const cpuMilli = values.hostCpu === undefined ? undefined : Math.round(Number(values.hostCpu) * 1000);
   if (cpuMilli !== undefined && !(cpuMilli > 0))
     throw new InvalidInputError('--host-cpu must be a number of cores, e.g. 32');
   const sizes = (values.size === undefined ? Object.keys(SIZE_PROFILES) : [values.size]) as SizeProfileName[];

@@ -1,9 +1,21 @@
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import { connect } from '../api/connect.js';
 import { table } from '../api/table.js';
+import { examples, jsonOption } from '../cli/help.js';
 
-export async function pools(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } }, strict: true });
+export function poolsCommand(): Command {
+  const command = new Command('pools')
+    .summary('pools: ready / booting / claimed against targets')
+    .description(
+      'Every pool of the platform: ready, booting, claimed and failed labs against min, target and max, ' +
+        'learners waiting, and the last failed provision with its reason.',
+    )
+    .addOption(jsonOption())
+    .action((options: { json?: boolean }) => pools(options));
+  return examples(command, ['labctl pools', 'labctl pools --json']);
+}
+
+async function pools(values: { json?: boolean }): Promise<void> {
   const { pools } = await connect().pools.list();
   if (values.json) {
     process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);

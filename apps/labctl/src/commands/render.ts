@@ -1,30 +1,69 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '@breakfix/core';
-import { checkKubevirtRules, labNodes, parseLabSpec, parsePlatformConfig, renderLab } from '@breakfix/manifests';
-import { createLabSecrets, createOperatorKey } from '@breakfix/secrets';
+import {
+  CNIS,
+  checkKubevirtRules,
+  KUBERNETES_RELEASES,
+  labNodes,
+  parseLabSpec,
+  parsePlatformConfig,
+  renderLab,
+  SIZE_PROFILES,
+} from '@breakfix/manifests';
+import { Command, Option } from 'commander';
 import { parse, stringify } from 'yaml';
+import { completes } from '../cli/completion.js';
+import { examples, wholeNumber } from '../cli/help.js';
 
-export async function render(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      k8s: { type: 'string' },
-      workers: { type: 'string', default: '0' },
-      size: { type: 'string', default: 'medium' },
-      cni: { type: 'string', default: 'flannel' },
-      'lab-id': { type: 'string' },
-      platform: { type: 'string' },
-      'operator-key': { type: 'string' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
+interface RenderOptions {
+  k8s?: string;
+  workers: string;
+  size: string;
+  cni: string;
+  labId?: string;
+  platform?: string;
+  operatorKey?: string;
+  out?: string;
+}
+
+export function renderCommand(): Command {
+  const command = new Command('render')
+    .summary('print the Kubernetes objects of one lab')
+    .description(
+      'Print the Kubernetes objects of one lab as multi-document YAML (for kubectl apply -f -), or write ' +
+        'one file per object to --out. Without --operator-key or a platform key, a new operator key is ' +
+        'made and its private half kept in .breakfix/keys (or --out).',
+    )
+    .addOption(
+      completes(new Option('--k8s <version>', 'Kubernetes release (required)'), {
+        words: KUBERNETES_RELEASES.map((r) => r.minor),
+      }),
+    )
+    .addOption(
+      new Option('--workers <n>', 'worker nodes besides the control plane').default('0').argParser(wholeNumber()),
+    )
+    .addOption(new Option('--size <profile>', 'VM size profile').choices(Object.keys(SIZE_PROFILES)).default('medium'))
+    .addOption(new Option('--cni <cni>', 'the lab cluster network plugin').choices(CNIS).default('flannel'))
+    .option('--lab-id <id>', 'lab id (default: a random one)')
+    .option('--platform <file>', 'platform config (YAML)')
+    .option('--operator-key <file>', "the operator's SSH public key")
+    .option('--out <dir>', 'write one file per object to this folder instead of stdout')
+    .action((options: RenderOptions) => render(options));
+  return examples(command, [
+    'labctl render --k8s 1.36 --workers 2 > lab.yaml',
+    'labctl render --k8s 1.34 --lab-id demo --out lab/',
+    'labctl render --k8s 1.36 --platform platform.yaml --operator-key ~/.ssh/breakfix.pub | kubectl apply -f -',
+  ]);
+}
+
+async function render(values: RenderOptions): Promise<void> {
+  // loaded here: key generation takes a second to load, and --help should not wait for it
+  const { createLabSecrets, createOperatorKey } = await import('@breakfix/secrets');
   if (values.k8s === undefined) throw new InvalidInputError('--k8s is required, e.g. --k8s 1.36');
   const workers = Number(values.workers);
-  const labId = values['lab-id'] ?? `lab${randomBytes(3).toString('hex')}`;
+  const labId = values.labId ?? `lab${randomBytes(3).toString('hex')}`;
   const spec = parseLabSpec({ labId, kubernetesVersion: values.k8s, workers, size: values.size, cni: values.cni });
 
   const platformInput = (values.platform === undefined ? {} : parse(readFileSync(values.platform, 'utf8'))) as Record<
@@ -32,7 +71,7 @@ export async function render(args: string[]): Promise<void> {
     unknown
   >;
   const operator = (platformInput.operator ?? {}) as Record<string, unknown>;
-  if (values['operator-key'] !== undefined) operator.publicKey = readFileSync(values['operator-key'], 'utf8').trim();
+  if (values.operatorKey !== undefined) operator.publicKey = readFileSync(values.operatorKey, 'utf8').trim();
   if (operator.publicKey === undefined) {
     // No platform key given: make one for this lab and keep its private half next to the output.
     const key = createOperatorKey();

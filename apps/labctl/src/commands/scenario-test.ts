@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { InvalidInputError } from '@breakfix/core';
+import { InvalidInputError, NotFoundError, UnsupportedEnvironmentError } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { type LabSpec, labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, waitForNodes } from '@breakfix/pool';
@@ -36,9 +36,9 @@ const REAL_GUEST_MINUTES = Number(process.env.BREAKFIX_REAL_LAB_TIMEOUT_MINUTES 
 export interface ScenarioTestFlags {
   sandbox?: string | undefined;
   kubeconfig?: string | undefined;
-  'redis-url'?: string | undefined;
+  redisUrl?: string | undefined;
   platform?: string | undefined;
-  'operator-key'?: string | undefined;
+  operatorKey?: string | undefined;
   k8s?: string | undefined;
   keep?: boolean | undefined;
 }
@@ -50,9 +50,9 @@ export interface ScenarioTestFlags {
 export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv = process.env): Target {
   const kubeconfig = flags.kubeconfig ?? env.BREAKFIX_KUBECONFIG;
   if (kubeconfig !== undefined && kubeconfig !== '') {
-    const redisUrl = flags['redis-url'] ?? env.BREAKFIX_REDIS_URL;
+    const redisUrl = flags.redisUrl ?? env.BREAKFIX_REDIS_URL;
     const platformFile = flags.platform ?? env.BREAKFIX_PLATFORM_CONFIG;
-    const keyFile = flags['operator-key'] ?? env.BREAKFIX_OPERATOR_KEY;
+    const keyFile = flags.operatorKey ?? env.BREAKFIX_OPERATOR_KEY;
     if (redisUrl === undefined || platformFile === undefined || keyFile === undefined) {
       throw new InvalidInputError(
         'against a real cluster, --redis-url, --platform and --operator-key are required with --kubeconfig',
@@ -72,7 +72,7 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
       existsSync(f),
     );
   if (file === undefined || !existsSync(file)) {
-    throw new InvalidInputError('no sandbox found (.breakfix/sandbox.json) and no --kubeconfig given', {
+    throw new NotFoundError('no sandbox found (.breakfix/sandbox.json) and no --kubeconfig given', {
       hint: 'start one with `npm run sandbox` in another terminal, or test against a real cluster with --kubeconfig',
     });
   }
@@ -113,6 +113,8 @@ export interface ScenarioTestOptions {
   k8s?: string | undefined;
   keep?: boolean | undefined;
   out: (line: string) => void;
+  /** Hears what is going on now (booting a lab, a phase of a scenario), for a status line. */
+  status?: (label: string) => void;
   /** Hears each scenario × release as soon as it is done. */
   onRun?: (run: ScenarioRun) => void;
 }
@@ -138,6 +140,7 @@ export async function testScenarios(
   options: ScenarioTestOptions,
 ): Promise<ScenarioRun[]> {
   const { out } = options;
+  const status = options.status ?? (() => {});
   const planned = plan(scenarios, target, options.k8s);
   const kube = createKube({ kubeconfig: target.kubeconfig });
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 1 });
@@ -146,7 +149,7 @@ export async function testScenarios(
   try {
     for (const group of groupByLab(planned)) {
       const real = !group[0]?.simulated && target.kind === 'sandbox';
-      const harness = createHarness(target, { kube, store, real, out });
+      const harness = createHarness(target, { kube, store, real, out, status });
       let lab: { id: string; targets: LabTargets } | undefined;
       const drop = async () => {
         if (lab === undefined) return;
@@ -154,6 +157,7 @@ export async function testScenarios(
         lab = undefined;
         if (options.keep) out(`kept lab ${id} (namespace ${harness.provisioner.namespaceFor(id)})`);
         else {
+          status(`tearing down lab ${id}`);
           await harness.provisioner
             .teardown(id)
             .catch((error: unknown) => out(`teardown of ${id} failed: ${(error as Error).message}`));
@@ -178,9 +182,12 @@ export async function testScenarios(
               out(`lab ${lab.id} ready in ${seconds(Date.now() - started)}`);
             } else out(`reusing lab ${lab.id}: the previous scenario left it solved and every node Ready`);
             run.labId = lab.id;
+            const phases = phasesOf(item.scenario);
+            status(`${item.scenario.id}: ${phases.shift()}`);
             const report = await selfTest(harness.runner, item.scenario, lab.targets, (step) => {
               out(formatStep(step));
               run.seconds[step.name] = (run.seconds[step.name] ?? 0) + step.durationMs / 1000;
+              status(`${item.scenario.id}: ${phases.shift() ?? 'checking the lab is healthy'}`);
             });
             run.ok = report.ok;
             const healthy = report.ok && (await harness.healthy(lab.targets, item.spec));
@@ -202,6 +209,18 @@ export async function testScenarios(
     redis.disconnect();
   }
   return runs;
+}
+
+/** The phases of selfTest in the order it runs them, to say which one is running. */
+function phasesOf(scenario: Scenario): string[] {
+  return [
+    'break',
+    'break again',
+    'check fails',
+    ...scenario.decoys.map((d) => `decoy ${d.file}`),
+    'solve',
+    'check passes',
+  ];
 }
 
 /** Each scenario's releases to test, refused before anything boots when one cannot run. */
@@ -230,7 +249,7 @@ function plan(scenarios: readonly Scenario[], target: Target, k8s: string | unde
         // Say now, not after a long wait for a VM that cannot start, that the image is missing.
         const image = nodeImageResolver()(`${target.platform.imageRepository}:${spec.release.imageTag}`);
         if ('missing' in image)
-          throw new InvalidInputError(
+          throw new UnsupportedEnvironmentError(
             `${scenario.id} needs a real Kubernetes ${spec.release.minor} node: ${image.missing}`,
             {
               hint: `build the image, or pick a release that has one with --k8s (${scenario.kubernetesVersions.join(', ')})`,
@@ -256,9 +275,15 @@ function groupByLab(planned: Planned[]): Planned[][] {
 /** The provisioner, scenario runner and health check for one kind of guest. */
 function createHarness(
   target: Target,
-  context: { kube: ReturnType<typeof createKube>; store: EnvironmentStore; real: boolean; out: (line: string) => void },
+  context: {
+    kube: ReturnType<typeof createKube>;
+    store: EnvironmentStore;
+    real: boolean;
+    out: (line: string) => void;
+    status: (label: string) => void;
+  },
 ) {
-  const { kube, store, real, out } = context;
+  const { kube, store, real, out, status } = context;
   const simulated = target.kind === 'sandbox' && !real;
   const realMs = REAL_GUEST_MINUTES * 60_000;
   // Under emulation a busy guest takes far longer than the default 10 s for SSH's key exchange.
@@ -300,6 +325,7 @@ function createHarness(
           real ? ', real guests under QEMU: minutes, not seconds' : ''
         })...`,
       );
+      status(`provisioning lab ${id}${real ? ' (real guests under QEMU)' : ''}`);
       try {
         const outcome = await provisioner.provision({ id, pool: 'scenario-test', spec: labSpec });
         if (outcome !== 'ready') throw new InvalidInputError(`lab ${id} did not become ready (${outcome})`);

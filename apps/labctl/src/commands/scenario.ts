@@ -1,6 +1,7 @@
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { InvalidInputError, NotFoundError } from '@breakfix/core';
+import { KUBERNETES_RELEASES } from '@breakfix/manifests';
 import {
   DEFAULT_CATALOG_DIR,
   formatProblem,
@@ -12,60 +13,42 @@ import {
   type Problem,
   scaffoldScenario,
 } from '@breakfix/scenarios';
-import { resolveTarget, testScenarios } from './scenario-test.js';
-
-export const SCENARIO_USAGE = `  labctl scenario list [--json] [--catalog DIR]
-      The scenarios of the catalog (default: the repository's scenarios/ folder).
-  labctl scenario lint <dir|all> [--catalog DIR]
-      Schema, referenced files, shellcheck, versions, topology, decoys and the script rules (functions
-      defined nowhere, check kubectl without --request-timeout, node names no lab has); each problem
-      names its file and field or line.
-  labctl scenario test <id...|--all> [--k8s 1.36|all] [--json] [--keep] [--catalog DIR] [--sandbox FILE]
-  labctl scenario test <id...|--all> --kubeconfig FILE --redis-url URL --platform platform.yaml --operator-key KEY
-      Provision a lab, break it, expect check to fail with feedback, apply each decoy and expect check
-      to keep failing, solve, expect check to pass. Without --kubeconfig it uses the sandbox of
-      \`npm run sandbox\` (.breakfix/sandbox.json): simulator-only scenarios get simulated nodes,
-      every other scenario real guests booted under QEMU from the golden image (minutes per lab).
-      Scenarios of one release and shape share a lab while each leaves it solved and every node
-      Ready. --k8s all tests every release a scenario declares; --json prints one line per
-      scenario and release ({"scenario","version","ok","seconds":{phase:s},...}) and the progress on
-      stderr. Exit code 1 when any scenario fails.
-  labctl scenario new <id> [--simulator] [--catalog DIR]
-      Scaffold a scenario that already passes lint and test; edit from there.
-  labctl scenario import killercoda|instruqt <dir> --out <dir>
-      Convert a Killercoda scenario or an Instruqt track into a breakfix scenario folder.
-`;
+import { Argument, Command, Option } from 'commander';
+import { completes } from '../cli/completion.js';
+import { catalogOption, examples, jsonOption } from '../cli/help.js';
+import { createProgress } from '../cli/progress.js';
+import type { ScenarioTestFlags } from './scenario-test.js';
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
-export async function scenario(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case 'list':
-      return list(rest);
-    case 'lint':
-      return lint(rest);
-    case 'test':
-      return test(rest);
-    case 'new':
-      return scaffold(rest);
-    case 'import':
-      return importCommand(rest);
-    default:
-      throw new InvalidInputError(
-        sub === undefined ? 'scenario needs a subcommand' : `unknown scenario subcommand "${sub}"`,
-        {
-          hint: `one of list, lint, test, new, import:\n${SCENARIO_USAGE}`,
-        },
-      );
-  }
+export function scenarioCommand(): Command {
+  const command = new Command('scenario')
+    .summary('list, lint, test, scaffold and import scenarios')
+    .description('Work on the scenario catalog: list, lint, test, scaffold and import scenarios.')
+    .addCommand(listCommand())
+    .addCommand(lintCommand())
+    .addCommand(testCommand())
+    .addCommand(newCommand())
+    .addCommand(importCommand());
+  return examples(command, [
+    'labctl scenario list',
+    'labctl scenario lint all',
+    'labctl scenario test sim-kubeconfig-drift',
+    'labctl scenario new kubelet-flapping',
+  ]);
 }
 
-async function list(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: 'boolean', default: false }, catalog: { type: 'string' } },
-  });
+function listCommand(): Command {
+  const command = new Command('list')
+    .summary('the scenarios of the catalog')
+    .description("The scenarios of the catalog (default: the repository's scenarios/ folder).")
+    .addOption(jsonOption())
+    .addOption(catalogOption())
+    .action((options: { json?: boolean; catalog?: string }) => list(options));
+  return examples(command, ['labctl scenario list', 'labctl scenario list --json --catalog ./my-catalog']);
+}
+
+async function list(values: { json?: boolean; catalog?: string }): Promise<void> {
   const catalog = [...loadCatalog(values.catalog ?? DEFAULT_CATALOG_DIR).values()];
   if (values.json) {
     write(
@@ -110,12 +93,34 @@ async function list(args: string[]): Promise<void> {
     );
 }
 
-async function lint(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { catalog: { type: 'string' } }, allowPositionals: true });
-  const [what] = positionals;
-  if (what === undefined) throw new InvalidInputError('lint needs a scenario folder or "all"');
+function lintCommand(): Command {
+  const command = new Command('lint')
+    .summary('check scenarios before they reach a learner')
+    .description(
+      'Schema, referenced files, shellcheck, versions, topology, decoys and the script rules (functions ' +
+        'defined nowhere, check kubectl without --request-timeout, node names no lab has); each problem ' +
+        'names its file and field or line. Exit code 1 when there is any problem.',
+    )
+    .addArgument(
+      completes(new Argument('<scenario>', 'a scenario folder, a scenario id of the catalog, or all'), {
+        words: ['all'],
+        scenarios: true,
+        files: 'dirs',
+      }),
+    )
+    .addOption(catalogOption())
+    .action((what: string, options: { catalog?: string }) => lint(what, options));
+  return examples(command, [
+    'labctl scenario lint all',
+    'labctl scenario lint kubelet-stopped',
+    'labctl scenario lint ./scenarios/my-scenario',
+  ]);
+}
+
+async function lint(what: string, values: { catalog?: string }): Promise<void> {
   const catalogDir = values.catalog ?? DEFAULT_CATALOG_DIR;
-  const problems: Problem[] = what === 'all' ? await lintCatalog(catalogDir) : await lintScenario(resolve(what));
+  const problems: Problem[] =
+    what === 'all' ? await lintCatalog(catalogDir) : await lintScenario(scenarioFolder(what, catalogDir));
   for (const problem of problems) write(formatProblem(problem));
   if (problems.length > 0) {
     process.stderr.write(`labctl: ${problems.length} problem(s)\n`);
@@ -125,23 +130,63 @@ async function lint(args: string[]): Promise<void> {
   write(what === 'all' ? `${loadCatalog(catalogDir).size} scenarios, no problems` : `${what}: no problems`);
 }
 
-async function test(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      catalog: { type: 'string' },
-      sandbox: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'redis-url': { type: 'string' },
-      platform: { type: 'string' },
-      'operator-key': { type: 'string' },
-      k8s: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      all: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-    allowPositionals: true,
+/** A folder as given, else the catalog's folder of that id. */
+function scenarioFolder(what: string, catalogDir: string): string {
+  if (existsSync(what)) return resolve(what);
+  if (!what.includes('/') && existsSync(join(catalogDir, what, 'scenario.yaml'))) return join(catalogDir, what);
+  throw new NotFoundError(`no scenario folder ${what}, and no scenario "${what}" in ${catalogDir}`, {
+    hint: 'name a folder, an id of `labctl scenario list`, or all',
   });
+}
+
+interface TestOptions extends ScenarioTestFlags {
+  catalog?: string;
+  all?: boolean;
+  keep?: boolean;
+  json?: boolean;
+}
+
+function testCommand(): Command {
+  const command = new Command('test')
+    .summary('prove scenarios on real or simulated labs')
+    .description(
+      'Provision a lab, break it, expect check to fail with feedback, apply each decoy and expect check ' +
+        'to keep failing, solve, expect check to pass. Without --kubeconfig it uses the sandbox of ' +
+        '`npm run sandbox` (.breakfix/sandbox.json): simulator-only scenarios get simulated nodes, every ' +
+        'other scenario real guests booted under QEMU from the golden image (minutes per lab). Scenarios ' +
+        'of one release and shape share a lab while each leaves it solved and every node Ready. ' +
+        '--json prints one line per scenario and release ({"scenario","version","ok","seconds":{phase:s},...}) ' +
+        'and the progress on stderr. Exit code 1 when any scenario fails.',
+    )
+    .addArgument(completes(new Argument('[scenario...]', 'scenario ids of the catalog'), { scenarios: true }))
+    .option('--all', 'every scenario of the catalog')
+    .addOption(
+      completes(
+        new Option('--k8s <release>', "a release the scenarios declare, or all of them (default: each one's newest)"),
+        {
+          words: [...KUBERNETES_RELEASES.map((r) => r.minor), 'all'],
+        },
+      ),
+    )
+    .addOption(jsonOption())
+    .option('--keep', 'keep the labs instead of tearing them down')
+    .addOption(catalogOption())
+    .option('--sandbox <file>', "the sandbox's description (default: .breakfix/sandbox.json)")
+    .option('--kubeconfig <file>', 'test against a real cluster (or BREAKFIX_KUBECONFIG)')
+    .option('--redis-url <url>', 'with --kubeconfig: Redis for lab records (or BREAKFIX_REDIS_URL)')
+    .option('--platform <file>', 'with --kubeconfig: the platform config (or BREAKFIX_PLATFORM_CONFIG)')
+    .option('--operator-key <file>', "with --kubeconfig: the operator's private key (or BREAKFIX_OPERATOR_KEY)")
+    .action((ids: string[], options: TestOptions) => test(ids, options));
+  return examples(command, [
+    'labctl scenario test sim-kubeconfig-drift',
+    'labctl scenario test kubelet-stopped kubelet-crashloop --k8s all',
+    'labctl scenario test --all --json > results.jsonl',
+    'labctl scenario test kubelet-stopped --kubeconfig host.kubeconfig --redis-url redis://10.0.0.5:6379 \\\n' +
+      '      --platform platform.yaml --operator-key operator_ed25519',
+  ]);
+}
+
+async function test(positionals: string[], values: TestOptions): Promise<void> {
   const catalog = loadCatalog(values.catalog ?? DEFAULT_CATALOG_DIR);
   if (positionals.length === 0 && !values.all)
     throw new InvalidInputError('test needs scenario ids or --all (see `labctl scenario list`)');
@@ -154,15 +199,21 @@ async function test(args: string[]): Promise<void> {
           throw new NotFoundError(`no scenario "${id}" in the catalog`, { hint: 'see `labctl scenario list`' });
         return found;
       });
-  const progress = values.json ? (line: string) => process.stderr.write(`${line}\n`) : write;
+  // loaded here: the Kubernetes, Redis and QEMU adapters take seconds to load, and only test needs them
+  const { resolveTarget, testScenarios } = await import('./scenario-test.js');
+  const print = values.json ? (line: string) => process.stderr.write(`${line}\n`) : write;
+  // A status line on a terminal says which phase runs and for how long; the lines stay as they are.
+  const status = createProgress({ json: values.json });
+  const progress = (line: string) => status.line(line, print);
   const runs = await testScenarios(scenarios, resolveTarget(values), {
     k8s: values.k8s,
     keep: values.keep,
     out: progress,
+    status: (label) => status.status(label),
     onRun: (run) => {
-      if (values.json) write(JSON.stringify(run));
+      if (values.json) status.line(JSON.stringify(run), write);
     },
-  });
+  }).finally(() => status.stop());
   const failed = runs.filter((run) => !run.ok);
   if (runs.length > 1)
     progress(
@@ -171,32 +222,48 @@ async function test(args: string[]): Promise<void> {
   if (failed.length > 0) process.exitCode = 1;
 }
 
-async function scaffold(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { catalog: { type: 'string' }, simulator: { type: 'boolean', default: false } },
-    allowPositionals: true,
-  });
-  const [id] = positionals;
-  if (id === undefined)
-    throw new InvalidInputError('new needs a scenario id, e.g. `labctl scenario new kubelet-stopped`');
+function newCommand(): Command {
+  const command = new Command('new')
+    .summary('scaffold a scenario that already passes lint and test')
+    .description('Scaffold a scenario that already passes lint and test; edit from there.')
+    .argument('<id>', 'the new scenario id, e.g. kubelet-flapping')
+    .option('--simulator', "one for the sandbox's simulated nodes")
+    .addOption(catalogOption())
+    .action((id: string, options: { simulator?: boolean; catalog?: string }) => scaffold(id, options));
+  return examples(command, ['labctl scenario new kubelet-flapping', 'labctl scenario new my-drill --simulator']);
+}
+
+async function scaffold(id: string, values: { simulator?: boolean; catalog?: string }): Promise<void> {
   const dir = scaffoldScenario(values.catalog ?? DEFAULT_CATALOG_DIR, id, { simulator: values.simulator });
   write(`created ${dir}: scenario.yaml, break.sh, check.sh, solve.sh`);
   write(`next: labctl scenario lint ${dir}`);
 }
 
-async function importCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: { out: { type: 'string' }, id: { type: 'string' } },
-    allowPositionals: true,
-  });
-  const [format, source] = positionals;
-  if (source === undefined || values.out === undefined)
-    throw new InvalidInputError('usage: labctl scenario import killercoda|instruqt <dir> --out <dir>');
-  const importer = { killercoda: importKillercoda, instruqt: importInstruqt }[format ?? ''];
-  if (importer === undefined)
-    throw new InvalidInputError(`unknown import format "${format}"; known: killercoda, instruqt`);
+const IMPORTERS = { killercoda: importKillercoda, instruqt: importInstruqt };
+
+function importCommand(): Command {
+  const command = new Command('import')
+    .summary('convert a Killercoda scenario or an Instruqt track')
+    .description('Convert a Killercoda scenario or an Instruqt track into a breakfix scenario folder.')
+    .addArgument(new Argument('<format>', 'where it comes from').choices(Object.keys(IMPORTERS)))
+    .addArgument(completes(new Argument('<source>', 'the scenario or track folder'), { files: 'dirs' }))
+    .requiredOption('--out <dir>', 'the scenario folder to write')
+    .option('--id <id>', 'the scenario id (default: from the source)')
+    .action((format: keyof typeof IMPORTERS, source: string, options: { out: string; id?: string }) =>
+      importScenario(format, source, options),
+    );
+  return examples(command, [
+    'labctl scenario import killercoda path/to/scenario --out scenarios/kubelet-down',
+    'labctl scenario import instruqt path/to/track --out scenarios/worker-notready',
+  ]);
+}
+
+async function importScenario(
+  format: keyof typeof IMPORTERS,
+  source: string,
+  values: { out: string; id?: string },
+): Promise<void> {
+  const importer = IMPORTERS[format];
   const result = importer(source, values.out, values.id === undefined ? {} : { id: values.id });
   for (const warning of result.warnings) process.stderr.write(`labctl: warning: ${warning}\n`);
   write(`imported ${resolve(source)} into ${result.dir}`);
