@@ -11,7 +11,7 @@ import { type Binaries, resolveBinaries } from './binaries.js';
 import { startControlPlane } from './control-plane.js';
 import { installCrds, loadKubevirtCrds } from './crds/install.js';
 import { startRedis } from './redis.js';
-import { BUSYBOX, SSHD } from './virt/guest.js';
+import { BUSYBOX, SSHD, UNSHARE } from './virt/guest.js';
 import { nodeImageResolver } from './virt/node-images.js';
 import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
@@ -211,6 +211,7 @@ function checkHost(simulate: boolean): void {
   if (simulate) {
     if (!existsSync(SSHD)) missing.push('openssh-server');
     if (!existsSync(BUSYBOX)) missing.push('busybox-static');
+    if (!existsSync(UNSHARE)) missing.push('util-linux');
   }
   if (missing.length > 0) {
     throw new UnsupportedEnvironmentError(`missing Debian packages: ${missing.join(', ')}`, {

@@ -9,6 +9,7 @@ import type { GuestIdentity } from './cloud-config.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const SSHD = '/usr/sbin/sshd';
+export const UNSHARE = '/usr/bin/unshare';
 
 export interface GuestOptions {
   /** Directory of this guest: its root file system, host keys, sshd config and log. */
@@ -87,7 +88,31 @@ export function bootGuest(options: GuestOptions): Guest {
       '',
     ].join('\n'),
   );
-  const sshd = spawnManaged('sshd', SSHD, ['-D', '-e', '-f', config], { logFile: join(dir, 'sshd.log') });
+  // The guest's own process table and terminals, as on a VM: sshd runs as PID 1 of a PID namespace
+  // whose /proc is mounted in the guest root, and allocates terminals from a devpts instance of its
+  // own (also mounted there), so `ps`-like probes and `stat /dev/pts/N` inside a guest see that
+  // guest's sessions only. The mounts live in the namespace and go with it.
+  const sshd = spawnManaged(
+    'sshd',
+    UNSHARE,
+    [
+      '--pid',
+      '--fork',
+      '--kill-child',
+      `--mount-proc=${join(root, 'proc')}`,
+      '/bin/sh',
+      '-c',
+      'mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts && mount --bind /dev/pts "$1/dev/pts" && shift && exec "$@"',
+      'guest',
+      root,
+      SSHD,
+      '-D',
+      '-e',
+      '-f',
+      config,
+    ],
+    { logFile: join(dir, 'sshd.log') },
+  );
   return {
     address: options.address,
     port: options.port,
@@ -129,7 +154,20 @@ function rootOwnedKeyFile(root: string, files: GuestIdentity['files']): string |
 }
 
 function buildRoot(root: string, options: GuestOptions): void {
-  for (const sub of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'home', 'var/log', 'var/lib', 'root', 'dev']) {
+  for (const sub of [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'etc',
+    'home',
+    'var/log',
+    'var/lib',
+    'root',
+    'dev',
+    'dev/pts',
+    'proc',
+  ]) {
     mkdirSync(join(root, sub), { recursive: true, mode: 0o755 });
   }
   mkdirSync(join(root, 'tmp'), { mode: 0o1777 });
