@@ -21,7 +21,7 @@ export {
 } from './catalog.js';
 export { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
 export { accessPorts, isolationPolicies, METADATA_CIDR, SSH_SERVICE_NAME, sshService } from './isolation.js';
-export { type PoolConfig, parsePoolsConfig } from './pools-config.js';
+export { idleRule, type PoolConfig, parsePoolsConfig } from './pools-config.js';
 export {
   LABELS,
   type LabAddon,

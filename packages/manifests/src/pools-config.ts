@@ -18,6 +18,13 @@ const poolSchema = z
     max: z.number().int().min(1),
     maxConcurrentProvisions: z.number().int().min(1).default(2),
     /**
+     * Release a claimed lab after this many minutes without activity: no learner SSH session
+     * with terminal activity on any node, no open browser terminal, no extension. Unset: never.
+     */
+    idleMinutes: z.number().int().min(2).optional(),
+    /** How long before an idle release the learner is warned. Default min(5, idleMinutes / 2). */
+    idleWarningMinutes: z.number().positive().optional(),
+    /**
      * Windows that raise `min`, e.g. a workshop: `{ from: 2026-12-01T08:30:00Z, to: ..., min: 20 }`.
      * Provisioning starts when the window opens, so open it a boot time before people arrive.
      */
@@ -34,6 +41,14 @@ const poolSchema = z
       .default([]),
   })
   .refine((pool) => pool.min <= pool.max, { message: 'min must not exceed max', path: ['min'] })
+  .refine((pool) => pool.idleWarningMinutes === undefined || pool.idleMinutes !== undefined, {
+    message: 'idleWarningMinutes needs idleMinutes (the idle time it warns ahead of)',
+    path: ['idleWarningMinutes'],
+  })
+  .refine((pool) => (pool.idleWarningMinutes ?? 0) < (pool.idleMinutes ?? Number.POSITIVE_INFINITY), {
+    message: 'idleWarningMinutes must be less than idleMinutes',
+    path: ['idleWarningMinutes'],
+  })
   .refine((pool) => pool.schedule.every((w) => w.min <= pool.max), {
     message: 'a scheduled min must not exceed max',
     path: ['schedule'],
@@ -42,6 +57,15 @@ const poolSchema = z
 const configSchema = z.strictObject({ pools: z.array(poolSchema).min(1) });
 
 export type PoolConfig = z.output<typeof poolSchema>;
+
+/** A pool's idle rule in milliseconds, or undefined when its labs never idle out. */
+export function idleRule(
+  pool: Pick<PoolConfig, 'idleMinutes' | 'idleWarningMinutes'>,
+): { idleMs: number; warningMs: number } | undefined {
+  if (pool.idleMinutes === undefined) return undefined;
+  const warningMinutes = pool.idleWarningMinutes ?? Math.min(5, pool.idleMinutes / 2);
+  return { idleMs: pool.idleMinutes * 60_000, warningMs: warningMinutes * 60_000 };
+}
 
 /** Parses the pools file; errors name the pool index and field. */
 export function parsePoolsConfig(input: unknown): PoolConfig[] {

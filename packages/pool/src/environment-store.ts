@@ -7,6 +7,7 @@ import {
   TRANSITIONS,
 } from '@breakfix/core';
 import type { Redis } from 'ioredis';
+import { type LabEndReason, publishLabEvent } from './lab-activity.js';
 
 export interface Environment {
   id: string;
@@ -30,6 +31,12 @@ export interface Environment {
    * a new boot from a fresh containerDisk: not the lab that was checked (see lab-health.ts).
    */
   vmis?: Record<string, string>;
+  /** When the learner last extended the lab (an extension is activity: it resets idleness). */
+  extendedAt?: number;
+  /** Set while the learner is warned that the lab is idle, with when it goes unless they come back. */
+  idle?: { warnedAt: number; releaseAt: number };
+  /** Why and when a claimed lab ended (set by whichever path released it). */
+  ended?: { reason: LabEndReason; at: number };
 }
 
 /** Where a learner's SSH command points; recorded at claim so status calls can repeat it. */
@@ -126,7 +133,7 @@ const LUA_TRANSITIONS = `local transitions = {${Object.entries(TRANSITIONS)
  * `BADMOVE <state>` / `NOENV`. Shared by every script that changes a state.
  */
 const MOVE_FUNCTION = `${LUA_TRANSITIONS}
-local function move(event, now)
+local function move(event, now, reason)
   local state = redis.call('HGET', KEYS[1], 'state')
   if not state then return redis.error_reply('NOENV') end
   local next = transitions[event][state]
@@ -136,6 +143,8 @@ local function move(event, now)
   if next == 'ready' then redis.call('ZADD', KEYS[2], now, id) else redis.call('ZREM', KEYS[2], id) end
   if next ~= 'provisioning' then redis.call('SREM', KEYS[4], id) end
   if event == 'release' then
+    redis.call('HSET', KEYS[1], 'endReason', reason or 'released', 'endedAt', now)
+    redis.call('HDEL', KEYS[1], 'idleWarnedAt', 'idleReleaseAt')
     local learner = redis.call('HGET', KEYS[1], 'learner')
     if learner and redis.call('GET', KEYS[3]) == id then redis.call('DEL', KEYS[3]) end
   end
@@ -143,9 +152,9 @@ local function move(event, now)
 end
 `;
 
-/** KEYS: as MOVE_FUNCTION. ARGV: event, now. Applies a transition atomically. */
+/** KEYS: as MOVE_FUNCTION. ARGV: event, now, end reason (for a release). Applies a transition atomically. */
 const MOVE = `${MOVE_FUNCTION}
-return move(ARGV[1], ARGV[2])
+return move(ARGV[1], ARGV[2], ARGV[3])
 `;
 
 /**
@@ -162,7 +171,7 @@ local expires = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
 -- A claimed lab without an expiry never expires (as the reaper's own filter reads it).
 if expires == nil then return {'extended', ''} end
 if expires > now then return {'extended', tostring(expires)} end
-move('release', ARGV[1])
+move('release', ARGV[1], 'expired')
 return {'expired'}
 `;
 
@@ -180,9 +189,43 @@ local expires = tonumber(redis.call('HGET', KEYS[1], 'expiresAt'))
 local cap = tonumber(redis.call('HGET', KEYS[1], 'claimedAt')) + max
 if expires >= cap then return {'limit', tostring(cap)} end
 local next = math.min(math.max(expires, now) + by, cap)
-redis.call('HSET', KEYS[1], 'expiresAt', next, 'updatedAt', now)
+redis.call('HSET', KEYS[1], 'expiresAt', next, 'updatedAt', now, 'extendedAt', now)
 return {'ok', tostring(next)}
 `;
+
+/**
+ * KEYS: as MOVE_FUNCTION, 5 the lab's last-activity key (lab-activity.ts). ARGV: now, idleMs.
+ * The idle reaper's release, decided inside Redis on what it holds now: only a lab that is still
+ * claimed, was warned, is past the release time of its warning, and has had no activity (nor a
+ * claim or an extension) for idleMs is released; activity that landed after the reaper looked wins.
+ * Returns {'idle', last} | {'active', last} | {'not-warned', ''} | {'not-claimed', state or ''}.
+ */
+const RELEASE_IDLE = `${MOVE_FUNCTION}
+local now, idle = tonumber(ARGV[1]), tonumber(ARGV[2])
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'claimed' then return {'not-claimed', state or ''} end
+local releaseAt = tonumber(redis.call('HGET', KEYS[1], 'idleReleaseAt'))
+if releaseAt == nil or releaseAt > now then return {'not-warned', ''} end
+local last = math.max(tonumber(redis.call('HGET', KEYS[1], 'claimedAt')) or 0,
+  tonumber(redis.call('HGET', KEYS[1], 'extendedAt')) or 0, tonumber(redis.call('GET', KEYS[5])) or 0)
+if now - last < idle then return {'active', tostring(last)} end
+move('release', ARGV[1], 'idle')
+return {'idle', tostring(last)}
+`;
+
+/** KEYS: 1 env hash. ARGV: warnedAt, releaseAt. Records an idle warning on a lab that is still claimed. */
+const WARN_IDLE = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'claimed' then return 0 end
+redis.call('HSET', KEYS[1], 'idleWarnedAt', ARGV[1], 'idleReleaseAt', ARGV[2])
+return 1
+`;
+
+/** What the idle reaper's `releaseIdle` found. */
+export type IdleReleaseOutcome =
+  | { outcome: 'idle'; lastActivity: number }
+  | { outcome: 'active'; lastActivity: number }
+  | { outcome: 'not-warned' }
+  | { outcome: 'not-claimed'; state?: EnvironmentState };
 
 /**
  * KEYS: 1 ready zset, 2 learner key, 3 waiting zset, 4 provisioning set, 5 arrival counter of the pool,
@@ -220,6 +263,11 @@ export interface EnvironmentStoreOptions {
   /** Key prefix. Default `breakfix:`. */
   prefix?: string;
   now?: () => number;
+  /**
+   * Prefix of the lab-events channel (lab-activity.ts) the `ended` event of every release goes
+   * out on. Default: the key prefix without its trailing colon (`breakfix`).
+   */
+  eventsPrefix?: string;
 }
 
 /**
@@ -231,11 +279,30 @@ export class EnvironmentStore {
   readonly #redis: Redis;
   readonly #prefix: string;
   readonly #now: () => number;
+  readonly #eventsPrefix: string;
 
   constructor(options: EnvironmentStoreOptions) {
     this.#redis = options.redis;
     this.#prefix = options.prefix ?? 'breakfix:';
     this.#now = options.now ?? Date.now;
+    this.#eventsPrefix = options.eventsPrefix ?? this.#prefix.replace(/:$/, '');
+  }
+
+  /**
+   * Tells open terminals (and anyone listening) that a claimed lab ended. Pub/sub is fire and
+   * forget: the record already says why it ended, so a lost event costs a banner, not the truth.
+   */
+  async #ended(env: Environment, reason: LabEndReason, lastActivity?: number): Promise<void> {
+    const minutes = lastActivity === undefined ? 0 : Math.floor((this.#now() - lastActivity) / 60_000);
+    const message = {
+      released: 'This lab was released.',
+      expired: 'This lab reached its time limit and was released.',
+      idle: `This lab was released after ${minutes} minutes without activity.`,
+      lost: 'This lab was lost (its machines are gone) and was released.',
+    }[reason];
+    await publishLabEvent(this.#redis, { labId: env.id, kind: 'ended', message, reason }, this.#eventsPrefix).catch(
+      () => undefined,
+    );
   }
 
   #env = (id: string) => `${this.#prefix}env:${id}`;
@@ -270,8 +337,15 @@ export class EnvironmentStore {
     return parseEnvironment(fields);
   }
 
-  /** Applies a lifecycle event (provisioned, release, fail, delete); claims go through claim(). */
-  async apply(id: string, event: Exclude<EnvironmentEvent, 'claim'>): Promise<EnvironmentState> {
+  /**
+   * Applies a lifecycle event (provisioned, release, fail, delete); claims go through claim(). A
+   * release records why the lab ended (`released` unless told) and publishes the `ended` event.
+   */
+  async apply(
+    id: string,
+    event: Exclude<EnvironmentEvent, 'claim'>,
+    reason: Exclude<LabEndReason, 'idle' | 'expired'> = 'released',
+  ): Promise<EnvironmentState> {
     const env = await this.get(id);
     try {
       const state = (await this.#redis.eval(
@@ -283,7 +357,9 @@ export class EnvironmentStore {
         this.#provisioning(env.pool),
         event,
         this.#now(),
+        reason,
       )) as EnvironmentState;
+      if (event === 'release') await this.#ended(env, reason);
       return state;
     } catch (error) {
       const message = (error as Error).message;
@@ -315,11 +391,61 @@ export class EnvironmentStore {
       this.#provisioning(env.pool),
       now,
     )) as [string, string | undefined];
-    if (outcome === 'expired') return { outcome };
+    if (outcome === 'expired') {
+      await this.#ended(env, 'expired');
+      return { outcome };
+    }
     if (outcome === 'extended') return { outcome, expiresAt: value === '' ? Number.POSITIVE_INFINITY : Number(value) };
     return value === undefined || value === ''
       ? { outcome: 'not-claimed' }
       : { outcome: 'not-claimed', state: value as EnvironmentState };
+  }
+
+  /**
+   * Records that the learner was warned a claimed lab is idle and goes at `releaseAt` unless they
+   * come back. False when the lab is no longer claimed.
+   */
+  async warnIdle(id: string, warning: { warnedAt: number; releaseAt: number }): Promise<boolean> {
+    return (await this.#redis.eval(WARN_IDLE, 1, this.#env(id), warning.warnedAt, warning.releaseAt)) === 1;
+  }
+
+  /** Withdraws an idle warning (the learner came back). */
+  async clearIdleWarning(id: string): Promise<void> {
+    await this.#redis.hdel(this.#env(id), 'idleWarnedAt', 'idleReleaseAt');
+  }
+
+  /**
+   * Releases a warned lab that stayed idle, deciding atomically on what Redis holds now (see
+   * RELEASE_IDLE): activity recorded under `activityKey` (lab-activity.ts `lastActivityKey`), a
+   * claim or an extension within `idleMs` keeps it; a lab released meanwhile is `not-claimed`.
+   */
+  async releaseIdle(
+    id: string,
+    input: { activityKey: string; idleMs: number; now?: number },
+  ): Promise<IdleReleaseOutcome> {
+    const env = await this.get(id).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    });
+    if (env === undefined) return { outcome: 'not-claimed' };
+    const [outcome, value] = (await this.#redis.eval(
+      RELEASE_IDLE,
+      5,
+      this.#env(id),
+      this.#ready(env.pool),
+      this.#learner(env.learner ?? '-'),
+      this.#provisioning(env.pool),
+      input.activityKey,
+      input.now ?? this.#now(),
+      input.idleMs,
+    )) as [string, string];
+    if (outcome === 'idle') {
+      await this.#ended(env, 'idle', Number(value));
+      return { outcome, lastActivity: Number(value) };
+    }
+    if (outcome === 'active') return { outcome, lastActivity: Number(value) };
+    if (outcome === 'not-warned') return { outcome };
+    return value === '' ? { outcome: 'not-claimed' } : { outcome: 'not-claimed', state: value as EnvironmentState };
   }
 
   /**
@@ -493,5 +619,12 @@ function parseEnvironment(fields: Record<string, string>): Environment {
       ? {}
       : { attention: JSON.parse(fields.attention) as { reason: string; at: number } }),
     ...(fields.vmis === undefined ? {} : { vmis: JSON.parse(fields.vmis) as Record<string, string> }),
+    ...(number('extendedAt') === undefined ? {} : { extendedAt: number('extendedAt') as number }),
+    ...(fields.idleWarnedAt === undefined || fields.idleReleaseAt === undefined
+      ? {}
+      : { idle: { warnedAt: Number(fields.idleWarnedAt), releaseAt: Number(fields.idleReleaseAt) } }),
+    ...(fields.endReason === undefined
+      ? {}
+      : { ended: { reason: fields.endReason as LabEndReason, at: Number(fields.endedAt) } }),
   };
 }

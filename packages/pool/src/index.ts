@@ -6,6 +6,7 @@ export {
   type ExpireOutcome,
   ExtendLimitError,
   emptyCounts,
+  type IdleReleaseOutcome,
   type LabAccessDetails,
   LearnerHasLabError,
   PoolExhaustedError,
@@ -13,6 +14,7 @@ export {
   type PoolPlanStatus,
   type StateCounts,
 } from './environment-store.js';
+export { createIdleReaper, type IdleReaper, type IdleReaperOptions, type IdleReport } from './idle-reaper.js';
 export {
   type ClaimedLab,
   type ClaimOutcome,
@@ -28,13 +30,22 @@ export {
   createLabActivity,
   type LabActivity,
   type LabActivityOptions,
+  type LabActivityRecords,
   type LabEndReason,
   type LabEvent,
   labEventsChannel,
+  lastActivityKey,
   parseLabEvent,
   publishLabEvent,
 } from './lab-activity.js';
 export { checkLabVms, type LostLab, lostReason } from './lab-health.js';
+export {
+  type LearnerSession,
+  type NodeSessions,
+  parseSessionProbe,
+  probeLearnerSessions,
+  sessionProbeScript,
+} from './lab-sessions.js';
 export { listLabVmis, type NodeVmi, runningNode, type Vmi, waitForNodes } from './lab-vmis.js';
 export {
   type Lease,

@@ -52,6 +52,19 @@ export interface LabActivity {
   lastActivity(labId: string): Promise<number | undefined>;
 }
 
+/** What the idle reaper needs beyond the contract: activity it saw itself, and where it is kept. */
+export interface LabActivityRecords extends LabActivity {
+  /** Activity seen elsewhere (an SSH session's terminal), at the time it happened; never moves back. */
+  recordActivity(labId: string, at: number): Promise<void>;
+  /** The Redis key holding a lab's last activity (the store's atomic idle release reads it). */
+  activityKey(labId: string): string;
+}
+
+/** Where a lab's last activity is kept. */
+export function lastActivityKey(labId: string, prefix = 'breakfix'): string {
+  return `${prefix}:lab:${labId}:last-activity`;
+}
+
 export interface LabActivityOptions {
   redis: Redis;
   /** Key prefix. Default `breakfix`. */
@@ -72,7 +85,7 @@ const RECORD_TTL_SECONDS = 24 * 60 * 60;
  * terminal whose process died stops counting once its key lapses. The last activity is one number
  * per lab, only ever moved forward, on the caller's clock.
  */
-export function createLabActivity(options: LabActivityOptions): LabActivity {
+export function createLabActivity(options: LabActivityOptions): LabActivityRecords {
   const redis = options.redis;
   const prefix = options.prefix ?? 'breakfix';
   const now = options.now ?? Date.now;
@@ -80,11 +93,14 @@ export function createLabActivity(options: LabActivityOptions): LabActivity {
   const heartbeatMs = options.heartbeatMs ?? Math.max(100, Math.floor(ttlMs / 3));
   const terminalsKey = (labId: string) => `${prefix}:lab:${labId}:terminals`;
   const terminalKey = (labId: string, terminal: string) => `${prefix}:lab:${labId}:terminal:${terminal}`;
-  const lastKey = (labId: string) => `${prefix}:lab:${labId}:last-activity`;
+  const lastKey = (labId: string) => lastActivityKey(labId, prefix);
   let sequence = 0;
 
+  const recordActivity = async (labId: string, at: number) => {
+    await redis.eval(TOUCH, 1, lastKey(labId), Math.floor(at), RECORD_TTL_SECONDS);
+  };
   const touch = async (labId: string) => {
-    await redis.eval(TOUCH, 1, lastKey(labId), now(), RECORD_TTL_SECONDS);
+    await recordActivity(labId, now());
   };
 
   return {
@@ -115,6 +131,8 @@ export function createLabActivity(options: LabActivityOptions): LabActivity {
       };
     },
     touch,
+    recordActivity,
+    activityKey: lastKey,
     async openTerminals(labId) {
       return Number(await redis.eval(OPEN_TERMINALS, 1, terminalsKey(labId), `${prefix}:lab:${labId}:terminal:`));
     },
