@@ -11,6 +11,8 @@ import {
   type Environment,
   type EnvironmentStore,
   emptyCounts,
+  type IdleReaper,
+  type IdleReport,
   type LostLab,
   type NodePortAllocator,
   type ReconcileReport as NodePortReconcileReport,
@@ -43,6 +45,11 @@ export interface PoolWorkerOptions {
   now?: () => number;
   /** Prometheus metrics; a private registry by default. */
   metrics?: PoolMetrics;
+  /**
+   * Idle reaping for pools with `idleMinutes` (packages/pool idle-reaper.ts): each tick warns and
+   * releases idle claimed labs; their teardown is queued like an expired lab's. Off without it.
+   */
+  idle?: Pick<IdleReaper, 'reap'>;
   /** NodePort leases: a teardown frees the lab's port (and deletes its SSH Service) first. */
   allocator?: NodePortAllocator;
   /**
@@ -94,6 +101,8 @@ export interface TickResult {
   held?: { pool: string; target: number; limitedBy: TopUpLimit }[];
   /** Labs whose VMs are gone, ended or replaced: ready ones failed and torn down, claimed ones flagged. */
   lost?: LostLab[];
+  /** What idle reaping did (only with the `idle` option): warned, reset, released, unreachable labs. */
+  idle?: IdleReport;
 }
 
 /**
@@ -276,6 +285,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     return expired;
   }
 
+  /** Idle reaping (when configured): released labs go to teardown like expired ones. */
+  async function reapIdle(environments: Environment[]): Promise<IdleReport | undefined> {
+    if (options.idle === undefined) return undefined;
+    const report = await options.idle.reap(environments);
+    for (const id of report.released) await release(id);
+    if (report.warned.length > 0) log(`tick: idle warning for ${report.warned.join(', ')}`);
+    if (report.released.length > 0) log(`tick: released idle ${report.released.join(', ')}`);
+    return report;
+  }
+
   /**
    * Labs whose VMI is gone, not Running or replaced by a fresh boot (runStrategy Once never
    * restarts one that ended; a deleted one comes back from a fresh disk): ready ones are failed
@@ -335,7 +354,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     for (const env of live) {
       if (now - env.updatedAt < graceMs) continue;
       if (!existing.has(env.namespace) && env.state !== 'provisioning') {
-        if (env.state === 'claimed') await options.store.apply(env.id, 'release');
+        if (env.state === 'claimed') await options.store.apply(env.id, 'release', 'lost');
         // Its Service went with the namespace; its port lease must not wait for expiry.
         await options.allocator?.release(env.id);
         await options.store.apply(env.id, 'delete');
@@ -378,6 +397,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         // One read of the records serves the reaper, the top-up and the metrics.
         const environments = await options.store.list();
         const expired = await reapExpired(environments);
+        const idle = await reapIdle(environments);
         await renewLeases(environments);
         const lost = await checkVms(environments);
         await sweepReleasing(environments);
@@ -407,7 +427,14 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         if (expired.length > 0) log(`tick: expired ${expired.join(', ')}`);
         for (const h of held.filter((h) => h.limitedBy === 'capacity' || h.limitedBy === 'backoff'))
           log(`tick: pool ${h.pool} held below its target ${h.target} by ${h.limitedBy}`);
-        return { ran: true, enqueued, expired, held, ...(lost.length > 0 ? { lost } : {}) };
+        return {
+          ran: true,
+          enqueued,
+          expired,
+          held,
+          ...(lost.length > 0 ? { lost } : {}),
+          ...(idle === undefined ? {} : { idle }),
+        };
       } finally {
         // Release only our own lock (a slow tick may have outlived it and lost it to another).
         await options.redis.eval(

@@ -6,6 +6,8 @@
 //   BREAKFIX_TICK_CRON           when to top pools up and reap expired labs (default every 15 s)
 //   BREAKFIX_RECONCILE_CRON      when to compare Redis with the cluster (default every 3 minutes)
 //   BREAKFIX_METRICS_PORT        Prometheus metrics at :<port>/metrics (default 9464)
+//   BREAKFIX_IDLE_PROBE_SECONDS  a claimed lab's nodes are asked about learner sessions at most this
+//                                often, for pools with idleMinutes (default 60)
 //   BREAKFIX_CAPACITY_NODE_SELECTOR  nodes whose free room bounds provisioning
 //                                (default kubevirt.io/schedulable=true; empty: no capacity guard)
 //   KUBECONFIG                   or in-cluster credentials
@@ -15,7 +17,14 @@ import { createServer } from 'node:http';
 import { readEnvConfig } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import {
+  createIdleReaper,
+  createLabAccess,
+  createLabActivity,
+  createProvisioner,
+  EnvironmentStore,
+  NodePortAllocator,
+} from '@breakfix/pool';
 import { createSshRunner } from '@breakfix/ssh';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
@@ -35,6 +44,7 @@ const env = readEnvConfig(
     BREAKFIX_TICK_CRON: z.string().default('*/15 * * * * *'),
     BREAKFIX_RECONCILE_CRON: z.string().default('*/3 * * * *'),
     BREAKFIX_METRICS_PORT: z.coerce.number().int().min(1).max(65535).default(9464),
+    BREAKFIX_IDLE_PROBE_SECONDS: z.coerce.number().int().min(5).default(60),
     /** Nodes whose free room bounds provisioning; empty turns the capacity guard off. */
     BREAKFIX_CAPACITY_NODE_SELECTOR: z.string().default('kubevirt.io/schedulable=true'),
   }),
@@ -63,6 +73,21 @@ const provisioner = createProvisioner({ kube, store, ssh, platform, operatorKey,
 const metrics = createPoolMetrics();
 const redis = connect();
 const subscriber = connect();
+const allocator = new NodePortAllocator({ redis, range: platform.nodePorts });
+const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, log });
+const idle = pools.some((pool) => pool.idleMinutes !== undefined)
+  ? createIdleReaper({
+      store,
+      activity: createLabActivity({ redis }),
+      targets: (lab) => access.targets(lab),
+      ssh,
+      learnerUser: platform.learner.user,
+      pools,
+      redis,
+      probeIntervalMs: env.BREAKFIX_IDLE_PROBE_SECONDS * 1000,
+      log,
+    })
+  : undefined;
 const worker = createPoolWorker({
   connection: connect,
   redis,
@@ -71,7 +96,8 @@ const worker = createPoolWorker({
   pools,
   kube,
   metrics,
-  allocator: new NodePortAllocator({ redis, range: platform.nodePorts }),
+  allocator,
+  ...(idle === undefined ? {} : { idle }),
   // A claim that found its pool empty asks for a tick now rather than at the next cron time.
   subscriber,
   ...(env.BREAKFIX_CAPACITY_NODE_SELECTOR === ''
