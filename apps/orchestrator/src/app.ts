@@ -1,4 +1,4 @@
-import { NotFoundError } from '@breakfix/core';
+import { ConflictError, NotFoundError } from '@breakfix/core';
 import type { Environment } from '@breakfix/pool';
 import { poolsServing, type Scenario } from '@breakfix/scenarios';
 import { OpenAPIHono } from '@hono/zod-openapi';
@@ -23,6 +23,8 @@ import { createLabService, type LabServiceOptions } from './labs.js';
 import { poolStatus } from './pools.js';
 import * as routes from './routes.js';
 import type { ScenarioSummaryBody } from './schemas.js';
+import { createTerminalAccess } from './terminal/access-links.js';
+import { mountTerminal, terminalPath } from './terminal/mount.js';
 
 /** The lab service's dependencies, plus what the HTTP layer needs on top. */
 export interface AppDeps extends Omit<LabServiceOptions, 'prefix'> {
@@ -36,6 +38,8 @@ export interface AppDeps extends Omit<LabServiceOptions, 'prefix'> {
   metrics?: ApiMetrics;
   /** /readyz fails while this throws. Default: Redis answers PING. */
   ready?: () => Promise<void>;
+  /** The orchestrator's origin as browsers see it (`https://labs.example.com`): terminal links start with it. Default: the request's. */
+  publicUrl?: string;
 }
 
 /**
@@ -54,9 +58,11 @@ export function createApp(deps: AppDeps) {
     rateLimit: _rateLimit,
     metrics: _metrics,
     ready: _ready,
+    publicUrl: _publicUrl,
     ...service
   } = deps;
   const labs = createLabService({ ...service, prefix });
+  const terminalLinks = createTerminalAccess({ redis: deps.redis, prefix, ...(deps.now ? { now: deps.now } : {}) });
 
   const app = new OpenAPIHono<AuthEnv>({
     // Every validation failure becomes one invalid_input problem naming the fields.
@@ -164,6 +170,16 @@ export function createApp(deps: AppDeps) {
       const env = await labFor(c.get('caller'), c.req.valid('param').id);
       return c.json(await labs.release(env.id), 200);
     })
+    .openapi(routes.terminalLink, async (c) => {
+      const env = await labFor(c.get('caller'), c.req.valid('param').id);
+      if (env.state !== 'claimed' || env.learner === undefined) {
+        throw new ConflictError(`lab ${env.id} is ${env.state}, not claimed`, { hint: 'claim a new lab' });
+      }
+      const { token, expiresAt } = await terminalLinks.issue({ labId: env.id, learner: env.learner });
+      const origin = deps.publicUrl === undefined ? new URL(c.req.url).origin : new URL(deps.publicUrl).origin;
+      const url = `${origin}${terminalPath(env.id)}?link=${token}`;
+      return c.json({ url, expiresAt: new Date(expiresAt).toISOString() }, 201);
+    })
     .openapi(routes.currentLab, async (c) => {
       const learner = actingFor(c.get('caller'), c.req.valid('param').learner);
       await limit(learner);
@@ -212,6 +228,12 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) =>
     c.body(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType }),
   );
+  mountTerminal(app, {
+    links: terminalLinks,
+    lab: (id) => deps.store.get(id).catch(() => undefined),
+    observerAuth: requireRole(lookup, ['admin', 'instructor']),
+    ...(deps.publicUrl === undefined ? {} : { publicOrigin: deps.publicUrl }),
+  });
   mountDashboard(app, {
     auth: requireRole(lookup, ['admin', 'instructor']),
     labs,

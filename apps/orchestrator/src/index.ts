@@ -16,7 +16,9 @@ export type {
   ProblemBody as Problem,
   ScenarioDetailBody as ScenarioDetail,
   ScenarioSummaryBody as ScenarioSummary,
+  TerminalLinkBody as TerminalLink,
 } from './schemas.js';
+export { createTerminalSockets, type TerminalSockets, type TerminalSocketsOptions } from './terminal/sockets.js';
 
 import type { App } from './app.js';
 /** The route tree `hc<AppType>()` types its calls from. */

@@ -7,6 +7,8 @@
 //   BREAKFIX_SCENARIOS_DIR        the scenario catalog (one folder per scenario)
 //   BREAKFIX_TOKENS_FILE          YAML list of {name, role: admin|instructor|bot, token}
 //   BREAKFIX_PUBLIC_HOST          optional: the name learners connect to instead of a node address
+//   BREAKFIX_PUBLIC_URL           optional: the orchestrator's URL as browsers see it (browser-terminal
+//                                 links, the terminal WebSocket's Origin check); default: each request's Host
 //   BREAKFIX_KUBECONFIG           optional: a kubeconfig file; else in-cluster credentials
 //   BREAKFIX_SIMULATOR_SCENARIOS  optional: 1 offers scenarios written for the sandbox's simulated nodes
 
@@ -33,6 +35,7 @@ const env = readEnvConfig(
     BREAKFIX_SCENARIOS_DIR: z.string().min(1),
     BREAKFIX_TOKENS_FILE: z.string().min(1),
     BREAKFIX_PUBLIC_HOST: z.string().min(1).optional(),
+    BREAKFIX_PUBLIC_URL: z.string().url().optional(),
     BREAKFIX_KUBECONFIG: z.string().min(1).optional(),
     BREAKFIX_SIMULATOR_SCENARIOS: z.enum(['0', '1']).default('0'),
   }),
@@ -69,9 +72,11 @@ const orchestrator = wireOrchestrator({
   catalog,
   tokens: parseTokens(yamlFile(env.BREAKFIX_TOKENS_FILE)),
   ...(env.BREAKFIX_PUBLIC_HOST === undefined ? {} : { publicHost: env.BREAKFIX_PUBLIC_HOST }),
+  ...(env.BREAKFIX_PUBLIC_URL === undefined ? {} : { publicUrl: env.BREAKFIX_PUBLIC_URL }),
   log,
 });
 const server = serve({ fetch: orchestrator.app.fetch, port: env.PORT });
+orchestrator.terminals.attach(server);
 log(`serving ${catalog.size} scenario(s) on :${env.PORT}`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -12,6 +12,7 @@ import {
   Problem,
   ScenarioDetail,
   ScenarioSummary,
+  TerminalLink,
 } from './schemas.js';
 
 // Route contracts, versioned under /v1. Handlers live in app.ts; errors are thrown and become
@@ -158,6 +159,23 @@ export const releaseLab = createRoute({
   security,
   request: { params: LabId },
   responses: { 200: json(Lab, 'the lab, releasing'), 404: problem('no such lab'), ...common },
+});
+
+export const terminalLink = createRoute({
+  method: 'post',
+  path: '/v1/labs/{id}/terminal-link',
+  tags: ['labs'],
+  summary: "A one-time link to the lab's browser terminal (valid 5 minutes, single use)",
+  description:
+    "For the lab's learner, handed out by the Slack bot and `labctl open`. The link opens a shell on the control plane as the learner in any browser; a second use, or a use after 5 minutes, is refused, and the terminal closes when the lab ends.",
+  security,
+  request: { params: LabId },
+  responses: {
+    201: json(TerminalLink, 'the link and when it stops working'),
+    404: problem('no such lab'),
+    409: problem('the lab is not claimed'),
+    ...common,
+  },
 });
 
 export const currentLab = createRoute({

@@ -108,6 +108,15 @@ export const Lab = z
     /** Why breakfix lost touch with the lab (a dropped connection, a changed host key); null when fine. */
     attention: z.string().nullable(),
     connection: Connection.nullable(),
+    /**
+     * Set while the lab sits idle and its learner has been warned: it is released at `releaseAt`
+     * (ISO 8601) unless they use it (SSH, browser terminal) or extend it. Null otherwise.
+     */
+    idle: z.object({ warnedAt: z.string(), releaseAt: z.string() }).nullable(),
+    /** Why and when a claimed lab ended, said for the learner; null while it runs. */
+    ended: z
+      .object({ reason: z.enum(['released', 'expired', 'idle', 'lost']), at: z.string(), message: z.string() })
+      .nullable(),
   })
   .openapi('Lab');
 
@@ -136,6 +145,18 @@ export const HintResult = z
   .object({ index: z.number().int(), total: z.number().int(), remaining: z.number().int(), hint: z.string() })
   .openapi('Hint');
 
+export const TerminalLink = z
+  .object({
+    /** Opens the lab's browser terminal once, in one browser, as the lab's learner. */
+    url: z.string().openapi({ example: 'https://labs.example.com/labs/e1a2b3c4d5/terminal?link=…' }),
+    /** The link must be opened before this (ISO 8601); afterwards ask for a new one. */
+    expiresAt: z.string(),
+  })
+  .openapi('TerminalLink', {
+    description:
+      "A one-time link to the lab's browser terminal. Opening it sets a session cookie scoped to that lab's terminal; a second opening is refused.",
+  });
+
 export const KeyBody = z.object({ publicKey: z.string().min(1) }).openapi('RegisterKeyRequest');
 export const KeyResult = z.object({ learner: z.string(), fingerprint: z.string() }).openapi('RegisteredKey');
 
@@ -149,3 +170,4 @@ export type ClaimResultBody = z.infer<typeof ClaimResult>;
 export type CheckResultBody = z.infer<typeof CheckResult>;
 export type HintBody = z.infer<typeof HintResult>;
 export type KeyResultBody = z.infer<typeof KeyResult>;
+export type TerminalLinkBody = z.infer<typeof TerminalLink>;

@@ -1,6 +1,6 @@
 import type { Kube } from '@breakfix/kube';
 import type { PlatformConfig, PoolConfig } from '@breakfix/manifests';
-import { createLabAccess, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import { createLabAccess, createLabActivity, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { createScenarioRunner, type Scenario } from '@breakfix/scenarios';
 import type { SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
@@ -9,6 +9,7 @@ import { createApp } from './app.js';
 import type { ApiToken } from './http/auth.js';
 import { createApiMetrics } from './http/metrics.js';
 import { createWorkerQueues } from './queues.js';
+import { createTerminalSockets } from './terminal/sockets.js';
 
 export interface OrchestratorConfig {
   redisUrl: string;
@@ -21,6 +22,8 @@ export interface OrchestratorConfig {
   /** Redis key prefix of the store (`breakfix:`); queues use it without the colon. */
   prefix?: string;
   publicHost?: string;
+  /** The orchestrator's origin as browsers see it: browser-terminal links and the WebSocket's Origin check. */
+  publicUrl?: string;
   /** `vmAddress` in the sandbox (no kube-proxy); `nodePort` in production. */
   reach?: 'nodePort' | 'vmAddress';
   /** Where scenario break markers live on nodes (the sandbox's guests are not root). */
@@ -64,6 +67,17 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     ...(config.scenarioStateDir === undefined ? {} : { stateDir: config.scenarioStateDir }),
   });
   const queues = createWorkerQueues({ connection: connect, prefix: prefix.replace(/:$/, '') });
+  const terminals = createTerminalSockets({
+    redis,
+    prefix,
+    store,
+    access,
+    activity: createLabActivity({ redis, prefix: prefix.replace(/:$/, '') }),
+    subscriber: connect(),
+    tokens: config.tokens,
+    ...(config.publicUrl === undefined ? {} : { publicOrigin: config.publicUrl }),
+    ...(config.log === undefined ? {} : { log: config.log }),
+  });
   const app = createApp({
     metrics,
     store,
@@ -76,12 +90,16 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     tokens: config.tokens,
     teardown: queues.teardown,
     queues: queues.queues,
+    ...(config.publicUrl === undefined ? {} : { publicUrl: config.publicUrl }),
     ...(config.log === undefined ? {} : { log: config.log }),
   });
   return {
     app,
     store,
+    /** Browser terminals' WebSockets: attach to the HTTP server (`terminals.attach(server)`). */
+    terminals,
     async close(): Promise<void> {
+      await terminals.close();
       await queues.close();
       ssh.close();
       for (const connection of connections) connection.disconnect();

@@ -41,6 +41,7 @@ describe('probes, OpenAPI and metrics', () => {
       '/v1/labs/{id}/check',
       '/v1/labs/{id}/extend',
       '/v1/labs/{id}/hints',
+      '/v1/labs/{id}/terminal-link',
       '/v1/learners/{learner}/lab',
       '/v1/learners/{learner}/ssh-key',
       '/v1/pools',

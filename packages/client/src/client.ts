@@ -59,6 +59,8 @@ export function createClient(options: ClientOptions) {
       extend: (id: string, minutes?: number) =>
         unwrap(v1.labs[':id'].extend.$post({ param: { id }, json: minutes === undefined ? {} : { minutes } })),
       release: (id: string) => unwrap(v1.labs[':id'].$delete({ param: { id } })),
+      /** A one-time link to the lab's browser terminal (5 minutes, single use). */
+      terminalLink: (id: string) => unwrap(v1.labs[':id']['terminal-link'].$post({ param: { id } })),
     },
     learners: {
       /** The learner's lab; rejects with code not_found when they hold none. */

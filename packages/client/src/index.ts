@@ -25,6 +25,7 @@ export type {
   RegisteredKey,
   ScenarioDetail,
   ScenarioSummary,
+  TerminalLink,
 } from '@breakfix/orchestrator';
 export { ApiError } from './api-error.js';
 export { type BreakfixClient, type ClientOptions, createClient } from './client.js';

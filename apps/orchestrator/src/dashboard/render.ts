@@ -35,6 +35,7 @@ export function renderDashboard(data: DashboardData): string {
   <td>${e(lab.pool)}</td><td class="state-${e(lab.state)}">${e(lab.state)}${lab.attention === null ? '' : ` <span class="attention" title="${e(lab.attention)}">needs attention</span>`}</td>
   <td class="n">${lab.secondsLeft === null ? '' : e(formatDuration(lab.secondsLeft))}</td>
   <td class="n">${lab.hintsRevealed}/${lab.hintsTotal}</td>
+  <td>${lab.state === 'claimed' ? `<a class="watch" href="/admin/labs/${e(lab.id)}/terminal" title="the learner's browser terminal, read-only">watch</a>` : ''}</td>
 </tr>`,
   );
   const failures = data.failures.map(
@@ -63,8 +64,8 @@ nav a{margin-right:1rem}
 <table id="pools"><thead><tr><th>pool</th><th>ready</th><th>provisioning</th><th>claimed</th><th title="ready + booting + claimed, against the pool's max">live</th><th>releasing</th><th>failed</th><th>waiting</th></tr></thead>
 <tbody>${pools.join('') || empty(8, 'no pools configured')}</tbody></table>
 <h2>Active labs (${data.labs.length})</h2>
-<table id="labs"><thead><tr><th>lab</th><th>learner</th><th>scenario</th><th>pool</th><th>state</th><th>time left</th><th>hints</th></tr></thead>
-<tbody>${labs.join('') || empty(7, 'no lab is claimed')}</tbody></table>
+<table id="labs"><thead><tr><th>lab</th><th>learner</th><th>scenario</th><th>pool</th><th>state</th><th>time left</th><th>hints</th><th>terminal</th></tr></thead>
+<tbody>${labs.join('') || empty(8, 'no lab is claimed')}</tbody></table>
 <h2>Recent failures</h2>
 <table id="failures"><thead><tr><th>when (UTC)</th><th>pool</th><th>lab</th><th>learner</th><th>reason</th></tr></thead>
 <tbody>${failures.join('') || empty(5, 'nothing failed recently')}</tbody></table>

@@ -59,7 +59,7 @@ export function createTokenLookup(tokens: readonly ApiToken[]): (presented: stri
 export type AuthEnv = { Variables: { caller: Caller } };
 
 /** The bearer token from the Authorization header, or the dashboard's cookie. */
-function presentedToken(header: string | undefined, cookie: string | undefined): string | undefined {
+export function presentedToken(header: string | undefined, cookie: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (match?.[1] !== undefined) return match[1];
   const fromCookie = /(?:^|;\s*)breakfix_token=([^;]+)/.exec(cookie ?? '')?.[1];
