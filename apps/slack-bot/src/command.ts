@@ -4,6 +4,7 @@ export type LabCommand =
   | { kind: 'list' }
   | { kind: 'start'; scenario: string }
   | { kind: 'status' }
+  | { kind: 'open' }
   | { kind: 'check' }
   | { kind: 'hint' }
   | { kind: 'extend' }
@@ -13,7 +14,7 @@ export type LabCommand =
   | { kind: 'admin-release'; labId: string }
   | { kind: 'invalid'; message: string };
 
-const SIMPLE = ['help', 'list', 'status', 'check', 'hint', 'extend', 'stop'] as const;
+const SIMPLE = ['help', 'list', 'status', 'open', 'check', 'hint', 'extend', 'stop'] as const;
 
 /** Parses the text after `/lab`. Never throws: bad input becomes `invalid` with what to type. */
 export function parseCommand(text: string): LabCommand {

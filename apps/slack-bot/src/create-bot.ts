@@ -331,6 +331,10 @@ export function createSlackBot(options: SlackBotOptions) {
             : `You are queued for \`${queued.scenario}\`.`,
         );
       }
+      case 'open': {
+        const lab = await requireLab(learner);
+        return messages.terminalLink(lab.id, await options.api.labs.terminalLink(lab.id), now());
+      }
       case 'check':
         return messages.checked(await options.api.labs.check((await requireLab(learner)).id));
       case 'hint':
@@ -406,6 +410,7 @@ export function createSlackBot(options: SlackBotOptions) {
 
   for (const [action, kind] of [
     [messages.ACTIONS.check, 'check'],
+    [messages.ACTIONS.open, 'open'],
     [messages.ACTIONS.hint, 'hint'],
     [messages.ACTIONS.extend, 'extend'],
     [messages.ACTIONS.stop, 'stop'],
@@ -423,6 +428,11 @@ export function createSlackBot(options: SlackBotOptions) {
       await publishHome(team, body.user.id).catch(() => undefined);
     });
   }
+
+  // Slack opens a link button's URL itself and still tells the app; there is nothing to do.
+  app.action(messages.ACTIONS.openLink, async ({ ack }) => {
+    await ack();
+  });
 
   app.action<BlockAction<ButtonAction>>(messages.ACTIONS.start, async ({ ack, body, action }) => {
     await ack();

@@ -1,4 +1,4 @@
-import type { CheckResult, ClaimResult, Hint, Lab, ScenarioSummary } from '@breakfix/client';
+import type { CheckResult, ClaimResult, Hint, Lab, ScenarioSummary, TerminalLink } from '@breakfix/client';
 import { ApiError } from '@breakfix/client';
 import type { KnownBlock } from '@slack/types';
 
@@ -17,6 +17,9 @@ export const ACTIONS = {
   hint: 'breakfix_hint',
   extend: 'breakfix_extend',
   stop: 'breakfix_stop',
+  open: 'breakfix_open',
+  /** The link button of a terminal link message (Slack opens the URL; the click is only acknowledged). */
+  openLink: 'breakfix_open_link',
 } as const;
 
 export const HELP: Message = {
@@ -29,6 +32,7 @@ export const HELP: Message = {
         '`/lab start <scenario>` — get a lab (I DM you the SSH command)',
         '`/lab status` — your lab and its time left',
         '`/lab check` — is it fixed? I tell you what is still wrong',
+        '`/lab open` — your lab in the browser (no SSH client needed)',
         '`/lab hint` — the next hint',
         '`/lab extend` — more time',
         '`/lab stop` — give the lab back',
@@ -67,6 +71,7 @@ function labButtons(labId: string): KnownBlock {
     type: 'actions',
     elements: [
       button('Check', ACTIONS.check, 'primary'),
+      button('Open in browser', ACTIONS.open),
       button('Hint', ACTIONS.hint),
       button('Extend', ACTIONS.extend),
       button('Stop', ACTIONS.stop, 'danger'),
@@ -131,6 +136,31 @@ export function labCard(lab: Lab): Message {
   return {
     text: `Your lab ${lab.id}: ${timeLeft(lab.secondsLeft)}`,
     blocks: [section(lines.join('\n')), labButtons(lab.id)],
+  };
+}
+
+/** A fresh one-time link to the lab's browser terminal, for a DM or an ephemeral answer only. */
+export function terminalLink(labId: string, link: TerminalLink, now = Date.now()): Message {
+  const minutes = Math.max(1, Math.round((Date.parse(link.expiresAt) - now) / 60_000));
+  return {
+    text: `Open lab ${labId} in your browser: ${link.url}`,
+    blocks: [
+      section(
+        `:computer: Lab \`${labId}\` in your browser. The link works once, within ${minutes} minutes; for another tab or later, \`/lab open\` again.`,
+      ),
+      {
+        type: 'actions',
+        elements: [
+          {
+            type: 'button',
+            text: { type: 'plain_text', text: 'Open terminal' },
+            url: link.url,
+            action_id: ACTIONS.openLink,
+            style: 'primary',
+          },
+        ],
+      },
+    ],
   };
 }
 

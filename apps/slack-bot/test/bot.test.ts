@@ -108,6 +108,29 @@ describe('the learner story in Slack', () => {
     assert.equal(held?.scenario, SCENARIO);
 
     assert.match(await answerTo(user, 'status'), new RegExp(held?.id ?? 'none'));
+
+    // Open in browser: a one-time link to the lab's terminal, answered only to the learner
+    const openAnswer = await answerTo(user, 'open');
+    const link = new RegExp(`${apiUrl}/labs/${held?.id}/terminal\\?link=[A-Za-z0-9_-]+`).exec(openAnswer)?.[0];
+    assert.ok(link !== undefined, `a terminal link in: ${openAnswer}`);
+    assert.match(openAnswer, /works once, within 5 minutes/);
+    assert.equal((await fetch(link)).status, 200, 'the link opens the terminal page');
+    assert.equal((await fetch(link)).status, 410, 'once');
+    const openFrom = slack.calls.length;
+    await sendToBot(botUrl, SECRET, buttonClick({ user, actionId: ACTIONS.open, value: held?.id ?? '' }));
+    const dmLink = await slack.waitForCall(
+      'the Open in browser DM',
+      (c) =>
+        c.method === 'chat.postMessage' &&
+        slack.calls.indexOf(c) >= openFrom &&
+        /in your browser/.test(String(c.args.text)),
+    );
+    assert.match(JSON.stringify(dmLink.args.blocks), new RegExp(`"url":"${apiUrl}/labs/${held?.id}/terminal\\?link=`));
+    assert.notEqual(
+      JSON.stringify(dmLink.args.blocks).match(/link=([^"]+)/)?.[1],
+      new URL(link).searchParams.get('link'),
+      'a fresh link per click',
+    );
     assert.match(await answerTo(user, 'check'), /Not fixed yet/);
     assert.match(await answerTo(user, 'hint'), /Hint 1\/\d/);
     assert.match(await answerTo(user, 'extend'), /Extended: \d+ minutes left/);
@@ -123,6 +146,7 @@ describe('the learner story in Slack', () => {
     const homeBlocks = JSON.stringify(home.args.view);
     assert.match(homeBlocks, new RegExp(held?.id ?? 'none'));
     assert.match(homeBlocks, new RegExp(`"action_id":"${ACTIONS.start}","value":"${SCENARIO}"`));
+    assert.match(homeBlocks, new RegExp(`"text":"Open in browser"[^}]*\\},"action_id":"${ACTIONS.open}"`));
 
     // A Check button click answers in the DM
     const clickFrom = slack.calls.length;

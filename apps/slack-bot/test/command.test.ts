@@ -14,6 +14,7 @@ const cases: [string, LabCommand][] = [
     { kind: 'invalid', message: 'say which scenario: `/lab start <scenario>` (see `/lab list`)' },
   ],
   ['status now', { kind: 'invalid', message: '`/lab status` takes no arguments' }],
+  ['open', { kind: 'open' }],
   ['key ssh-ed25519 AAAAC3 ada@laptop', { kind: 'key', publicKey: 'ssh-ed25519 AAAAC3 ada@laptop' }],
   ['key', { kind: 'invalid', message: 'paste your public key: `/lab key ssh-ed25519 AAAA... you@laptop`' }],
   ['admin labs', { kind: 'admin-labs' }],
