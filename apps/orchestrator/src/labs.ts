@@ -1,6 +1,6 @@
-import { ConflictError, NotFoundError } from '@breakfix/core';
+import { assertNever, ConflictError, NotFoundError } from '@breakfix/core';
 import type { PoolConfig } from '@breakfix/manifests';
-import type { Environment, EnvironmentStore, LabAccess } from '@breakfix/pool';
+import type { Environment, EnvironmentStore, LabAccess, LabEndReason } from '@breakfix/pool';
 import { ClaimPreparationError, PoolExhaustedError, requestTopUp } from '@breakfix/pool';
 import type { Scenario, ScenarioRunner } from '@breakfix/scenarios';
 import { parsePublicKey } from '@breakfix/ssh';
@@ -91,6 +91,19 @@ export function createLabService(options: LabServiceOptions) {
       hintsTotal: scenario?.hints.length ?? 0,
       attention: env.attention?.reason ?? null,
       connection: await connectionOf(env),
+      // An extension withdraws a warning at once (the idle reaper's next pass clears the record).
+      idle:
+        env.state === 'claimed' && env.idle !== undefined && (env.extendedAt ?? 0) < env.idle.warnedAt
+          ? { warnedAt: iso(env.idle.warnedAt) ?? '', releaseAt: iso(env.idle.releaseAt) ?? '' }
+          : null,
+      ended:
+        env.ended === undefined
+          ? null
+          : {
+              reason: env.ended.reason,
+              at: iso(env.ended.at) ?? '',
+              message: endedMessage(env.ended.reason, options.pools.find((p) => p.name === env.pool)?.idleMinutes),
+            },
     };
   }
 
@@ -259,6 +272,22 @@ export function createLabService(options: LabServiceOptions) {
 }
 
 export type LabService = ReturnType<typeof createLabService>;
+
+/** How a lab ended, in words for its learner (the API, Slack and the dashboard say it alike). */
+export function endedMessage(reason: LabEndReason, idleMinutes?: number): string {
+  switch (reason) {
+    case 'released':
+      return 'released';
+    case 'expired':
+      return 'released when its time ran out';
+    case 'idle':
+      return `released after ${idleMinutes === undefined ? 'a while' : `${idleMinutes} minutes`} without activity`;
+    case 'lost':
+      return 'lost (its machines went away) and released';
+    default:
+      return assertNever(reason, 'end reason');
+  }
+}
 
 /**
  * The command a learner pastes, naming the files labctl writes: `breakfix-<lab>.key` when the key
