@@ -17,6 +17,8 @@ needs=(
   "shellcheck:shellcheck"
   # scenario lint reads scripts through shfmt's parser (packages/scenarios/src/shell-syntax.ts)
   "shfmt:shfmt"
+  # labctl's zsh completion is tested in zsh (apps/labctl/test/cli.test.ts)
+  "zsh:zsh"
   "cloud-init:cloud-init"
   "chromium:chromium"
   # the node image (images/build.sh) and real labs under QEMU (packages/qemu)

@@ -94,7 +94,7 @@ const quote = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
 function argCases(node: CommandNode): [string, Completion][] {
   return node.args.map((completion, index) => {
     const last = index === node.args.length - 1;
-    return [`${quote(`${node.path}|`)}${node.variadic && last ? '*' : String(index)}`, completion];
+    return [node.variadic && last ? `${quote(`${node.path}|`)}*` : quote(`${node.path}|${index}`), completion];
   });
 }
 

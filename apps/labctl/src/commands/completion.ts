@@ -10,17 +10,17 @@ export function completionCommand(program: Command): Command {
   const command = new Command('completion')
     .summary('print a shell completion script (bash, zsh)')
     .description(
-      'Print a completion script for bash or zsh: commands, subcommands, flags, their choices and the ' +
-        "catalog's scenario ids (for claim and scenario test and lint). It is written from labctl's own\n" +
-        'commands, so load it from your shell profile to keep it current.',
+      "Print a completion script for bash or zsh: commands, subcommands, flags, their choices and the catalog's " +
+        "scenario ids (for claim, scenario test and scenario lint). It is written from labctl's own commands: " +
+        'source it from your shell profile and it stays current.',
     )
     .addArgument(new Argument('<shell>', 'the shell').choices(Object.keys(SHELLS)))
     .action((shell: keyof typeof SHELLS) => {
       process.stdout.write(SHELLS[shell](program, { name: program.name(), catalogDir: DEFAULT_CATALOG_DIR }));
     });
   return examples(command, [
+    'labctl completion bash > ~/.labctl-completion.bash   # then: source it from ~/.bashrc',
     "echo 'source <(labctl completion bash)' >> ~/.bashrc",
     "echo 'source <(labctl completion zsh)' >> ~/.zshrc     # after compinit",
-    'labctl completion zsh > ~/.zsh/completions/_labctl   # a folder on your $fpath',
   ]);
 }
