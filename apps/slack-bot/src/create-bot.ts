@@ -66,6 +66,8 @@ interface Tracked {
   labId: string;
   user: string;
   warned: boolean;
+  /** The idle warning (its warnedAt) the learner was told about, until it is withdrawn. */
+  idleWarnedAt?: string;
 }
 
 interface Waiting {
@@ -292,8 +294,16 @@ export function createSlackBot(options: SlackBotOptions) {
       }
       if (lab === undefined || lab.state !== 'claimed' || lab.learner !== learner) {
         tracked.delete(learner);
-        await dm(entry.user, messages.ended(entry.labId));
+        await dm(entry.user, messages.ended(entry.labId, lab?.ended?.message));
         continue;
+      }
+      if (lab.idle !== null && entry.idleWarnedAt !== lab.idle.warnedAt) {
+        entry.idleWarnedAt = lab.idle.warnedAt;
+        const minutes = Math.max(1, Math.round((Date.parse(lab.idle.releaseAt) - now()) / 60_000));
+        await dm(entry.user, messages.idleWarning(lab, minutes));
+      } else if (lab.idle === null && entry.idleWarnedAt !== undefined) {
+        entry.idleWarnedAt = undefined;
+        await dm(entry.user, messages.idleReset(lab));
       }
       if (!entry.warned && lab.secondsLeft !== null && lab.secondsLeft * 1000 <= (options.expiryWarningMs ?? 600_000)) {
         entry.warned = true;

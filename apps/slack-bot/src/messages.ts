@@ -194,15 +194,32 @@ export function expiringSoon(lab: Lab): Message {
   };
 }
 
-export function ended(labId: string): Message {
+/** `how`: the API's words for how it ended (e.g. "released after 30 minutes without activity"). */
+export function ended(labId: string, how?: string): Message {
+  const why = how === undefined || how === '' ? 'it expired or was released' : how;
   return {
-    text: `Your lab ${labId} has ended`,
+    text: `Your lab ${labId} has ended: ${why}`,
+    blocks: [section(`:checkered_flag: Your lab \`${labId}\` has ended: ${why}. \`/lab start\` gives you a new one.`)],
+  };
+}
+
+/** The lab has been idle: it goes in `minutes` unless the learner uses or extends it. */
+export function idleWarning(lab: Lab, minutes: number): Message {
+  const when = `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  return {
+    text: `Your lab ${lab.id} looks idle: it will be released in ${when}`,
     blocks: [
       section(
-        `:checkered_flag: Your lab \`${labId}\` has ended (it expired or was released). \`/lab start\` gives you a new one.`,
+        `:zzz: Your lab \`${lab.id}\` has seen no activity for a while: it will be released in ${when} unless you use it (an SSH session or the browser terminal) or extend it.`,
       ),
+      labButtons(lab.id),
     ],
   };
+}
+
+/** The learner came back after an idle warning: it is withdrawn. */
+export function idleReset(lab: Lab): Message {
+  return { text: `Still there: carrying on. Your lab ${lab.id} stays (${timeLeft(lab.secondsLeft)}).` };
 }
 
 export const plain = (text: string): Message => ({ text });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createClient } from '@breakfix/client';
 import { waitFor } from '@breakfix/core';
 import { parseLabSpec } from '@breakfix/manifests';
+import { lastActivityKey } from '@breakfix/pool';
 import { freePort } from '@breakfix/sandbox';
 import { serve } from '@hono/node-server';
 import { parse } from 'yaml';
@@ -195,6 +196,45 @@ describe('the learner story in Slack', () => {
     await platform.access.release(held.id);
     await bot.watchLabs();
     assert.ok(dmsTo(user).some((c) => /has ended/.test(String(c.args.text))));
+  });
+
+  test('the bot DMs an idle warning, says when the learner is back, and why an idle lab ended', async () => {
+    const user = 'UIDA';
+    await lab(user, `start ${SCENARIO}`);
+    await slack.waitForCall(
+      'ready',
+      (c) => c.method === 'chat.update' && c.args.channel === 'DIDA' && /is ready/.test(String(c.args.text)),
+    );
+    const held = await platform.store.heldBy(learnerId('T1', user));
+    assert.ok(held);
+    const idleDms = () => dmsTo(user).filter((c) => /looks idle/.test(String(c.args.text)));
+    // The idle reaper warns: one DM, not one per round
+    const warnedAt = Date.now();
+    await platform.store.warnIdle(held.id, { warnedAt, releaseAt: warnedAt + 5 * 60_000 });
+    await bot.watchLabs();
+    await bot.watchLabs();
+    assert.equal(idleDms().length, 1);
+    assert.match(String(idleDms()[0]?.args.text), /released in 5 minutes/);
+    // The learner comes back (the reaper withdraws the warning): the bot says it carries on
+    await platform.store.clearIdleWarning(held.id);
+    await bot.watchLabs();
+    assert.equal(dmsTo(user).filter((c) => /Still there: carrying on/.test(String(c.args.text))).length, 1);
+    // Warned again and released as idle: the ended DM says why
+    const later = Date.now() + 20 * 60_000;
+    await platform.store.warnIdle(held.id, { warnedAt: later - 5 * 60_000, releaseAt: later });
+    await bot.watchLabs();
+    assert.equal(idleDms().length, 2);
+    const outcome = await platform.store.releaseIdle(held.id, {
+      activityKey: lastActivityKey(held.id, platform.prefix.replace(/:$/, '')),
+      idleMs: 10 * 60_000,
+      now: later,
+    });
+    assert.equal(outcome.outcome, 'idle');
+    await bot.watchLabs();
+    assert.ok(
+      dmsTo(user).some((c) => /has ended: released after a while without activity/.test(String(c.args.text))),
+      JSON.stringify(dmsTo(user).map((c) => c.args.text)),
+    );
   });
 });
 
