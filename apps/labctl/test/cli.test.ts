@@ -209,6 +209,7 @@ describe('labctl completion', () => {
         'help',
         'hint',
         'labs',
+        'open',
         'pools',
         'release',
         'render',

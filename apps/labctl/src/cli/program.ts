@@ -11,6 +11,7 @@ import {
   releaseCommand,
   statusCommand,
 } from '../commands/labs.js';
+import { openCommand } from '../commands/open.js';
 import { poolsCommand } from '../commands/pools.js';
 import { renderCommand } from '../commands/render.js';
 import { scenarioCommand } from '../commands/scenario.js';
@@ -41,6 +42,7 @@ export function createProgram(): Command {
     scenarioCommand(),
     claimCommand(),
     statusCommand(),
+    openCommand(),
     checkCommand(),
     hintCommand(),
     extendCommand(),
@@ -57,7 +59,7 @@ export function createProgram(): Command {
 ${EXIT_CODES_HELP}
 
 Environment:
-  BREAKFIX_API_URL, BREAKFIX_TOKEN  the API for claim, status, check, hint, extend, release, pools, labs
+  BREAKFIX_API_URL, BREAKFIX_TOKEN  the API for claim, status, open, check, hint, extend, release, pools, labs
                                     (default: a running sandbox's .breakfix/sandbox.json)
   BREAKFIX_LEARNER                  whom lab commands act for (default: your user name)
 
