@@ -44,6 +44,7 @@ export async function poolStatus(
         min: pool.min,
         max: pool.max,
         maxConcurrentProvisions: pool.maxConcurrentProvisions,
+        idleMinutes: pool.idleMinutes ?? null,
         counts: live,
         waiting: await redis.zcard(`${prefix}pool:${pool.name}:waiting`),
         target: plans[pool.name]?.target ?? null,

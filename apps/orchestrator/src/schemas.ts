@@ -64,6 +64,8 @@ export const PoolStatus = z
     /** Labs of the pool in any live state at most. */
     max: z.number().int(),
     maxConcurrentProvisions: z.number().int(),
+    /** A claimed lab unused for this long is released (after a warning); null: never. */
+    idleMinutes: z.number().int().nullable(),
     counts: StateCounts,
     /** Learners queued for a lab of this pool. */
     waiting: z.number().int(),

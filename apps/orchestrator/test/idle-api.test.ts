@@ -68,3 +68,12 @@ test('the lab says when it is warned as idle, an extension withdraws it, and an 
   assert.equal(ended.ended?.reason, 'idle');
   assert.match(ended.ended?.message ?? '', /^released after a while without activity$/);
 });
+
+test('pools say whether their labs idle out', { timeout: 30_000 }, async () => {
+  const response = await call(platform.app, 'GET', '/v1/pools', { token: bot.token });
+  const { pools } = (await response.json()) as { pools: { name: string; idleMinutes: number | null }[] };
+  assert.deepEqual(
+    pools.filter((p) => p.name === platform.pool).map((p) => p.idleMinutes),
+    [null],
+  );
+});
