@@ -113,6 +113,7 @@ async function main(): Promise<void> {
   });
   const port = values.port === undefined ? await freePort() : Number(values.port);
   const server = serve({ fetch: orchestrator.app.fetch, port, hostname: '127.0.0.1' });
+  orchestrator.terminals.attach(server); // browser terminals: `labctl open`
   const apiUrl = `http://127.0.0.1:${port}`;
 
   // The Slack bot joins when a signing secret is configured (SLACK_API_URL points its Web API

@@ -3,7 +3,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createLabActivity } from '@breakfix/pool';
+import { waitFor } from '@breakfix/core';
+import { createLabActivity, type LabActivity, publishLabEvent } from '@breakfix/pool';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -23,6 +24,7 @@ let base: string;
 let labId: string;
 let browser: Browser;
 let terminals: TerminalSockets;
+let activity: LabActivity;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 
 /** What the terminal shows, as text (xterm.js renders rows into the DOM). */
@@ -71,6 +73,7 @@ before(async () => {
   // Given a platform with a lab claimed by grace, served on a real port with terminal sockets attached
   platform = await startPlatform({ ready: 2 });
   closers.push(() => platform.queues.close());
+  activity = createLabActivity({ redis: platform.redis, prefix: platform.prefix.replace(/:$/, '') });
   const subscriber = new Redis(platform.info.redisUrl, { maxRetriesPerRequest: null });
   closers.push(async () => subscriber.disconnect());
   terminals = createTerminalSockets({
@@ -78,10 +81,13 @@ before(async () => {
     prefix: platform.prefix,
     store: platform.store,
     access: platform.access,
-    activity: createLabActivity({ redis: platform.redis, prefix: platform.prefix.replace(/:$/, '') }),
+    activity,
     subscriber,
     tokens: Object.values(TOKENS),
     pingIntervalMs: 2_000,
+    // Every keystroke counts here, so the test sees its own input touch the lab (xterm.js answers
+    // the shell's terminal queries as input right at connect, which would use up a 10 s window).
+    touchEveryMs: 0,
   });
   closers.unshift(() => terminals.close());
   const server = serve({ fetch: platform.app.fetch, port: 0, hostname: '127.0.0.1' });
@@ -255,6 +261,47 @@ test('an instructor watches the terminal read-only; the learner sees a banner wh
   // When the instructor leaves, the banner goes
   await instructor.close();
   await learner.waitForSelector('#watched[hidden]', { ...WAIT, state: 'attached' });
+  await learner.context().close();
+});
+
+test('an open terminal counts as activity, and shows the idle warning until activity resets it', {
+  timeout: 120_000,
+}, async () => {
+  const page = await learnerTab(await browser.newContext(), (await terminalLink()).url);
+  await waitForStatus(page, 'connected');
+  await waitFor(async () => ((await activity.openTerminals(labId)) === 1 ? true : undefined), {
+    what: 'this terminal, and only it, registered as open',
+    timeoutMs: 10_000,
+  });
+
+  // When the learner types, the lab's last activity moves forward
+  const before = (await activity.lastActivity(labId)) ?? 0;
+  await typeLine(page, 'echo busy-$((4*4))');
+  await waitForScreen(page, /^busy-16\s*$/);
+  await waitFor(async () => (((await activity.lastActivity(labId)) ?? 0) > before ? true : undefined), {
+    what: 'input to touch the lab',
+    timeoutMs: 10_000,
+  });
+
+  // When the idle reaper warns, the banner says so; when activity resets it, the banner goes
+  const events = platform.prefix.replace(/:$/, '');
+  const warning = 'No activity for 25 minutes: this lab is released in 5 minutes unless you use it.';
+  await publishLabEvent(
+    platform.redis,
+    { labId, kind: 'idle-warning', message: warning, releaseAt: Date.now() + 300_000 },
+    events,
+  );
+  await page.locator('#notice', { hasText: warning }).waitFor(WAIT);
+  await publishLabEvent(platform.redis, { labId, kind: 'activity-reset', message: 'welcome back' }, events);
+  await page.locator('#notice').waitFor({ ...WAIT, state: 'hidden' });
+
+  // And closing the tab unregisters the terminal
+  await page.close();
+  await waitFor(async () => ((await activity.openTerminals(labId)) === 0 ? true : undefined), {
+    what: 'the closed terminal to be unregistered',
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
 });
 
 test('when the lab is released, the open terminal says the lab ended and stops', { timeout: 120_000 }, async () => {

@@ -33,6 +33,8 @@ export interface TerminalSocketsOptions {
   recheckMs?: number;
   /** Deadline of the SSH handshake to the control plane. Default 15 s. */
   sshConnectTimeoutMs?: number;
+  /** Input touches the lab's activity at most this often per socket. Default 10 s. */
+  touchEveryMs?: number;
   /** Output kept per terminal for an observer who joins late. Default 64 KiB. */
   replayBytes?: number;
   log?: (message: string) => void;
@@ -54,7 +56,6 @@ interface Terminal {
 
 const LEARNER_PATH = /^\/labs\/([A-Za-z0-9-]{1,64})\/terminal\/socket$/;
 const OBSERVER_PATH = /^\/admin\/labs\/([A-Za-z0-9-]{1,64})\/terminal\/socket$/;
-const TOUCH_EVERY_MS = 10_000;
 
 /**
  * The WebSocket side of browser terminals. A learner's socket needs the orchestrator's own Origin,
@@ -69,6 +70,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
   const maxPerLab = options.maxTerminalsPerLab ?? 4;
   const recheckMs = options.recheckMs ?? 60_000;
   const replayBytes = options.replayBytes ?? 64 * 1024;
+  const touchEveryMs = options.touchEveryMs ?? 10_000;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? 64 * 1024 });
   const terminals = new Map<string, Terminal[]>();
   const observers = new Map<string, Set<WebSocket>>();
@@ -238,7 +240,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
         terminal.size = { cols: frame.cols, rows: frame.rows };
         if (watched(labId) === terminal) for (const o of observersOf(labId)) send(o, { t: 'size', ...terminal.size });
       } else shell.write(frame.d);
-      if (frame.t === 'i' && Date.now() - lastTouch >= TOUCH_EVERY_MS) {
+      if (frame.t === 'i' && Date.now() - lastTouch >= touchEveryMs) {
         lastTouch = Date.now();
         options.activity?.touch(labId).catch(() => undefined);
       }
