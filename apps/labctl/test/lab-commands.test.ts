@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { closeFixtures, EMPTY_SCENARIO, SCENARIO, startPlatform, TOKENS } from '../../orchestrator/test/fixture.js';
+import { CLEAR_LINE, onTerminal } from './on-terminal.js';
 
 const LABCTL = fileURLToPath(new URL('../bin/labctl.mjs', import.meta.url));
 const closers: (() => Promise<void>)[] = [];
@@ -94,4 +95,31 @@ test('claim waits with its place in the queue while the pool is empty, and gives
   const lost = await labctl(cwd, { BREAKFIX_API_URL: '' }, 'pools');
   assert.match(lost.stderr, /no breakfix API found\n {2}-> start one with `npm run sandbox`/);
   assert.equal(lost.code, 3);
+});
+
+test('on a terminal, claim counts its wait on one status line; --json and pipes get no status line', {
+  timeout: 120_000,
+}, async () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'labctl-'));
+  const env = { BREAKFIX_API_URL: apiUrl, BREAKFIX_TOKEN: TOKENS.bot.token, BREAKFIX_LEARNER: 'watching' };
+
+  // On a terminal: the status line is redrawn in place, no line per answer of the API
+  const shown = await onTerminal(cwd, env, ['claim', EMPTY_SCENARIO, '--timeout', '2']);
+  assert.equal(shown.code, 4, shown.output);
+  assert.ok(shown.output.includes(CLEAR_LINE), `a status line:\n${JSON.stringify(shown.output)}`);
+  const frames = shown.output.split(CLEAR_LINE).filter((frame) => frame !== '');
+  assert.match(frames[0] ?? '', /^\S waiting for a lab: number \d+ in the queue, 0 booting \(\d s\)$/);
+  assert.doesNotMatch(shown.output, /^waiting for a lab/m, 'no plain line per answer');
+  assert.match(shown.output, /labctl: no lab within 2 s/);
+
+  // With --json on the same terminal: no status line, and stdout stays JSON-only elsewhere
+  const json = await onTerminal(cwd, env, ['claim', EMPTY_SCENARIO, '--timeout', '1', '--json']);
+  assert.equal(json.code, 4);
+  assert.ok(!json.output.includes(CLEAR_LINE), JSON.stringify(json.output));
+
+  // Piped (not a terminal): plain lines on stderr, nothing on stdout, no carriage returns
+  const piped = await labctl(cwd, env, 'claim', EMPTY_SCENARIO, '--timeout', '1', '--json');
+  assert.equal(piped.stdout, '');
+  assert.match(piped.stderr, /^waiting for a lab: number \d+ in the queue/);
+  assert.ok(!piped.stderr.includes('\r'));
 });

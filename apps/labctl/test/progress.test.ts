@@ -34,6 +34,22 @@ describe('the status line', () => {
     assert.equal(stream.chunks.at(-1), CLEAR);
   });
 
+  test('the same label again keeps counting; a start time given counts from there', () => {
+    const stream = terminal();
+    let now = 0;
+    const progress = createProgress({ stream, env: {}, now: () => now, intervalMs: 60_000 });
+    progress.status('waiting for a lab');
+    now = 12_000;
+    progress.status('waiting for a lab');
+    assert.match(stream.chunks.at(-1) ?? '', /waiting for a lab \(12 s\)$/);
+    progress.status('number 1 in the queue', -30_000);
+    assert.match(stream.chunks.at(-1) ?? '', /number 1 in the queue \(42 s\)$/);
+    now = 13_000;
+    progress.status('provisioning');
+    assert.match(stream.chunks.at(-1) ?? '', /provisioning \(0 s\)$/);
+    progress.stop();
+  });
+
   test('a label wider than the terminal is cut, never wrapped onto a second line', () => {
     const stream = terminal();
     const progress = createProgress({ stream, env: {}, intervalMs: 60_000 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useSandbox } from '@breakfix/testkit';
+import { CLEAR_LINE, onTerminal } from './on-terminal.js';
 
 const LABCTL = fileURLToPath(new URL('../bin/labctl.mjs', import.meta.url));
 const CATALOG = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
@@ -174,9 +175,44 @@ describe('labctl scenario test', () => {
     assert.equal(runs[1]?.seconds.provision, undefined, 'the second did not');
     for (const phase of ['break', 'break again', 'check fails', 'decoy', 'solve', 'check passes'])
       assert.equal(typeof runs[1]?.seconds[phase], 'number', phase);
-    // progress goes to stderr, the summary last
+    // progress goes to stderr as plain lines (no status line off a terminal), the summary last
     assert.match(stderr, /reusing lab st-[0-9a-f]{8}: the previous scenario left it solved/);
+    assert.ok(!stderr.includes('\r'), 'no status line');
     assert.match(stderr, /tore down lab st-[0-9a-f]{8}\n[\s\S]*2 passed, 0 failed\n$/);
+  });
+
+  test('on a terminal, a status line says which phase runs and for how long; the report lines stay', {
+    timeout: 240_000,
+  }, async () => {
+    const { info } = await useSandbox();
+    const dir = mkdtempSync(join(tmpdir(), 'sandbox-'));
+    const sandboxFile = join(dir, 'sandbox.json');
+    writeFileSync(sandboxFile, JSON.stringify(info));
+    const { code, output } = await onTerminal(
+      dir,
+      {},
+      ['scenario', 'test', 'sim-kubeconfig-drift', '--sandbox', sandboxFile],
+      220_000,
+    );
+    assert.equal(code, 0, output);
+    const frames = output.split(CLEAR_LINE).map((frame) => frame.split('\r\n')[0] ?? '');
+    for (const phase of [
+      /provisioning lab st-[0-9a-f]{8}/,
+      /sim-kubeconfig-drift: break/,
+      /sim-kubeconfig-drift: solve/,
+    ])
+      assert.ok(
+        frames.some((frame) => phase.test(frame) && /\(\d+ s\)$/.test(frame)),
+        `a status line ${phase} with its time:\n${JSON.stringify(frames)}`,
+      );
+    // what stays on the screen: each line as the last redraw left it
+    const screen = output.split('\r\n').map((line) => line.split(CLEAR_LINE).at(-1));
+    assert.ok(
+      screen.some((line) => /^ok {3}check passes \(\d+\.\d s\)$/.test(line ?? '')),
+      screen.join('\n'),
+    );
+    assert.ok(screen.includes('PASS sim-kubeconfig-drift'), screen.join('\n'));
+    assert.ok(output.endsWith(CLEAR_LINE), 'the status line is cleared at the end');
   });
 
   test('a real-cluster scenario in the sandbox boots real guests: without the golden image of its release it says how to build one', async () => {

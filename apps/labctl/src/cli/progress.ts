@@ -7,8 +7,11 @@
 export interface Progress {
   /** True when a status line is drawn; otherwise status() does nothing. */
   readonly live: boolean;
-  /** Shows `label` and the time since this call, until the next status, stop or the end. */
-  status(label: string): void;
+  /**
+   * Shows `label` and the time since `since` (default: since this call; the same label again keeps
+   * counting), until the next status, stop or the end.
+   */
+  status(label: string, since?: number): void;
   /** Prints one line (through `write`) above the status line. */
   line(text: string, write?: (text: string) => void): void;
   /** Clears the status line. */
@@ -51,7 +54,8 @@ export function createProgress(options: ProgressOptions = {}): Progress {
     if (label === undefined) return;
     frame = (frame + 1) % FRAMES.length;
     const text = `${FRAMES[frame]} ${label} (${elapsed(now() - since)})`;
-    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    // a terminal of unknown size (0 columns, as under `script` without one) counts as 80 wide
+    const width = Math.max(20, (stream.columns || 80) - 1);
     stream.write(`${CLEAR}${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
     drawn = true;
   };
@@ -62,10 +66,11 @@ export function createProgress(options: ProgressOptions = {}): Progress {
 
   return {
     live,
-    status(text) {
+    status(text, from) {
       if (!live) return;
+      if (from !== undefined) since = from;
+      else if (text !== label) since = now();
       label = text;
-      since = now();
       draw();
       // unref: a status line never keeps labctl running
       timer ??= setInterval(draw, intervalMs).unref();

@@ -103,7 +103,7 @@ async function claim(scenario: string, values: ClaimOptions): Promise<void> {
         if (Date.now() > deadline)
           throw new DeadlineExceededError(`no lab within ${values.timeout} s`, { hint: error.hint });
         const place = `number ${error.queuePosition ?? '?'} in the queue, ${error.provisioning ?? 0} booting`;
-        if (progress.live) progress.status(`waiting for a lab of ${scenario}: ${place}`);
+        if (progress.live) progress.status(`waiting for a lab: ${place}`, started);
         else say(`waiting for a lab: ${place} (${Math.round((Date.now() - started) / 1000)} s)`);
         await sleep(Math.max(0, Math.min((error.retryAfter ?? 5) * 1000, deadline - Date.now())));
       }
