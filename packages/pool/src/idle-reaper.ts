@@ -82,6 +82,13 @@ export function createIdleReaper(options: IdleReaperOptions) {
     return nodes;
   }
 
+  async function withdraw(env: Environment, report: IdleReport): Promise<void> {
+    await store.clearIdleWarning(env.id);
+    env.idle = undefined;
+    report.reset.push(env.id);
+    await publish({ labId: env.id, kind: 'activity-reset', message: 'Welcome back: this lab is staying.' });
+  }
+
   async function consider(env: Environment, report: IdleReport): Promise<void> {
     const pool = pools.get(env.pool);
     const rule = pool === undefined ? undefined : idleRule(pool);
@@ -108,12 +115,7 @@ export function createIdleReaper(options: IdleReaperOptions) {
     }
 
     if (at < warnFrom()) {
-      if (env.idle !== undefined) {
-        await store.clearIdleWarning(env.id);
-        env.idle = undefined;
-        report.reset.push(env.id);
-        await publish({ labId: env.id, kind: 'activity-reset', message: 'Welcome back: this lab is staying.' });
-      }
+      if (env.idle !== undefined) await withdraw(env, report);
       return;
     }
     if (env.idle === undefined) {
@@ -155,6 +157,10 @@ export function createIdleReaper(options: IdleReaperOptions) {
      */
     async reap(environments: Environment[]): Promise<IdleReport> {
       const report: IdleReport = { warned: [], reset: [], released: [], unreachable: [] };
+      // A warning left from before its pool stopped idling labs out is withdrawn.
+      for (const env of environments.filter((e) => e.state === 'claimed' && e.idle !== undefined && !idleOf(e))) {
+        await withdraw(env, report);
+      }
       const candidates = environments.filter((env) => env.state === 'claimed' && idleOf(env) !== undefined);
       let next = 0;
       const lane = async () => {

@@ -295,6 +295,11 @@ describe('idle reaping', { timeout: 180_000 }, () => {
     assert.deepEqual(report, { warned: [], reset: [], released: [], unreachable: [] });
     assert.equal((await forever.current()).state, 'claimed');
     assert.deepEqual(forever.events, []);
+    // A warning from before the pool stopped idling labs out is withdrawn at the next pass.
+    await forever.store.warnIdle(forever.id, { warnedAt: forever.clock.now, releaseAt: forever.clock.now + MINUTE });
+    assert.deepEqual((await forever.passAt(24 * 60 + 2)).reset, [forever.id]);
+    assert.equal((await forever.current()).idle, undefined);
+    assert.equal((await forever.current()).state, 'claimed');
   });
 });
 
