@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { lastActivityKey } from '@breakfix/pool';
 import { closeRedisConnections } from '@breakfix/testkit';
+import { renderDashboard } from '../src/dashboard/render.js';
+import type { LabBody } from '../src/schemas.js';
 import { call, closeFixtures, SCENARIO, startPlatform, TOKENS } from './fixture.js';
 
 let platform: Awaited<ReturnType<typeof startPlatform>>;
@@ -67,6 +69,15 @@ test('the lab says when it is warned as idle, an extension withdraws it, and an 
   assert.equal(ended.idle, null);
   assert.equal(ended.ended?.reason, 'idle');
   assert.match(ended.ended?.message ?? '', /^released after a while without activity$/);
+  // and so does the operator dashboard's row of it
+  const row = renderDashboard({
+    pools: [],
+    labs: [(await (await call(app, 'GET', `/v1/labs/${lab.id}`, { token: bot.token })).json()) as LabBody],
+    failures: [],
+    queueBoard: false,
+    now: Date.now(),
+  });
+  assert.match(row, /data-ended="idle">released after a while without activity</);
 });
 
 test('pools say whether their labs idle out', { timeout: 30_000 }, async () => {

@@ -32,7 +32,7 @@ export function renderDashboard(data: DashboardData): string {
   const labs = data.labs.map(
     (lab) => `<tr data-lab="${e(lab.id)}">
   <td><code>${e(lab.id)}</code></td><td>${e(lab.learner ?? '')}</td><td>${e(lab.scenario ?? '')}</td>
-  <td>${e(lab.pool)}</td><td class="state-${e(lab.state)}">${e(lab.state)}${lab.attention === null ? '' : ` <span class="attention" title="${e(lab.attention)}">needs attention</span>`}</td>
+  <td>${e(lab.pool)}</td><td class="state-${e(lab.state)}">${e(lab.state)}${lab.attention === null ? '' : ` <span class="attention" title="${e(lab.attention)}">needs attention</span>`}${lab.idle === null ? '' : ` <span class="idle" title="warned ${e(lab.idle.warnedAt)}">idle, goes at ${e(lab.idle.releaseAt.slice(11, 16))} UTC</span>`}${lab.ended === null ? '' : `<br><small class="ended" data-ended="${e(lab.ended.reason)}">${e(lab.ended.message)}</small>`}</td>
   <td class="n">${lab.secondsLeft === null ? '' : e(formatDuration(lab.secondsLeft))}</td>
   <td class="n">${lab.hintsRevealed}/${lab.hintsTotal}</td>
   <td>${lab.state === 'claimed' ? `<a class="watch" href="/admin/labs/${e(lab.id)}/terminal" title="the learner's browser terminal, read-only">watch</a>` : ''}</td>
