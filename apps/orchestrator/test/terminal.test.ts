@@ -27,11 +27,23 @@ let terminals: TerminalSockets;
 let activity: LabActivity;
 let platform: Awaited<ReturnType<typeof startPlatform>>;
 
+/** The page's clipboard, for page.evaluate (this file has no DOM types). */
+type Clipboarded = {
+  navigator: { clipboard: { writeText(text: string): Promise<void>; readText(): Promise<string> } };
+};
+
 /** What the terminal shows, as text (xterm.js renders rows into the DOM). */
 const screen = async (page: Page) => (await page.locator('.xterm-rows').innerText()).replace(/\u00a0/g, ' ');
 /** Waits until a row of the terminal matches `pattern` (xterm.js renders each row as a div). */
 const waitForScreen = (page: Page, pattern: RegExp) =>
-  page.locator('.xterm-rows > div').filter({ hasText: pattern }).first().waitFor(WAIT);
+  page
+    .locator('.xterm-rows > div')
+    .filter({ hasText: pattern })
+    .first()
+    .waitFor(WAIT)
+    .catch(async (error: unknown) => {
+      throw new Error(`no line matching ${pattern} on the screen:\n${await screen(page)}`, { cause: error });
+    });
 /** Waits for the status bar to say `text`; a timeout names what it said instead and what the screen showed. */
 async function waitForStatus(page: Page, text: string): Promise<void> {
   const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
@@ -41,7 +53,10 @@ async function waitForStatus(page: Page, text: string): Promise<void> {
     .waitFor(WAIT)
     .catch(async (error: unknown) => {
       const said = await page.locator('#status').innerText();
-      throw new Error(`status "${said}" instead of "${text}"; screen:\n${await screen(page)}`, { cause: error });
+      const banner = await page.locator('#ended').innerText();
+      throw new Error(`status "${said}" instead of "${text}" (${banner}); screen:\n${await screen(page)}`, {
+        cause: error,
+      });
     });
 }
 /** `rows cols`, as the page sized the terminal (and as `stty size` prints it). */
@@ -67,6 +82,16 @@ async function learnerTab(context: BrowserContext, url: string): Promise<Page> {
   const response = await page.goto(url);
   assert.equal(response?.status(), 200, `the terminal page opens: ${await page.content()}`);
   return page;
+}
+
+/** A fresh browser profile (no cookies), closed when the test ends however it ends. */
+async function contextFor(
+  t: { after(fn: () => Promise<void>): void },
+  options: Parameters<Browser['newContext']>[0] = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  t.after(() => context.close());
+  return context;
 }
 
 before(async () => {
@@ -110,13 +135,13 @@ before(async () => {
 
 test('a learner opens the one-time link, runs commands in a real shell, resizes it; the link works once', {
   timeout: 120_000,
-}, async () => {
+}, async (t) => {
   // When the bot asks for a link and the learner opens it in a browser
   const link = await terminalLink();
   assert.equal(link.status, 201);
   assert.match(link.url, new RegExp(`^${base}/labs/${labId}/terminal\\?link=[A-Za-z0-9_-]{43}$`));
   assert.ok(Date.parse(link.expiresAt) - Date.now() <= 5 * 60_000);
-  const context = await browser.newContext({ viewport: { width: 1000, height: 600 } });
+  const context = await contextFor(t, { viewport: { width: 1000, height: 600 } });
   const page = await learnerTab(context, link.url);
 
   // Then the link's token is gone from the address bar and the session cookie is scoped to this lab
@@ -140,6 +165,25 @@ test('a learner opens the one-time link, runs commands in a real shell, resizes 
   mkdirSync(DOCS_IMAGES, { recursive: true });
   copyFileSync(`${ARTIFACTS}terminal.png`, `${DOCS_IMAGES}terminal.png`);
 
+  // Copy and paste work the desktop way: Ctrl+Shift+V pastes the clipboard into the shell, and a
+  // selection copied with Ctrl+Shift+C lands on the clipboard
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.evaluate(() =>
+    (globalThis as unknown as Clipboarded).navigator.clipboard.writeText('echo pasted-$((5+5))'),
+  );
+  await page.locator('#terminal').click();
+  await page.keyboard.press('Control+Shift+V');
+  await waitForScreen(page, /\$ echo pasted-\$\(\(5\+5\)\)\s*$/); // the clipboard is read asynchronously
+  await page.keyboard.press('Enter');
+  await waitForScreen(page, /^pasted-10\s*$/);
+  // (a double click selects the word under it, as in a desktop terminal; the screen layer takes the click)
+  const row = await page.locator('.xterm-rows > div', { hasText: /^pasted-10\s*$/ }).boundingBox();
+  assert.ok(row !== null);
+  await page.mouse.dblclick(row.x + 20, row.y + row.height / 2);
+  await page.keyboard.press('Control+Shift+C');
+  const copied = await page.evaluate(() => (globalThis as unknown as Clipboarded).navigator.clipboard.readText());
+  assert.match(copied, /pasted/);
+
   // When the window shrinks, the pty follows
   await page.setViewportSize({ width: 640, height: 400 });
   const [rows, cols] = size.split(' ');
@@ -151,7 +195,7 @@ test('a learner opens the one-time link, runs commands in a real shell, resizes 
   // And a reload in the same browser keeps the session (the cookie), while the link's second use is refused
   await page.reload();
   await waitForStatus(page, 'connected');
-  const elsewhere = await browser.newContext();
+  const elsewhere = await contextFor(t);
   const second = await elsewhere.newPage();
   const refused = await second.goto(link.url);
   assert.equal(refused?.status(), 410);
@@ -171,8 +215,8 @@ test('a learner opens the one-time link, runs commands in a real shell, resizes 
 
 test('a dropped socket reconnects to a fresh shell; a fifth tab on the lab is refused with a reason', {
   timeout: 120_000,
-}, async () => {
-  const context = await browser.newContext({ viewport: { width: 900, height: 500 } });
+}, async (t) => {
+  const context = await contextFor(t, { viewport: { width: 900, height: 500 } });
   const first = await learnerTab(context, (await terminalLink()).url);
   await waitForStatus(first, 'connected');
   await typeLine(first, 'export MARK=kept; echo mark-$MARK');
@@ -199,6 +243,10 @@ test('a dropped socket reconnects to a fresh shell; a fifth tab on the lab is re
 
   // And closing one makes room again
   await tabs.pop()?.close();
+  await waitFor(async () => ((await activity.openTerminals(labId)) === 3 ? true : undefined), {
+    what: 'the closed tab to be unregistered',
+    timeoutMs: 10_000,
+  });
   await fifth.reload();
   await waitForStatus(fifth, 'connected');
   await context.close();
@@ -227,17 +275,28 @@ test("links only for the lab's owner; the socket refuses a foreign Origin and a 
     anonymous.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
   assert.deepEqual(closed, { code: 4003, reason: 'no browser session for this lab: open a new link (/lab open)' });
+
+  // And watching needs a dashboard sign-in as admin or instructor: the bot's token is not enough
+  const watchUrl = `${base.replace('http', 'ws')}/admin/labs/${labId}/terminal/socket`;
+  for (const token of [undefined, TOKENS.bot.token]) {
+    const watcher = new WebSocket(watchUrl, {
+      origin: base,
+      headers: token === undefined ? {} : { Cookie: `breakfix_token=${token}` },
+    });
+    const refused = await new Promise<number>((resolve) => watcher.on('close', (code) => resolve(code)));
+    assert.equal(refused, 4003, `watching with ${token === undefined ? 'no token' : 'a bot token'}`);
+  }
 });
 
 test('an instructor watches the terminal read-only; the learner sees a banner while watched', {
   timeout: 120_000,
-}, async () => {
-  const learner = await learnerTab(await browser.newContext(), (await terminalLink()).url);
+}, async (t) => {
+  const learner = await learnerTab(await contextFor(t), (await terminalLink()).url);
   await waitForStatus(learner, 'connected');
   assert.equal(await learner.locator('#watched').isHidden(), true);
 
   // When an instructor signs in to the dashboard and opens the lab's terminal from there
-  const instructor = await (await browser.newContext()).newPage();
+  const instructor = await (await contextFor(t)).newPage();
   await instructor.goto(`${base}/admin/login`);
   await instructor.fill('input[name=token]', TOKENS.instructor.token);
   await Promise.all([instructor.waitForURL(`${base}/admin`), instructor.click('button[type=submit]')]);
@@ -266,8 +325,8 @@ test('an instructor watches the terminal read-only; the learner sees a banner wh
 
 test('an open terminal counts as activity, and shows the idle warning until activity resets it', {
   timeout: 120_000,
-}, async () => {
-  const page = await learnerTab(await browser.newContext(), (await terminalLink()).url);
+}, async (t) => {
+  const page = await learnerTab(await contextFor(t), (await terminalLink()).url);
   await waitForStatus(page, 'connected');
   await waitFor(async () => ((await activity.openTerminals(labId)) === 1 ? true : undefined), {
     what: 'this terminal, and only it, registered as open',
@@ -304,8 +363,8 @@ test('an open terminal counts as activity, and shows the idle warning until acti
   });
 });
 
-test('when the lab is released, the open terminal says the lab ended and stops', { timeout: 120_000 }, async () => {
-  const context = await browser.newContext();
+test('when the lab is released, the open terminal says the lab ended and stops', { timeout: 120_000 }, async (t) => {
+  const context = await contextFor(t);
   const page = await learnerTab(context, (await terminalLink()).url);
   await waitForStatus(page, 'connected');
 

@@ -37,18 +37,15 @@ fit.fit();
 showSize();
 if (!observer) term.focus();
 
-// Ctrl+Shift+C / Ctrl+Shift+V copy and paste like a desktop terminal; Ctrl+C stays an interrupt.
+// Ctrl+Shift+C copies the selection like a desktop terminal (Ctrl+C stays an interrupt). Pasting
+// needs nothing here: Ctrl+Shift+V and the context menu's Paste are the browser's own paste, which
+// xterm.js takes.
 term.attachCustomKeyEventHandler((event) => {
-  if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey) return true;
-  if (event.code === 'KeyC' && term.hasSelection()) {
-    navigator.clipboard?.writeText(term.getSelection());
-    return false;
-  }
-  if (event.code === 'KeyV' && !observer) {
-    navigator.clipboard?.readText().then((text) => term.paste(text));
-    return false;
-  }
-  return true;
+  if (event.type !== 'keydown' || !event.ctrlKey || !event.shiftKey || event.code !== 'KeyC') return true;
+  if (!term.hasSelection()) return true;
+  event.preventDefault();
+  navigator.clipboard?.writeText(term.getSelection());
+  return false;
 });
 
 let socket;
