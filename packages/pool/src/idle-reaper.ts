@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { idleRule, type PoolConfig } from '@breakfix/manifests';
 import type { SshRunner } from '@breakfix/ssh';
 import type { Environment, EnvironmentStore } from './environment-store.js';
@@ -25,6 +26,12 @@ export interface IdleReaperOptions {
   concurrency?: number;
   /** Deadline of one node's probe. Default 10 s. */
   probeTimeoutMs?: number;
+  /**
+   * A pass takes up no new lab after this long (wall time), so a tick that holds the worker's
+   * lock stays short when many labs cannot be reached; the labs asked longest ago go first, so
+   * the rest get their turn next pass. Default 15 s.
+   */
+  passBudgetMs?: number;
   log?: (message: string) => void;
 }
 
@@ -161,10 +168,14 @@ export function createIdleReaper(options: IdleReaperOptions) {
       for (const env of environments.filter((e) => e.state === 'claimed' && e.idle !== undefined && !idleOf(e))) {
         await withdraw(env, report);
       }
-      const candidates = environments.filter((env) => env.state === 'claimed' && idleOf(env) !== undefined);
+      const candidates = environments
+        .filter((env) => env.state === 'claimed' && idleOf(env) !== undefined)
+        .sort((a, b) => (probedAt.get(a.id) ?? 0) - (probedAt.get(b.id) ?? 0));
+      const started = performance.now();
+      const budgetMs = options.passBudgetMs ?? 15_000;
       let next = 0;
       const lane = async () => {
-        while (next < candidates.length) {
+        while (next < candidates.length && performance.now() - started < budgetMs) {
           const env = candidates[next++] as Environment;
           await consider(env, report).catch((error: unknown) => {
             report.unreachable.push(env.id);
