@@ -248,24 +248,40 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
     assert.doesNotMatch(scenario.brief, /<details>/);
     assert.equal(scenario.hints.length, 3);
     assert.match(scenario.hints[0] ?? '', /^Hint 1: Which component/);
+    // What Killercoda sent to node01 over ssh runs on w1 itself, in the source's order: nothing on
+    // a breakfix control plane holds a key to the worker.
     assert.deepEqual(
-      scenario.scripts.break.map((s) => s.file),
-      ['break-intro.sh'],
+      scenario.scripts.break.map((s) => [s.file, s.on]),
+      [
+        ['break-intro-1-w1.sh', 'w1'],
+        ['break-intro-2.sh', 'control-plane'],
+      ],
+    );
+    assert.match(scenario.scripts.break[0]?.content ?? '', /\nsystemctl stop kubelet && systemctl disable kubelet\n/);
+    assert.deepEqual(
+      scenario.scripts.check.map((s) => [s.file, s.on]),
+      [
+        ['check-step1-1.sh', 'control-plane'],
+        ['check-step1-2-w1.sh', 'w1'],
+      ],
     );
     // Killercoda's node01 is the lab's w1, and the check's kubectl gives up on a hung API server
-    assert.match(scenario.scripts.check[0]?.content ?? '', /echo "Step 1 \(Bring w1 back\) is not done yet\."/);
+    for (const check of scenario.scripts.check)
+      assert.match(check.content, /echo "Step 1 \(Bring w1 back\) is not done yet\."/);
     assert.match(scenario.scripts.check[0]?.content ?? '', /kubectl get node w1 /);
     assert.match(
       scenario.scripts.check[0]?.content ?? '',
       /kubectl\(\) \{ command kubectl --request-timeout=10s "\$@"; \}/,
     );
-    assert.match(scenario.scripts.solve[0]?.content ?? '', /systemctl enable --now kubelet/);
-    assert.deepEqual(warnings, [
-      "break-intro.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
-      "check-step1.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
-      "solve.sh reaches other nodes with ssh (Killercoda's node01): move those commands into a script with `on: w1`",
-      NO_DECOY_WARNING,
-    ]);
+    assert.match(scenario.scripts.check[1]?.content ?? '', /\nsystemctl is-enabled kubelet\n/);
+    assert.deepEqual(
+      scenario.scripts.solve.map((s) => [s.file, s.on]),
+      [['solve-w1.sh', 'w1']],
+    );
+    assert.match(scenario.scripts.solve[0]?.content ?? '', /\nsystemctl enable --now kubelet\n/);
+    for (const script of [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve])
+      assert.doesNotMatch(script.content, /\bssh\b/, script.file);
+    assert.deepEqual(warnings, [NO_DECOY_WARNING]);
   });
 
   test('Instruqt: setup/check/solve per host become scripts on cp and w1; fail-message becomes feedback', {

@@ -5,10 +5,19 @@ import { KUBERNETES_RELEASES } from '@breakfix/manifests';
 import { z } from 'zod';
 import { writeScenario } from '../write.js';
 import { codeBlocks, detailsBlocks, hintText, isSolution, scriptBody, withoutDetails } from './markdown.js';
+import { type Segment, splitRemoteCommands } from './remote.js';
 import { DECOY_FILE, DECOY_PLACEHOLDER, DECOY_WARNING, KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
 
 /** Killercoda's kubeadm images name their nodes `controlplane` and `node01`. */
 const NODE_NAMES = { controlplane: 'cp', node01: 'w1' };
+/** Where Killercoda scripts send commands with `ssh node01 ...`: that lab node runs them instead. */
+const REMOTE_NODES = { node01: 'w1' };
+
+interface ImportedScript {
+  file: string;
+  on: string;
+  content: string;
+}
 
 /** The parts of Killercoda's index.json we read (https://killercoda.com/creators). */
 const indexSchema = z.looseObject({
@@ -47,7 +56,8 @@ export interface ImportResult {
  * Killercoda scenario -> breakfix scenario. Background scripts (intro, then steps) become break
  * scripts; each step's verify becomes a check that names the step it failed; intro and step texts
  * become the brief; `<details>` blocks become hints, and the code of a "Solution" block the solve
- * script. Every script runs on the control plane, where Killercoda runs them too.
+ * script. Scripts run on the control plane, as on Killercoda, except what they sent to the worker
+ * with `ssh node01 ...`: those commands become scripts of their own that run on w1, in order.
  */
 export function importKillercoda(sourceDir: string, outDir: string, options: { id?: string } = {}): ImportResult {
   const source = resolve(sourceDir);
@@ -77,55 +87,87 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
   const hints = blocks.map(hintText);
   const solution = blocks.filter(isSolution).flatMap((b) => codeBlocks(b.body));
 
-  const files: Record<string, string> = {};
-  const breaks: string[] = [];
+  /**
+   * One source script as breakfix scripts: the parts it sent over `ssh node01` run on w1 in
+   * order, the rest on the control plane; node names renamed in each.
+   */
+  const split = (base: string, source: string, wrap: (body: string) => string): ImportedScript[] => {
+    const { segments, unmoved, crossingVariables } = splitRemoteCommands(source, REMOTE_NODES);
+    if (unmoved > 0)
+      warnings.push(
+        `${base}.sh reaches node01 with ssh in a form that cannot be moved (inside $(...), a pipe or a condition): move those commands into a script with \`on: w1\``,
+      );
+    if (crossingVariables.length > 0)
+      warnings.push(
+        `${base}: the commands moved to w1 use ${crossingVariables.map((v) => `$${v}`).join(', ')}, set on the control plane: set them again in the w1 script`,
+      );
+    const parts: Segment[] = segments.length === 0 ? [{ on: 'control-plane', body: '' }] : segments;
+    return parts.map((segment, i) => {
+      const suffix = parts.length === 1 ? '' : `-${i + 1}`;
+      const node = segment.on === 'control-plane' ? '' : `-${segment.on}`;
+      return {
+        file: `${base}${suffix}${node}.sh`,
+        on: segment.on,
+        content: renameNodes(wrap(segment.body), NODE_NAMES),
+      };
+    });
+  };
+
+  const breaks: ImportedScript[] = [];
   const backgrounds: [string, string | undefined][] = [
-    ['break-intro.sh', index.details.intro?.background],
-    ...index.details.steps.map((s, i): [string, string | undefined] => [`break-step${i + 1}.sh`, s.background]),
+    ['break-intro', index.details.intro?.background],
+    ...index.details.steps.map((s, i): [string, string | undefined] => [`break-step${i + 1}`, s.background]),
   ];
   for (const [name, file] of backgrounds) {
     if (file === undefined) continue;
-    files[name] = `#!/bin/bash\n# Imported from Killercoda: ${file}\n${scriptBody(read(file))}\n`;
-    breaks.push(name);
+    breaks.push(
+      ...split(name, scriptBody(read(file)), (body) => `#!/bin/bash\n# Imported from Killercoda: ${file}\n${body}\n`),
+    );
   }
   if (breaks.length === 0) throw new InvalidInputError(`${indexFile} has no background script: nothing breaks the lab`);
 
-  const checks: string[] = [];
+  const checks: ImportedScript[] = [];
   index.details.steps.forEach((step, i) => {
     if (step.verify === undefined) return;
-    const name = `check-step${i + 1}.sh`;
     const label = step.title === '' ? `Step ${i + 1}` : `Step ${i + 1} (${step.title})`;
-    files[name] = [
-      '#!/bin/bash',
-      `# Imported from Killercoda: ${step.verify}, which answers by exit code only.`,
-      KUBECTL_TIMEOUT_SHIM,
-      'verify() {',
-      scriptBody(read(step.verify)),
-      '}',
-      'if ! (verify) >/dev/null 2>&1; then',
-      `  echo ${JSON.stringify(`${label} is not done yet.`)}`,
-      '  exit 1',
-      'fi',
-      '',
-    ].join('\n');
-    checks.push(name);
+    const wrap = (body: string) =>
+      [
+        '#!/bin/bash',
+        `# Imported from Killercoda: ${step.verify}, which answers by exit code only.`,
+        KUBECTL_TIMEOUT_SHIM,
+        'verify() {',
+        body,
+        '}',
+        'if ! (verify) >/dev/null 2>&1; then',
+        `  echo ${JSON.stringify(`${label} is not done yet.`)}`,
+        '  exit 1',
+        'fi',
+        '',
+      ].join('\n');
+    checks.push(...split(`check-step${i + 1}`, scriptBody(read(step.verify)), wrap));
   });
   if (checks.length === 0) throw new InvalidInputError(`${indexFile} has no verify script: nothing can check the lab`);
 
+  let solves: ImportedScript[];
   if (solution.length === 0) {
     warnings.push('no "Solution" <details> block with code: solve.sh fails until you write it');
-    files['solve.sh'] = '#!/bin/bash\necho "This scenario came without a solution; write solve.sh." >&2\nexit 1\n';
+    solves = [
+      {
+        file: 'solve.sh',
+        on: 'control-plane',
+        content: '#!/bin/bash\necho "This scenario came without a solution; write solve.sh." >&2\nexit 1\n',
+      },
+    ];
   } else {
-    files['solve.sh'] =
-      `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${solution.join('\n')}\n`;
+    solves = split(
+      'solve',
+      solution.join('\n'),
+      (body) => `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${body}\n`,
+    );
   }
-  for (const [name, content] of Object.entries(files)) {
-    if (/\bssh\s+node\d+/.test(content))
-      warnings.push(
-        `${name} reaches other nodes with ssh (Killercoda's node01): move those commands into a script with \`on: w1\``,
-      );
-    files[name] = renameNodes(content, NODE_NAMES);
-  }
+  const files: Record<string, string> = Object.fromEntries(
+    [...breaks, ...checks, ...solves].map((script) => [script.file, script.content]),
+  );
   files[DECOY_FILE] = DECOY_PLACEHOLDER;
   warnings.push(DECOY_WARNING);
   if (hints.length < 2) warnings.push(`only ${hints.length} <details> block(s): add hints until there are two`);
@@ -145,9 +187,9 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
       timeLimitMinutes: 30,
       hints,
       scripts: {
-        break: breaks.map((run) => ({ run, on: 'control-plane' })),
-        check: checks.map((run) => ({ run, on: 'control-plane' })),
-        solve: [{ run: 'solve.sh', on: 'control-plane' }],
+        break: breaks.map(({ file, on }) => ({ run: file, on })),
+        check: checks.map(({ file, on }) => ({ run: file, on })),
+        solve: solves.map(({ file, on }) => ({ run: file, on })),
       },
       decoys: [{ run: DECOY_FILE, on: 'control-plane' }],
     },
