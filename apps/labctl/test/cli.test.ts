@@ -81,10 +81,12 @@ describe('labctl --help', () => {
     assert.equal(viaHelp.stdout, long.stdout);
   });
 
-  test('labctl alone and labctl --help list every command and the exit codes', TIMEOUT, async () => {
-    const [bare, help] = await Promise.all([labctl(), labctl('--help')]);
-    assert.equal(bare.code, 0);
-    assert.equal(bare.stdout, help.stdout);
+  test('labctl alone, labctl help and labctl --help list every command and the exit codes', TIMEOUT, async () => {
+    const [bare, word, help] = await Promise.all([labctl(), labctl('help'), labctl('--help')]);
+    for (const other of [bare, word]) {
+      assert.equal(other.code, 0, other.stderr);
+      assert.equal(other.stdout, help.stdout);
+    }
     for (const name of ['render', 'capacity', 'scenario', 'claim', 'status', 'check', 'pools', 'labs', 'completion'])
       assert.match(help.stdout, new RegExp(`\\n {2}${name} `));
     assert.match(
@@ -160,6 +162,16 @@ describe('labctl usage errors exit 2 and name what is wrong', () => {
     const { code, stdout, stderr } = await labctl('scenario', 'lint', 'kubelet-stopped');
     assert.equal(code, 0, stderr);
     assert.equal(stdout, 'kubelet-stopped: no problems\n');
+  });
+
+  test('a reader that stops early (| head) is no failure and gets no stack trace', TIMEOUT, async () => {
+    // `true` reads nothing and is gone before labctl writes: the write fails with EPIPE
+    const { code, stderr } = await run('bash', [
+      '-c',
+      `set -o pipefail; '${process.execPath}' '${LABCTL}' scenario test --help | true`,
+    ]);
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
   });
 
   test('an API that does not answer exits 3 and says where it looked', TIMEOUT, async () => {

@@ -22,6 +22,7 @@ const cases: [string, unknown, number][] = [
   ['commander printed --version', new CommanderError(0, 'commander.version', '0.1.0'), EXIT.ok],
   ['an unknown flag', new CommanderError(1, 'commander.unknownOption', "unknown option '--x'"), EXIT.usage],
   ['a missing subcommand (help on stderr)', new CommanderError(1, 'commander.help', '(outputHelp)'), EXIT.usage],
+  ['`labctl help`', new CommanderError(0, 'commander.help', '(outputHelp)'), EXIT.ok],
   ['invalid input', new InvalidInputError('--k8s is required'), EXIT.usage],
   ['not found', new NotFoundError('no scenario "x"'), EXIT.unavailable],
   ['an unreachable upstream', new UpstreamError('cannot reach the breakfix API'), EXIT.unavailable],

@@ -67,9 +67,9 @@ export interface Outcome {
 /** How a failure ends labctl: its exit code and its words. */
 export function outcomeOf(error: unknown): Outcome {
   if (error instanceof CommanderError) {
-    // commander printed its own message (with a suggestion) already; --help and --version are no failures
-    const ok = error.code === 'commander.helpDisplayed' || error.code === 'commander.version';
-    return { exitCode: ok ? EXIT.ok : EXIT.usage, message: '' };
+    // commander printed its message (with a suggestion) or the help already; its exit code is 0
+    // for --help, `help` and --version, and 1 for every parse error and for help shown on error
+    return { exitCode: error.exitCode === 0 ? EXIT.ok : EXIT.usage, message: '' };
   }
   if (error instanceof ApiError) {
     return {
