@@ -39,7 +39,7 @@ function labctl(...args: string[]) {
   });
 }
 
-test("labctl open prints a one-time link to the learner's lab in a browser", { timeout: 60_000 }, async () => {
+test("labctl open prints a one-time link to the learner's lab in a browser", { timeout: 240_000 }, async () => {
   // When ada asks for her lab's browser link, then stdout is the link alone and it opens once
   const opened = await labctl('open', '--learner', 'ada');
   assert.equal(opened.code, 0, opened.stderr);

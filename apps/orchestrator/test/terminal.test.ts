@@ -229,6 +229,17 @@ test('a dropped socket reconnects to a fresh shell; a fifth tab on the lab is re
   await typeLine(first, 'echo fresh-[$MARK]');
   await waitForScreen(first, /^fresh-\[\]\s*$/);
 
+  // And a paste larger than a WebSocket frame (64 KiB) arrives whole: 1000 lines of 80 bytes
+  const big = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(4, '0')} ${'x'.repeat(74)}\n`).join('');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await first.evaluate((text) => (globalThis as unknown as Clipboarded).navigator.clipboard.writeText(text), big);
+  await typeLine(first, 'cat > /tmp/pasted.txt');
+  await first.keyboard.press('Control+Shift+V');
+  await waitForScreen(first, /^0999 x{74}\s*$/);
+  await first.keyboard.press('Control+D');
+  await typeLine(first, 'wc -c < /tmp/pasted.txt');
+  await waitForScreen(first, /^\s*80000\s*$/);
+
   // When the learner opens three more tabs, all four work; the fifth is refused and says why
   const link = new URL(first.url());
   const tabs = [first];
@@ -326,7 +337,12 @@ test('an instructor watches the terminal read-only; the learner sees a banner wh
 test('an open terminal counts as activity, and shows the idle warning until activity resets it', {
   timeout: 120_000,
 }, async (t) => {
-  const page = await learnerTab(await contextFor(t), (await terminalLink()).url);
+  // (opened the way Slack opens it: a click on another site, so the SameSite=Strict cookie is set
+  // by a cross-site navigation and must still reach the socket)
+  const page = await (await contextFor(t)).newPage();
+  const link = (await terminalLink()).url;
+  await page.setContent(`<a id="open" href="${link}">Open terminal</a>`);
+  await Promise.all([page.waitForURL(`${base}/labs/${labId}/terminal`), page.click('#open')]);
   await waitForStatus(page, 'connected');
   await waitFor(async () => ((await activity.openTerminals(labId)) === 1 ? true : undefined), {
     what: 'this terminal, and only it, registered as open',

@@ -25,7 +25,7 @@ export interface TerminalSocketsOptions {
   publicOrigin?: string;
   /** Browser terminals per lab at once. Default 4. */
   maxTerminalsPerLab?: number;
-  /** Largest frame a browser may send. Default 64 KiB (a big paste arrives in pieces). */
+  /** Largest frame a browser may send (the page sends a big paste in pieces). Default 64 KiB. */
   maxFrameBytes?: number;
   /** Sockets that miss a pong for this long are dropped. Default 30 s. */
   pingIntervalMs?: number;

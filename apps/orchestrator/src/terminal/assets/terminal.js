@@ -138,7 +138,15 @@ if (!observer) {
       connect();
       return;
     }
-    send({ t: 'i', d: data });
+    // Frames are capped at 64 KiB: a big paste goes in pieces (8192 characters stay under the cap
+    // even when JSON escapes every one of them).
+    for (let at = 0; at < data.length; ) {
+      let end = Math.min(data.length, at + 8192);
+      const code = data.charCodeAt(end - 1);
+      if (end < data.length && code >= 0xd800 && code <= 0xdbff) end -= 1; // keep surrogate pairs whole
+      send({ t: 'i', d: data.slice(at, end) });
+      at = end;
+    }
   });
   term.onResize(({ cols, rows }) => send({ t: 'r', cols, rows }));
 }
