@@ -13,7 +13,14 @@ import { parseArgs } from 'node:util';
 import { createClient } from '@breakfix/client';
 import { BreakfixError } from '@breakfix/core';
 import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import {
+  createIdleReaper,
+  createLabAccess,
+  createLabActivity,
+  createProvisioner,
+  EnvironmentStore,
+  NodePortAllocator,
+} from '@breakfix/pool';
 import { emulatedBootstrap, freePort, resolveBinaries, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
 import { createOperatorKey } from '@breakfix/secrets';
@@ -59,10 +66,11 @@ async function main(): Promise<void> {
     return redis;
   };
   const store = new EnvironmentStore({ redis: connect() });
+  const ssh = createSshRunner();
   const provisioner = createProvisioner({
     kube: sandbox.kube,
     store,
-    ssh: createSshRunner(),
+    ssh,
     platform,
     operatorKey,
     vmsRunningTimeoutMs: 60_000,
@@ -72,6 +80,16 @@ async function main(): Promise<void> {
     decorate: emulatedBootstrap,
     log,
   });
+  // The worker's own view of lab access: the idle reaper asks the nodes through it.
+  const access = createLabAccess({
+    kube: sandbox.kube,
+    store,
+    allocator: new NodePortAllocator({ redis: connect(), range: platform.nodePorts }),
+    ssh,
+    platform,
+    operatorKey,
+    reach: 'vmAddress',
+  });
   const worker = createPoolWorker({
     connection: connect,
     redis: connect(),
@@ -80,6 +98,17 @@ async function main(): Promise<void> {
     pools,
     kube: sandbox.kube,
     subscriber: connect(),
+    // Labs of the demo pool nobody uses go after DEMO_POOL.idleMinutes (docs/adr/0016).
+    idle: createIdleReaper({
+      store,
+      activity: createLabActivity({ redis: connect() }),
+      targets: (env) => access.targets(env),
+      ssh,
+      learnerUser: platform.learner.user,
+      pools,
+      redis: connect(),
+      log,
+    }),
     log,
   });
   let ticking = false;

@@ -10,6 +10,8 @@ export const DEMO_POOL = {
   size: 'small',
   min: 2,
   max: 4,
+  /** Released after half an hour without a learner session or browser terminal (after a warning). */
+  idleMinutes: 30,
 } as const;
 
 export const SANDBOX_POOLS = { pools: [DEMO_POOL] };
