@@ -84,10 +84,18 @@ nodes_ready() {
     k wait --for=condition=Ready node --all --timeout=25s >/dev/null 2>&1
 }
 
+next_pods_report=0
 system_pods_ready() {
   k -n kube-system rollout status deployment/coredns --timeout=20s >/dev/null 2>&1 &&
     k -n kube-system rollout status daemonset/kube-proxy --timeout=20s >/dev/null 2>&1 &&
-    { [[ $BREAKFIX_CNI != flannel ]] || k -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=20s >/dev/null 2>&1; }
+    { [[ $BREAKFIX_CNI != flannel ]] || k -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=20s >/dev/null 2>&1; } &&
+    return 0
+  # Once a minute, which system pods are not ready and why, so a stuck boot can be read from the log.
+  if ((SECONDS >= next_pods_report)); then
+    next_pods_report=$((SECONDS + 60))
+    log "system pods not ready yet: $(k get pods -A --no-headers 2>&1 | awk '$1 ~ /^kube-/ { split($3, r, "/"); if (r[1] != r[2] || $4 != "Running") printf "%s/%s %s %s restarts=%s; ", $1, $2, $3, $4, $5 }' | cut -c1-600)"
+  fi
+  return 1
 }
 
 # The network carries traffic: a pod on this node reaches a pod on every node (the overlay,
