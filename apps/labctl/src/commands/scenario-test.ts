@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, NotFoundError, UnsupportedEnvironmentError } from '@breakfix/core';
@@ -76,9 +76,14 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
       hint: 'start one with `npm run sandbox` in another terminal, or test against a real cluster with --kubeconfig',
     });
   }
-  const info = JSON.parse(readFileSync(file, 'utf8')) as { kubeconfig: string; redisUrl: string };
+  const info = JSON.parse(readFileSync(file, 'utf8')) as { kubeconfig: string; redisUrl: string; dir?: string };
   // A fresh operator key per run: the sandbox's guests trust whatever the lab's cloud-init says.
   const operatorKey = createOperatorKey();
+  // Kept beside the sandbox, so a slow or stuck real guest can be looked into while the run goes on
+  // (ssh -i <key> breakfix@<the VMI's address>); the sandbox's folder goes away with it.
+  const keyFile = join(info.dir ?? dirname(resolve(file)), `operator-${process.pid}.key`);
+  writeFileSync(keyFile, operatorKey.privateKey, { mode: 0o600 });
+  process.stderr.write(`operator key of this run (for ssh into its guests): ${keyFile}\n`);
   const platform = parsePlatformConfig({
     operator: { publicKey: operatorKey.publicKey },
     // a real guest's bootstrap decides for itself when it has failed
