@@ -265,7 +265,7 @@ test('a dropped socket reconnects to a fresh shell; a fifth tab on the lab is re
 
 test("links only for the lab's owner; the socket refuses a foreign Origin and a missing session", {
   timeout: 60_000,
-}, async () => {
+}, async (t) => {
   const ask = (lab: string, token: string) =>
     fetch(`${base}/v1/labs/${lab}/terminal-link`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
   assert.equal((await ask(labId, TOKENS.instructor.token)).status, 403, "an instructor's token, not grace's lab");
@@ -296,6 +296,19 @@ test("links only for the lab's owner; the socket refuses a foreign Origin and a 
     });
     const refused = await new Promise<number>((resolve) => watcher.on('close', (code) => resolve(code)));
     assert.equal(refused, 4003, `watching with ${token === undefined ? 'no token' : 'a bot token'}`);
+  }
+
+  // And a lab claimed before browser terminals existed (no terminal key) says so instead of retrying
+  const record = await platform.store.get(labId);
+  const access = record.access ?? assert.fail('the claimed lab has access details');
+  const { terminalKey: _sealed, ...older } = access;
+  await platform.store.setAccess(labId, older);
+  try {
+    const page = await learnerTab(await contextFor(t), (await terminalLink()).url);
+    await waitForStatus(page, 'refused');
+    assert.match(await page.locator('#ended').innerText(), /no browser terminal: release it and claim a new one/);
+  } finally {
+    await platform.store.setAccess(labId, access);
   }
 });
 

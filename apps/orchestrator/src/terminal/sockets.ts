@@ -203,7 +203,12 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
       pending.set(labId, (pending.get(labId) ?? 1) - 1);
       await closeActivity?.().catch(() => undefined);
       log(`browser terminal for ${labId}: ${(error as Error).message}`);
-      socket.close(CLOSE.unavailable, 'the lab did not answer; retrying');
+      if ((error as { code?: string }).code === 'conflict') {
+        // A lab claimed before browser terminals existed has no terminal key: retrying cannot help.
+        socket.close(CLOSE.refused, 'this lab has no browser terminal: release it and claim a new one');
+      } else {
+        socket.close(CLOSE.unavailable, 'the lab did not answer; retrying');
+      }
       return;
     }
     pending.set(labId, (pending.get(labId) ?? 1) - 1);
