@@ -48,6 +48,7 @@ const COMMANDS: [string, string[]][] = [
   ['scenario import', ['<format>', '<source>', '--out <dir>', '--id <id>']],
   ['claim', ['<scenario>', '--learner <name>', '--public-key <file>', '--no-wait', '--timeout <seconds>']],
   ['status', ['[lab]', '--learner <name>', '--json']],
+  ['open', ['[lab]', '--browser', '--json']],
   ['check', ['[lab]', '--json']],
   ['hint', ['[lab]', '--learner <name>']],
   ['extend', ['[lab]', '--minutes <n>']],

@@ -8,7 +8,7 @@ import {
   type SizeProfileName,
 } from '@breakfix/manifests';
 import { Command, Option } from 'commander';
-import { completes } from '../cli/completion.js';
+import { completes } from '../cli/completion/index.js';
 import { examples, jsonOption, wholeNumber } from '../cli/help.js';
 
 interface CapacityOptions {

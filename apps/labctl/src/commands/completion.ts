@@ -1,6 +1,6 @@
 import { DEFAULT_CATALOG_DIR } from '@breakfix/scenarios';
 import { Argument, Command } from 'commander';
-import { bashCompletion, zshCompletion } from '../cli/completion.js';
+import { bashCompletion, zshCompletion } from '../cli/completion/index.js';
 import { examples } from '../cli/help.js';
 
 const SHELLS = { bash: bashCompletion, zsh: zshCompletion };

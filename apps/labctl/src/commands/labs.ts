@@ -7,7 +7,7 @@ import { DeadlineExceededError, ENVIRONMENT_STATES } from '@breakfix/core';
 import { Argument, Command, Option } from 'commander';
 import { connect, learnerName } from '../api/connect.js';
 import { table, timeLeft } from '../api/table.js';
-import { completes } from '../cli/completion.js';
+import { completes } from '../cli/completion/index.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { examples, jsonOption, learnerOption, wholeNumber } from '../cli/help.js';
 import { createProgress } from '../cli/progress.js';
@@ -100,11 +100,12 @@ async function claim(scenario: string, values: ClaimOptions): Promise<void> {
         result = await client.labs.claim(body, { idempotencyKey });
       } catch (error) {
         if (!(error instanceof ApiError) || error.code !== 'pool_exhausted' || !values.wait) throw error;
-        if (Date.now() > deadline)
-          throw new DeadlineExceededError(`no lab within ${values.timeout} s`, { hint: error.hint });
+        // the place in the queue first: even a claim whose deadline passed during its first call says it
         const place = `number ${error.queuePosition ?? '?'} in the queue, ${error.provisioning ?? 0} booting`;
         if (progress.live) progress.status(`waiting for a lab: ${place}`, started);
         else say(`waiting for a lab: ${place} (${Math.round((Date.now() - started) / 1000)} s)`);
+        if (Date.now() > deadline)
+          throw new DeadlineExceededError(`no lab within ${values.timeout} s`, { hint: error.hint });
         await sleep(Math.max(0, Math.min((error.retryAfter ?? 5) * 1000, deadline - Date.now())));
       }
     }

@@ -14,7 +14,7 @@ import {
 } from '@breakfix/manifests';
 import { Command, Option } from 'commander';
 import { parse, stringify } from 'yaml';
-import { completes } from '../cli/completion.js';
+import { completes } from '../cli/completion/index.js';
 import { examples, wholeNumber } from '../cli/help.js';
 
 interface RenderOptions {

@@ -14,7 +14,7 @@ import {
   scaffoldScenario,
 } from '@breakfix/scenarios';
 import { Argument, Command, Option } from 'commander';
-import { completes } from '../cli/completion.js';
+import { completes } from '../cli/completion/index.js';
 import { catalogOption, examples, jsonOption } from '../cli/help.js';
 import { createProgress } from '../cli/progress.js';
 import type { ScenarioTestFlags } from './scenario-test.js';
