@@ -14,6 +14,7 @@ import { type LabCommand, parseCommand } from './command.js';
 import type { Message } from './messages.js';
 import * as messages from './messages.js';
 import { createRateLimiter, createSeen } from './rate-limit.js';
+import { createMemoryWaitQueue, type QueuedLearner, type WaitQueue } from './wait-queue.js';
 
 export interface SlackBotOptions {
   /** The orchestrator, with a `bot` token (acts for learners). */
@@ -40,6 +41,11 @@ export interface SlackBotOptions {
   adminUserGroup?: string;
   /** Commands per user: `burst` at once, then one per `refillMs`. Default 5 / 3 s. */
   rateLimit?: { burst: number; refillMs: number };
+  /**
+   * Where learners wait when a pool is empty. The entry point passes the Redis one, shared by all
+   * replicas and kept across restarts; default: this process's memory (one bot, no Redis).
+   */
+  queue?: WaitQueue;
   /** How often a queued learner's claim is retried. Default 10 s; given up after `queueGiveUpMs` (15 min). */
   queuePollMs?: number;
   queueGiveUpMs?: number;
@@ -70,17 +76,6 @@ interface Tracked {
   idleWarnedAt?: string;
 }
 
-interface Waiting {
-  scenario: string;
-  user: string;
-  team: string;
-  channel: string;
-  ts: string;
-  since: number;
-  attempt: number;
-  key: string;
-}
-
 /** The learner id breakfix knows a Slack user by: unique across workspaces. */
 export function learnerId(team: string, user: string): string {
   return `slack.${team}.${user}`;
@@ -97,7 +92,7 @@ export function createSlackBot(options: SlackBotOptions) {
   const limiter = createRateLimiter({ ...(options.rateLimit ?? { burst: 5, refillMs: 3_000 }), now });
   const seen = createSeen({ ttlMs: 10 * 60_000, now });
   const tracked = new Map<string, Tracked>(); // by learner id
-  const waiting = new Map<string, Waiting>(); // by learner id
+  const queue = options.queue ?? createMemoryWaitQueue();
   const clientOptions = options.slackApiUrl === undefined ? {} : { slackApiUrl: options.slackApiUrl };
   const client = new WebClient(options.botToken, {
     logLevel: LogLevel.WARN,
@@ -144,7 +139,7 @@ export function createSlackBot(options: SlackBotOptions) {
       ? new SocketModeReceiver({
           appToken: options.appToken ?? '',
           customRoutes,
-          installerOptions: { port: options.port ?? 3000 },
+          installerOptions: { port: options.port ?? 3000, clientOptions },
         })
       : new HTTPReceiver({ signingSecret: options.signingSecret, endpoints: '/slack/events', customRoutes });
   // Not `token`: with it Bolt makes every incoming request wait for its auth.test call, so a Web
@@ -228,16 +223,22 @@ export function createSlackBot(options: SlackBotOptions) {
   async function start(team: string, user: string, scenario: string, title: string, key: string): Promise<void> {
     const learner = learnerId(team, user);
     const message = await dm(user, messages.claiming(title));
-    await attemptClaim({ scenario, user, team, ...message, since: now(), attempt: 0, key }, title, learner);
+    const entry = { learner, scenario, user, team, ...message, since: now(), attempt: 0, key };
+    await attemptClaim(entry, title);
   }
 
-  async function attemptClaim(entry: Waiting, title: string, learner: string): Promise<void> {
+  /**
+   * One claim for the learner. The first attempt queues them when the pool is empty; later ones
+   * (from pollQueue, under the learner's lease) leave the entry in place until a claim succeeds.
+   */
+  async function attemptClaim(entry: QueuedLearner, title: string): Promise<void> {
+    const { learner } = entry;
     try {
       const result = await options.api.labs.claim(
         { learner, scenario: entry.scenario },
         { idempotencyKey: entry.attempt === 0 ? entry.key : `${entry.key}-${entry.attempt}` },
       );
-      waiting.delete(learner);
+      if (entry.attempt > 0) await queue.remove(learner, entry.key);
       tracked.set(learner, { labId: result.lab.id, user: entry.user, warned: false });
       await update(entry, messages.ready(result, title));
       if (entry.attempt > 0)
@@ -245,30 +246,50 @@ export function createSlackBot(options: SlackBotOptions) {
       log(`lab ${result.lab.id} for ${learner} (${entry.scenario})`);
     } catch (error) {
       if (error instanceof ApiError && error.code === 'pool_exhausted') {
-        waiting.set(learner, entry);
+        if (entry.attempt === 0) await queue.put(entry);
         await update(entry, messages.queued(title, error.queuePosition, error.provisioning));
         return;
       }
-      waiting.delete(learner);
+      if (entry.attempt > 0) await queue.remove(learner, entry.key);
       await update(entry, messages.describeError(error));
     }
   }
 
-  /** Retries every queued learner's claim; gives up after queueGiveUpMs. */
+  /**
+   * Retries every queued learner's claim (oldest first) and gives up after queueGiveUpMs. Each
+   * entry is handled under its lease and read again once the lease is held, so of two replicas
+   * (or a round that overlaps the previous one) only one claims, and never for an entry that
+   * was claimed, stopped or replaced meanwhile.
+   */
   async function pollQueue(): Promise<void> {
-    for (const [learner, entry] of waiting) {
-      if (now() - entry.since > (options.queueGiveUpMs ?? 15 * 60_000)) {
-        waiting.delete(learner);
-        await update(entry, messages.plain(':hourglass: No lab became free in time. Try `/lab start` again later.'));
-        continue;
-      }
-      entry.attempt += 1;
-      let title = entry.scenario;
-      try {
-        title = (await options.api.scenarios.get(entry.scenario)).title;
-      } catch {}
-      await attemptClaim(entry, title, learner);
+    for (const listed of await queue.list()) {
+      await queue.withLease(listed.learner, async () => {
+        const entry = await queue.get(listed.learner);
+        if (entry === undefined || entry.key !== listed.key) return;
+        if (now() - entry.since > (options.queueGiveUpMs ?? 15 * 60_000)) {
+          if ((await queue.remove(entry.learner, entry.key)) === undefined) return;
+          await update(entry, messages.plain(':hourglass: No lab became free in time. Try `/lab start` again later.'));
+          return;
+        }
+        const next = await queue.advance(entry.learner, entry.key);
+        if (next === undefined) return;
+        let title = next.scenario;
+        try {
+          title = (await options.api.scenarios.get(next.scenario)).title;
+        } catch {}
+        await attemptClaim(next, title);
+      });
     }
+  }
+
+  /** Takes the learner out of the queue and says so in their queued DM; true when they were queued. */
+  async function leaveQueue(learner: string, why: string): Promise<boolean> {
+    const left = await queue.remove(learner);
+    if (left === undefined) return false;
+    await update(left, messages.plain(why)).catch((error: unknown) =>
+      log(`could not update the queued DM of ${learner}: ${String(error)}`),
+    );
+    return true;
   }
 
   /**
@@ -326,6 +347,8 @@ export function createSlackBot(options: SlackBotOptions) {
         const held = await currentLab(learner);
         if (held !== undefined) return messages.describeError(conflict(held.id));
         const { title } = await options.api.scenarios.get(command.scenario); // unknown ids stop here
+        // A new start while queued replaces the old wait: one entry per learner.
+        await leaveQueue(learner, 'You left this queue: a newer `/lab start` replaced it.');
         void start(team, user, command.scenario, title, key).catch((error: unknown) =>
           log(`start failed: ${String(error)}`),
         );
@@ -334,7 +357,7 @@ export function createSlackBot(options: SlackBotOptions) {
       case 'status': {
         const lab = await currentLab(learner);
         if (lab !== undefined) return messages.labCard(lab);
-        const queued = waiting.get(learner);
+        const queued = await queue.get(learner);
         return messages.plain(
           queued === undefined
             ? 'You have no lab. `/lab list` shows the scenarios.'
@@ -356,7 +379,8 @@ export function createSlackBot(options: SlackBotOptions) {
         return messages.plain(`:stopwatch: Extended: ${messages.timeLeft(lab.secondsLeft)}.`);
       }
       case 'stop': {
-        if (waiting.delete(learner)) return messages.plain('You left the queue.');
+        if (await leaveQueue(learner, 'You left the queue (`/lab stop`).'))
+          return messages.plain('You left the queue.');
         const lab = await requireLab(learner);
         tracked.delete(learner);
         await options.api.labs.release(lab.id);
@@ -493,13 +517,27 @@ export function createSlackBot(options: SlackBotOptions) {
   });
 
   let timers: NodeJS.Timeout[] = [];
+  const inFlight = new Set<Promise<void>>();
   return {
     app,
     /** Starts listening (HTTP on `port`, or the Socket Mode connection) and the background rounds. */
     async start(port = options.port ?? 3000): Promise<void> {
       await app.start(port);
-      const round = (fn: () => Promise<void>, ms: number) =>
-        setInterval(() => void fn().catch((e: unknown) => log(`background round failed: ${String(e)}`)), ms);
+      // A round still running when the next is due is not started twice.
+      const round = (fn: () => Promise<void>, ms: number) => {
+        let running = false;
+        return setInterval(() => {
+          if (running) return;
+          running = true;
+          const done = fn()
+            .catch((e: unknown) => log(`background round failed: ${String(e)}`))
+            .finally(() => {
+              running = false;
+              inFlight.delete(done);
+            });
+          inFlight.add(done);
+        }, ms);
+      };
       const retryToken = async () => {
         if (notReady !== undefined) await verifyToken();
       };
@@ -513,6 +551,8 @@ export function createSlackBot(options: SlackBotOptions) {
     async stop(): Promise<void> {
       for (const timer of timers) clearInterval(timer);
       await app.stop();
+      // A queue round finishes what it started (a claim under a lease), then the process may go.
+      await Promise.all(inFlight);
     },
     /** One round of queue retries (the timer's work, callable from tests). */
     pollQueue,

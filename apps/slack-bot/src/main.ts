@@ -4,6 +4,7 @@
 //   BREAKFIX_API_URL            the orchestrator, e.g. http://orchestrator.breakfix-system:8080
 //   BREAKFIX_TOKEN              a `bot` token (acts for learners)
 //   BREAKFIX_ADMIN_TOKEN        optional admin token for `/lab admin ...`
+//   BREAKFIX_REDIS_URL          redis://... (the platform's Redis): the wait queue, shared by replicas
 //   SLACK_MODE                  http (default: Slack POSTs to :PORT/slack/events) | socket
 //   SLACK_SIGNING_SECRET        from the app's Basic Information page
 //   SLACK_BOT_TOKEN             xoxb-...
@@ -17,9 +18,11 @@
 
 import { createClient } from '@breakfix/client';
 import { readEnvConfig } from '@breakfix/core';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { createSlackBot } from './create-bot.js';
+import { createRedisWaitQueue } from './wait-queue.js';
 
 const list = z
   .string()
@@ -37,6 +40,7 @@ const env = readEnvConfig(
       BREAKFIX_API_URL: z.url(),
       BREAKFIX_TOKEN: z.string().min(16),
       BREAKFIX_ADMIN_TOKEN: z.string().min(16).optional(),
+      BREAKFIX_REDIS_URL: z.url(),
       SLACK_MODE: z.enum(['http', 'socket']).default('http'),
       SLACK_SIGNING_SECRET: z.string().min(1),
       SLACK_BOT_TOKEN: z.string().startsWith('xoxb-'),
@@ -56,11 +60,13 @@ const env = readEnvConfig(
 );
 
 const logger = pino({ name: 'slack-bot' });
+const redis = new Redis(env.BREAKFIX_REDIS_URL, { maxRetriesPerRequest: 3 });
 const bot = createSlackBot({
   api: createClient({ baseUrl: env.BREAKFIX_API_URL, token: env.BREAKFIX_TOKEN }),
   ...(env.BREAKFIX_ADMIN_TOKEN === undefined
     ? {}
     : { adminApi: createClient({ baseUrl: env.BREAKFIX_API_URL, token: env.BREAKFIX_ADMIN_TOKEN }) }),
+  queue: createRedisWaitQueue({ redis }),
   signingSecret: env.SLACK_SIGNING_SECRET,
   botToken: env.SLACK_BOT_TOKEN,
   mode: env.SLACK_MODE,
@@ -79,6 +85,7 @@ logger.info(`slack bot up (${env.SLACK_MODE} mode${env.SLACK_MODE === 'http' ? `
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     await bot.stop();
+    redis.disconnect();
     process.exit(0);
   });
 }
