@@ -39,8 +39,9 @@ ${fn}_scenarios() {
   done
 }
 
+# No \`emulate -L zsh\` here: it would drop the options compsys runs with (extendedglob, which
+# _describe's patterns need), and every candidate would come out empty.
 ${fn}() {
-  emulate -L zsh
   local cur=\${words[CURRENT]} cmdpath='' catalog=$${fn}_catalog word expect='' i argc=0
   local -a flags commands
 ${body}
