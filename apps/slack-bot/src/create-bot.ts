@@ -550,6 +550,9 @@ export function createSlackBot(options: SlackBotOptions) {
     },
     async stop(): Promise<void> {
       for (const timer of timers) clearInterval(timer);
+      // Bolt's stop() only starts closing the Socket Mode connection; wait for Slack's close frame,
+      // so a shutdown neither cuts an ack off nor leaves the socket's 30 s close timer running.
+      if (receiver instanceof SocketModeReceiver) await receiver.client.disconnect();
       await app.stop();
       // A queue round finishes what it started (a claim under a lease), then the process may go.
       await Promise.all(inFlight);
