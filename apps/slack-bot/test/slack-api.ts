@@ -11,17 +11,126 @@ export interface SlackCall {
   result?: Record<string, unknown>;
   /** For `response_url` calls: the URL path, which names the command answered. */
   path?: string;
+  /** When the call arrived (ms since the epoch). */
+  at?: number;
+}
+
+// Slack's Block Kit limits (https://api.slack.com/reference/block-kit/blocks,
+// https://api.slack.com/reference/block-kit/block-elements#button): what the stand-in refuses.
+const BLOCK_TYPES = new Set([
+  'actions',
+  'context',
+  'divider',
+  'file',
+  'header',
+  'image',
+  'input',
+  'markdown',
+  'rich_text',
+  'section',
+  'video',
+]);
+const TEXT_TYPES = new Set(['plain_text', 'mrkdwn']);
+
+/**
+ * Why Slack would answer `invalid_blocks` to these blocks, one line per mistake (empty: none):
+ * an array of at most `max` objects of known types, section text up to 3000 characters, header
+ * text 150, buttons with plain_text up to 75, action_id up to 255, value up to 2000, url up to 3000.
+ */
+export function blockErrors(blocks: unknown, max: number): string[] {
+  if (blocks === undefined || blocks === '') return [];
+  if (!Array.isArray(blocks)) return ['blocks must be an array'];
+  const errors: string[] = [];
+  if (blocks.length > max) errors.push(`more than ${max} blocks (${blocks.length})`);
+  const text = (at: string, value: unknown, limit: number, types = TEXT_TYPES): void => {
+    const object = value as { type?: unknown; text?: unknown } | undefined;
+    if (typeof object !== 'object' || object === null) {
+      errors.push(`${at} must be a text object`);
+      return;
+    }
+    if (!types.has(String(object.type))) errors.push(`${at}.type must be one of ${[...types].join(', ')}`);
+    if (typeof object.text !== 'string' || object.text.length === 0) {
+      errors.push(`${at}.text must not be empty`);
+      return;
+    }
+    if (object.text.length > limit) errors.push(`${at}.text is longer than ${limit} characters`);
+  };
+  const element = (at: string, value: unknown) => {
+    const e = value as Record<string, unknown>;
+    if (e?.type !== 'button') return;
+    text(`${at}.text`, e.text, 75, new Set(['plain_text']));
+    for (const [field, limit] of [
+      ['action_id', 255],
+      ['value', 2000],
+      ['url', 3000],
+    ] as const) {
+      if (e[field] !== undefined && String(e[field]).length > limit)
+        errors.push(`${at}.${field} is longer than ${limit} characters`);
+    }
+  };
+  for (const [i, value] of blocks.entries()) {
+    const at = `blocks[${i}]`;
+    const block = value as Record<string, unknown>;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      errors.push(`${at} must be an object`);
+      continue;
+    }
+    if (!BLOCK_TYPES.has(String(block.type))) {
+      errors.push(`${at}.type ${JSON.stringify(block.type)} is unknown`);
+      continue;
+    }
+    if (block.block_id !== undefined && String(block.block_id).length > 255)
+      errors.push(`${at}.block_id is longer than 255 characters`);
+    if (block.type === 'section') {
+      if (block.text === undefined && block.fields === undefined) errors.push(`${at} needs text or fields`);
+      if (block.text !== undefined) text(`${at}.text`, block.text, 3000);
+      if (Array.isArray(block.fields)) for (const [j, f] of block.fields.entries()) text(`${at}.fields[${j}]`, f, 2000);
+      if (block.accessory !== undefined) element(`${at}.accessory`, block.accessory);
+    }
+    if (block.type === 'header') text(`${at}.text`, block.text, 150, new Set(['plain_text']));
+    if (block.type === 'actions' || block.type === 'context') {
+      const elements = block.elements;
+      if (!Array.isArray(elements) || elements.length === 0) {
+        errors.push(`${at}.elements must not be empty`);
+        continue;
+      }
+      const limit = block.type === 'actions' ? 25 : 10;
+      if (elements.length > limit) errors.push(`${at} has more than ${limit} elements`);
+      elements.forEach((e, j) => {
+        if (block.type === 'context') {
+          if ((e as { type?: unknown })?.type !== 'image') text(`${at}.elements[${j}]`, e, 3000);
+        } else element(`${at}.elements[${j}]`, e);
+      });
+    }
+  }
+  return errors;
+}
+
+export interface SlackApiOptions {
+  userGroups?: Record<string, string[]>;
+  /** Methods recorded and never answered, as a Slack that accepts connections and then stalls. */
+  hang?: string[];
+  /** The token every method but apps.connections.open needs; others get `invalid_auth`. Default `xoxb-test`. */
+  botToken?: string;
+  /** The token apps.connections.open needs. Default `xapp-test`. */
+  appToken?: string;
+  /** What apps.connections.open hands out: the Socket Mode server's ws:// URL. */
+  socketModeUrl?: () => string;
+  /** Answer the first `times` calls of `method` with 429 `ratelimited` and `Retry-After: retryAfterSeconds`. */
+  rateLimit?: { method: string; times: number; retryAfterSeconds: number };
 }
 
 /**
  * A local stand-in for Slack's Web API (https://api.slack.com/web): POST /api/<method> with a
  * form or JSON body, answered the way Slack answers the methods the bot uses, plus the
- * `response_url` endpoint of slash commands. Every call is recorded. Methods named in `hang` are
- * recorded and never answered, as a Slack that accepts connections and then stalls.
+ * `response_url` endpoint of slash commands. Every call is recorded. Like Slack it refuses a
+ * wrong token (`invalid_auth`), can rate-limit a method (429 with Retry-After) and refuses Block
+ * Kit that Slack would refuse (`invalid_blocks`, see blockErrors).
  */
-export async function startSlackApi(options: { userGroups?: Record<string, string[]>; hang?: string[] } = {}) {
+export async function startSlackApi(options: SlackApiOptions = {}) {
   const calls: SlackCall[] = [];
   let ts = 1_700_000_000;
+  let limited = 0;
   const server: Server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk) => {
@@ -37,13 +146,44 @@ export async function startSlackApi(options: { userGroups?: Record<string, strin
       };
       if (url.pathname.startsWith('/respond/')) {
         calls.push({ method: 'response_url', args, path: url.pathname });
-        reply({ ok: true });
+        const errors = blockErrors(args.blocks, 50);
+        reply(errors.length === 0 ? { ok: true } : { ok: false, error: 'invalid_blocks', errors });
         return;
       }
       const method = url.pathname.replace(/^\/api\//, '');
-      calls.push({ method, args });
+      calls.push({ method, args, at: Date.now() });
       if (options.hang?.includes(method)) return;
+      const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? String(args.token ?? '');
+      const wanted =
+        method === 'apps.connections.open' ? (options.appToken ?? 'xapp-test') : (options.botToken ?? 'xoxb-test');
+      if (token !== wanted) {
+        reply({ ok: false, error: token === '' ? 'not_authed' : 'invalid_auth' });
+        return;
+      }
+      if (options.rateLimit?.method === method && limited < options.rateLimit.times) {
+        limited += 1;
+        const call = calls.at(-1);
+        const payload = { ok: false, error: 'ratelimited' };
+        if (call !== undefined) call.result = payload;
+        response
+          .writeHead(429, {
+            'Content-Type': 'application/json',
+            'Retry-After': String(options.rateLimit.retryAfterSeconds),
+          })
+          .end(JSON.stringify(payload));
+        return;
+      }
+      const blocks = method === 'views.publish' ? (args.view as { blocks?: unknown } | undefined)?.blocks : args.blocks;
+      const errors = blockErrors(blocks, method === 'views.publish' ? 100 : 50);
+      if (errors.length > 0) {
+        reply({ ok: false, error: 'invalid_blocks', errors });
+        return;
+      }
       switch (method) {
+        case 'apps.connections.open':
+          if (options.socketModeUrl === undefined) reply({ ok: false, error: 'not_allowed_token_type' });
+          else reply({ ok: true, url: options.socketModeUrl() });
+          return;
         case 'auth.test':
           reply({
             ok: true,
