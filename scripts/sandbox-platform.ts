@@ -30,6 +30,7 @@ import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../apps/orchestrator/src/wire.js';
 import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js';
 import { createSlackBot } from '../apps/slack-bot/src/create-bot.js';
+import { createRedisWaitQueue } from '../apps/slack-bot/src/wait-queue.js';
 import { DEMO_POOL, SANDBOX_POOLS } from './sandbox-pools.js';
 
 const { values } = parseArgs({
@@ -154,6 +155,7 @@ async function main(): Promise<void> {
     slackBot = createSlackBot({
       api: createClient({ baseUrl: apiUrl, token: botToken }),
       adminApi: createClient({ baseUrl: apiUrl, token: apiToken }),
+      queue: createRedisWaitQueue({ redis: connect() }),
       signingSecret,
       botToken: process.env.SLACK_BOT_TOKEN ?? 'xoxb-sandbox',
       ...(process.env.SLACK_API_URL === undefined ? {} : { slackApiUrl: process.env.SLACK_API_URL }),
