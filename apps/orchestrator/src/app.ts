@@ -168,6 +168,13 @@ export function createApp(deps: AppDeps) {
     })
     .openapi(routes.releaseLab, async (c) => {
       const env = await labFor(c.get('caller'), c.req.valid('param').id);
+      // Releasing ends a claim: a lab nobody claimed stays in its pool (a repeated release, of a
+      // lab releasing or gone, is answered as the first one was).
+      if (env.state !== 'claimed' && env.state !== 'releasing' && env.state !== 'deleted') {
+        throw new ConflictError(`lab ${env.id} is ${env.state}: nobody claimed it, so there is nothing to release`, {
+          hint: 'release the lab a learner holds (GET /v1/learners/{learner}/lab names it)',
+        });
+      }
       return c.json(await labs.release(env.id), 200);
     })
     .openapi(routes.terminalLink, async (c) => {

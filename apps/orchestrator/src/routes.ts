@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { IDEMPOTENCY_KEY_FORMAT } from './http/idempotency.js';
 import {
   CheckResult,
   ClaimBody,
@@ -8,6 +9,7 @@ import {
   KeyBody,
   KeyResult,
   Lab,
+  LearnerName,
   PoolStatus,
   Problem,
   ScenarioDetail,
@@ -39,14 +41,44 @@ const LabId = z.object({
     .min(1)
     .openapi({ param: { name: 'id', in: 'path' }, example: 'e1a2b3c4d5' }),
 });
-const Learner = z.object({
-  learner: z
+const ScenarioId = z.object({
+  id: z
     .string()
-    .regex(/^[A-Za-z0-9._@-]{1,64}$/)
-    .openapi({ param: { name: 'learner', in: 'path' }, example: 'U024BE7LH' }),
+    .min(1)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'kubelet-stopped' }),
 });
+const Learner = z.object({
+  learner: LearnerName.openapi({ param: { name: 'learner', in: 'path' }, example: 'U024BE7LH' }),
+});
+const IdempotencyKey = z
+  .string()
+  .min(16)
+  .max(200)
+  .regex(IDEMPOTENCY_KEY_FORMAT, '16 to 200 printable characters without spaces')
+  .optional()
+  .openapi({
+    description:
+      'Makes a retried claim return the first result instead of claiming again: 16 to 200 printable ASCII characters without spaces (a random UUID). Kept 24 hours.',
+    example: '6f1c2a7e-0b3d-4a8e-9c51-2d7f8e9a0b1c',
+  });
+
+/** A claim's follow-ups, for clients and fuzzers that walk the API: the lab's id is `lab.id` of the answer. */
+const labLink = (operationId: string, description: string) => ({
+  operationId,
+  parameters: { id: '$response.body#/lab/id' },
+  description,
+});
+const claimLinks = {
+  GetLab: labLink('getLab', 'the claimed lab'),
+  ReleaseLab: labLink('releaseLab', 'release the claimed lab'),
+  CheckLab: labLink('checkLab', "run the scenario's check on it"),
+  NextHint: labLink('nextHint', 'reveal its next hint'),
+  ExtendLab: labLink('extendLab', 'push its expiry out'),
+  TerminalLink: labLink('terminalLink', 'a one-time link to its browser terminal'),
+};
 
 export const listScenarios = createRoute({
+  operationId: 'listScenarios',
   method: 'get',
   path: '/v1/scenarios',
   tags: ['scenarios'],
@@ -56,16 +88,18 @@ export const listScenarios = createRoute({
 });
 
 export const getScenario = createRoute({
+  operationId: 'getScenario',
   method: 'get',
   path: '/v1/scenarios/{id}',
   tags: ['scenarios'],
   summary: 'One scenario: its brief, limits and number of hints',
   security,
-  request: { params: LabId },
+  request: { params: ScenarioId },
   responses: { 200: json(ScenarioDetail, 'the scenario'), 404: problem('no such scenario'), ...common },
 });
 
 export const listPools = createRoute({
+  operationId: 'listPools',
   method: 'get',
   path: '/v1/pools',
   tags: ['pools'],
@@ -75,6 +109,7 @@ export const listPools = createRoute({
 });
 
 export const claimLab = createRoute({
+  operationId: 'claimLab',
   method: 'post',
   path: '/v1/labs',
   tags: ['labs'],
@@ -83,11 +118,11 @@ export const claimLab = createRoute({
     "Takes a ready lab of the scenario's pool, installs the learner's key (registered, given, or a fresh ed25519 pair returned once as privateKey), applies the scenario's break and answers with SSH connection details. Send an Idempotency-Key (a random UUID) so a retried request returns the first result instead of claiming again.",
   security,
   request: {
-    headers: z.object({ 'idempotency-key': z.string().optional() }),
+    headers: z.object({ 'idempotency-key': IdempotencyKey }),
     body: { content: { 'application/json': { schema: ClaimBody } }, required: true },
   },
   responses: {
-    201: json(ClaimResult, 'the lab and how to log in'),
+    201: { ...json(ClaimResult, 'the lab and how to log in'), links: claimLinks },
     404: problem('no such scenario'),
     409: problem('the learner already holds a lab (labId names it), or the Idempotency-Key was used differently'),
     502: problem('the lab could not be prepared; it was discarded, claim again'),
@@ -97,6 +132,7 @@ export const claimLab = createRoute({
 });
 
 export const getLab = createRoute({
+  operationId: 'getLab',
   method: 'get',
   path: '/v1/labs/{id}',
   tags: ['labs'],
@@ -107,6 +143,7 @@ export const getLab = createRoute({
 });
 
 export const checkLab = createRoute({
+  operationId: 'checkLab',
   method: 'post',
   path: '/v1/labs/{id}/check',
   tags: ['labs'],
@@ -122,6 +159,7 @@ export const checkLab = createRoute({
 });
 
 export const nextHint = createRoute({
+  operationId: 'nextHint',
   method: 'post',
   path: '/v1/labs/{id}/hints',
   tags: ['labs'],
@@ -137,6 +175,7 @@ export const nextHint = createRoute({
 });
 
 export const extendLab = createRoute({
+  operationId: 'extendLab',
   method: 'post',
   path: '/v1/labs/{id}/extend',
   tags: ['labs'],
@@ -152,16 +191,23 @@ export const extendLab = createRoute({
 });
 
 export const releaseLab = createRoute({
+  operationId: 'releaseLab',
   method: 'delete',
   path: '/v1/labs/{id}',
   tags: ['labs'],
   summary: 'Release a lab: the key is removed and the NodePort closed at once; teardown follows',
   security,
   request: { params: LabId },
-  responses: { 200: json(Lab, 'the lab, releasing'), 404: problem('no such lab'), ...common },
+  responses: {
+    200: json(Lab, 'the lab, releasing (again for a lab already released)'),
+    404: problem('no such lab'),
+    409: problem('nobody claimed the lab: it is still in its pool'),
+    ...common,
+  },
 });
 
 export const terminalLink = createRoute({
+  operationId: 'terminalLink',
   method: 'post',
   path: '/v1/labs/{id}/terminal-link',
   tags: ['labs'],
@@ -179,6 +225,7 @@ export const terminalLink = createRoute({
 });
 
 export const currentLab = createRoute({
+  operationId: 'currentLab',
   method: 'get',
   path: '/v1/learners/{learner}/lab',
   tags: ['learners'],
@@ -189,6 +236,7 @@ export const currentLab = createRoute({
 });
 
 export const registerKey = createRoute({
+  operationId: 'registerKey',
   method: 'put',
   path: '/v1/learners/{learner}/ssh-key',
   tags: ['learners'],
@@ -199,6 +247,7 @@ export const registerKey = createRoute({
 });
 
 export const adminLabs = createRoute({
+  operationId: 'adminLabs',
   method: 'get',
   path: '/v1/admin/labs',
   tags: ['admin'],
@@ -213,6 +262,7 @@ export const adminLabs = createRoute({
 });
 
 export const forceRelease = createRoute({
+  operationId: 'forceRelease',
   method: 'post',
   path: '/v1/admin/labs/{id}/release',
   tags: ['admin'],

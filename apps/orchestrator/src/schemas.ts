@@ -1,7 +1,11 @@
 import { z } from '@hono/zod-openapi';
+import { PUBLIC_KEY_KINDS, PUBLIC_KEY_LINE } from './public-key-pattern.js';
 
 // The API's shapes: the OpenAPI document, the request validation and the typed client all come
 // from these, so they cannot drift apart.
+
+/** A moment, as ISO 8601 in UTC (`Date.toISOString()`). */
+const Instant = z.string().openapi({ format: 'date-time', example: '2026-12-01T09:30:00.000Z' });
 
 export const Problem = z
   .object({
@@ -102,8 +106,8 @@ export const Lab = z
     state: z.enum(['provisioning', 'ready', 'claimed', 'releasing', 'failed', 'deleted']),
     learner: z.string().nullable(),
     scenario: z.string().nullable(),
-    claimedAt: z.string().nullable(),
-    expiresAt: z.string().nullable(),
+    claimedAt: Instant.nullable(),
+    expiresAt: Instant.nullable(),
     secondsLeft: z.number().int().nullable(),
     hintsRevealed: z.number().int(),
     hintsTotal: z.number().int(),
@@ -114,33 +118,55 @@ export const Lab = z
      * Set while the lab sits idle and its learner has been warned: it is released at `releaseAt`
      * (ISO 8601) unless they use it (SSH, browser terminal) or extend it. Null otherwise.
      */
-    idle: z.object({ warnedAt: z.string(), releaseAt: z.string() }).nullable(),
+    idle: z.object({ warnedAt: Instant, releaseAt: Instant }).nullable(),
     /** Why and when a claimed lab ended, said for the learner; null while it runs. */
     ended: z
-      .object({ reason: z.enum(['released', 'expired', 'idle', 'lost']), at: z.string(), message: z.string() })
+      .object({ reason: z.enum(['released', 'expired', 'idle', 'lost']), at: Instant, message: z.string() })
       .nullable(),
   })
   .openapi('Lab');
 
 export const ClaimResult = z.object({ lab: Lab, connection: ClaimConnection }).openapi('ClaimResult');
 
+/** A learner's name, as tokens and learners are named (letters, digits and . _ @ -, at most 64). */
+export const LearnerName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ -, at most 64');
+
+/**
+ * One OpenSSH public key line, as `~/.ssh/id_ed25519.pub` holds it. The pattern is exact: a line
+ * it accepts decodes as a key of its type (public-key-pattern.ts), so the document says all there
+ * is to say about an acceptable key.
+ */
+export const PublicKeyLine = z
+  .string()
+  .regex(PUBLIC_KEY_LINE, {
+    error: (issue) =>
+      String(issue.input).includes('PRIVATE KEY')
+        ? 'that is a private key: never share it; send the .pub file (e.g. `cat ~/.ssh/id_ed25519.pub`)'
+        : `not one OpenSSH public key line of a kind breakfix takes: ${PUBLIC_KEY_KINDS}, then an optional comment`,
+  })
+  .openapi({
+    description: `One OpenSSH public key line (the .pub file): ${PUBLIC_KEY_KINDS}, then an optional comment.`,
+    example: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ada@laptop',
+  });
+
 export const ClaimBody = z
   .object({
     /** Whom the lab is for. Defaults to the caller's own name; only bot and admin may name someone else. */
-    learner: z
-      .string()
-      .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'letters, digits and . _ @ -, at most 64')
-      .optional(),
+    learner: LearnerName.optional(),
     scenario: z.string().min(1),
-    /** One OpenSSH public key line; without it (and without a registered key) a key pair is generated. */
-    publicKey: z.string().optional(),
+    /** Without it (and without a registered key) a key pair is generated. */
+    publicKey: PublicKeyLine.optional(),
   })
   .openapi('ClaimRequest');
 
 export const ExtendBody = z.object({ minutes: z.number().int().min(1).max(120).default(15) }).openapi('ExtendRequest');
 
 export const CheckResult = z
-  .object({ solved: z.boolean(), feedback: z.array(z.string()), checkedAt: z.string() })
+  .object({ solved: z.boolean(), feedback: z.array(z.string()), checkedAt: Instant })
   .openapi('CheckResult');
 
 export const HintResult = z
@@ -150,16 +176,16 @@ export const HintResult = z
 export const TerminalLink = z
   .object({
     /** Opens the lab's browser terminal once, in one browser, as the lab's learner. */
-    url: z.string().openapi({ example: 'https://labs.example.com/labs/e1a2b3c4d5/terminal?link=…' }),
+    url: z.string().openapi({ format: 'uri', example: 'https://labs.example.com/labs/e1a2b3c4d5/terminal?link=…' }),
     /** The link must be opened before this (ISO 8601); afterwards ask for a new one. */
-    expiresAt: z.string(),
+    expiresAt: Instant,
   })
   .openapi('TerminalLink', {
     description:
       "A one-time link to the lab's browser terminal. Opening it sets a session cookie scoped to that lab's terminal; a second opening is refused.",
   });
 
-export const KeyBody = z.object({ publicKey: z.string().min(1) }).openapi('RegisterKeyRequest');
+export const KeyBody = z.object({ publicKey: PublicKeyLine }).openapi('RegisterKeyRequest');
 export const KeyResult = z.object({ learner: z.string(), fingerprint: z.string() }).openapi('RegisteredKey');
 
 export type ProblemBody = z.infer<typeof Problem>;

@@ -72,7 +72,19 @@ describe('methods', () => {
       ['PATCH', '/v1/learners/ada/ssh-key', 'PUT'],
       ['DELETE', '/v1/admin/labs/e-any/release', 'POST'],
       ['OPTIONS', '/v1/pools', 'GET, HEAD'],
+      ['GET', '/v1/labs/e-any/terminal-link', 'POST'],
+      ['DELETE', '/v1/labs/e-any/hints', 'POST'],
+      ['GET', '/v1/labs/e-any/extend', 'POST'],
+      ['POST', '/v1/learners/ada/lab', 'GET, HEAD'],
+      ['PUT', '/v1/admin/labs', 'GET, HEAD'],
       ['POST', '/healthz', 'GET, HEAD'],
+      ['POST', '/readyz', 'GET, HEAD'],
+      ['DELETE', '/metrics', 'GET, HEAD'],
+      ['POST', '/openapi.json', 'GET, HEAD'],
+      ['POST', '/docs', 'GET, HEAD'],
+      ['POST', '/admin', 'GET, HEAD'],
+      ['DELETE', '/admin/login', 'GET, HEAD, POST'],
+      ['POST', '/labs/e-any/terminal', 'GET, HEAD'],
     ];
     for (const [method, path, allow] of cases) {
       const response = await call(app, method, path, { token: admin.token });
@@ -386,6 +398,30 @@ describe('a claimed lab', () => {
       404,
       'not_found',
     );
+  });
+});
+
+describe('releasing', () => {
+  test('a lab nobody claimed is not released: 409, and it stays ready in its pool', async () => {
+    // Given a pool with one ready lab (a platform of its own: the other tests claim theirs)
+    const own = await startPlatform({ ready: 1 });
+    try {
+      const { labs } = (await (
+        await call(own.app, 'GET', '/v1/admin/labs?state=ready', { token: admin.token })
+      ).json()) as { labs: { id: string }[] };
+      const ready = labs[0] ?? assert.fail('the pool has a ready lab');
+      // When someone releases it
+      const refused = await problem(
+        await call(own.app, 'DELETE', `/v1/labs/${ready.id}`, { token: bot.token }),
+        409,
+        'conflict',
+      );
+      // Then they hear why, and the lab stays where it was for the next claim
+      assert.match(String(refused.detail), /is ready: nobody claimed it/);
+      assert.equal((await own.store.get(ready.id)).state, 'ready');
+    } finally {
+      await own.queues.close();
+    }
   });
 });
 

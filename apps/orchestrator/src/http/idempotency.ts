@@ -20,7 +20,8 @@ interface Stored {
   data?: string;
 }
 
-const KEY_FORMAT = /^[\x21-\x7e]{16,200}$/;
+/** What an Idempotency-Key may be: 16 to 200 printable ASCII characters, no spaces (the OpenAPI document declares it). */
+export const IDEMPOTENCY_KEY_FORMAT = /^[\x21-\x7e]{16,200}$/;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
@@ -42,7 +43,7 @@ export function createIdempotency(options: IdempotencyOptions) {
     request: unknown,
     work: () => Promise<T>,
   ): Promise<{ result: T; replayed: boolean }> {
-    if (!KEY_FORMAT.test(key)) {
+    if (!IDEMPOTENCY_KEY_FORMAT.test(key)) {
       throw new InvalidInputError('Idempotency-Key: 16 to 200 printable characters without spaces', {
         hint: 'use a fresh random UUID per intended claim',
       });
