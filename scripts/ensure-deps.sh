@@ -55,4 +55,5 @@ fi
 
 [[ ${1:-} == --packages-only ]] && exit 0
 bash "$here/../infra/nca/install.sh" | tail -n 2 | head -n 1
+bash "$here/install-schemathesis.sh" | tail -n 2 | head -n 1
 bash "$here/../infra/testbin/build.sh"
