@@ -28,11 +28,17 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: Problem } },
   description,
 });
+const retryAfter = (description: string) => ({
+  'Retry-After': { description: `Seconds ${description}`, schema: { type: 'integer' as const, minimum: 1 } },
+});
 const common = {
   400: problem('malformed request: `errors` names the fields'),
   401: problem('missing or unknown bearer token'),
   403: problem("the token's role may not do this"),
-  429: problem('the learner made too many requests; see Retry-After'),
+  429: {
+    ...problem('the learner made too many requests; see Retry-After'),
+    headers: retryAfter('until the next request is allowed'),
+  },
 };
 const security = [{ bearer: [] }];
 const LabId = z.object({
@@ -122,11 +128,24 @@ export const claimLab = createRoute({
     body: { content: { 'application/json': { schema: ClaimBody } }, required: true },
   },
   responses: {
-    201: { ...json(ClaimResult, 'the lab and how to log in'), links: claimLinks },
+    201: {
+      ...json(ClaimResult, 'the lab and how to log in'),
+      headers: {
+        Location: { description: 'The lab: /v1/labs/{id}', schema: { type: 'string' as const } },
+        'Idempotent-Replayed': {
+          description: 'true when this is the stored answer to an earlier request with the same Idempotency-Key',
+          schema: { type: 'string' as const, enum: ['true'] },
+        },
+      },
+      links: claimLinks,
+    },
     404: problem('no such scenario'),
     409: problem('the learner already holds a lab (labId names it), or the Idempotency-Key was used differently'),
     502: problem('the lab could not be prepared; it was discarded, claim again'),
-    503: problem('no ready lab: queuePosition and provisioning say where the learner stands; see Retry-After'),
+    503: {
+      ...problem('no ready lab: queuePosition and provisioning say where the learner stands; see Retry-After'),
+      headers: retryAfter('before asking again'),
+    },
     ...common,
   },
 });

@@ -48,6 +48,27 @@ describe('probes, OpenAPI and metrics', () => {
       '/v1/scenarios',
       '/v1/scenarios/{id}',
     ]);
+    // A claim links to the lab's operations, by operations the document has, through the lab's id
+    const full = doc as unknown as {
+      paths: Record<string, Record<string, { operationId: string; responses: Record<string, { links?: object }> }>>;
+    };
+    const operationIds = Object.values(full.paths).flatMap((methods) =>
+      Object.values(methods).map((o) => o.operationId),
+    );
+    const links = (full.paths['/v1/labs']?.post?.responses['201']?.links ?? {}) as Record<
+      string,
+      { operationId: string; parameters: Record<string, string> }
+    >;
+    assert.deepEqual(
+      Object.values(links)
+        .map((l) => l.operationId)
+        .sort(),
+      ['checkLab', 'extendLab', 'getLab', 'nextHint', 'releaseLab', 'terminalLink'],
+    );
+    for (const link of Object.values(links)) {
+      assert.ok(operationIds.includes(link.operationId), `${link.operationId} is an operation of the document`);
+      assert.deepEqual(link.parameters, { id: '$response.body#/lab/id' });
+    }
     const docs = await (await call(app, 'GET', '/docs')).text();
     assert.match(docs, /POST<\/code> <code>\/v1\/labs<\/code>/);
     await problem(await call(app, 'GET', '/v2/nothing'), 404, 'not_found');
