@@ -128,6 +128,7 @@ test('pool worker, orchestrator and Slack bot start from their environment, serv
     PORT: String(botPort),
     BREAKFIX_API_URL: apiUrl,
     BREAKFIX_TOKEN: botToken,
+    BREAKFIX_REDIS_URL: sandbox.redisUrl,
     SLACK_SIGNING_SECRET: secret,
     SLACK_BOT_TOKEN: 'xoxb-entrypoint-test',
     SLACK_API_URL: slack.apiUrl,
