@@ -1,8 +1,17 @@
 #!/bin/bash
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-sed -i 's#--enable-admission-plugins=NodeRestriction,AlwaysPullImages$#--enable-admission-plugins=NodeRestriction#' \
-  /etc/kubernetes/manifests/kube-apiserver.yaml
+manifest=/etc/kubernetes/manifests/kube-apiserver.yaml
+staged=/etc/kubernetes/kube-apiserver.yaml.solving
+# Edited out of the kubelet's sight, so it stops the broken API server before it starts the fixed
+# one: edited in place just after a kubelet restart, the kubelet was seen on a real lab to keep the
+# broken pod running for minutes with the fixed one waiting behind it.
+if [[ -f $manifest ]]; then
+  mv "$manifest" "$staged"
+  timeout 180 bash -c 'while crictl ps -q --name "^kube-apiserver$" | grep -q .; do sleep 2; done'
+fi
+sed -i 's#--enable-admission-plugins=NodeRestriction,AlwaysPullImages$#--enable-admission-plugins=NodeRestriction#' "$staged"
+mv "$staged" "$manifest"
 # The kubelet restarts the API server from its manifest; wait until a new pod keeps its policy
 # (a server-side dry run: admission runs, nothing is created).
 deadline=$((SECONDS + 540))

@@ -1,6 +1,16 @@
 #!/bin/bash
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-sed -i 's#--client-ca-file=/etc/kubernetes/pki/ca-2027.crt$#--client-ca-file=/etc/kubernetes/pki/ca.crt#' /etc/kubernetes/manifests/kube-apiserver.yaml
+manifest=/etc/kubernetes/manifests/kube-apiserver.yaml
+staged=/etc/kubernetes/kube-apiserver.yaml.solving
+# Edited out of the kubelet's sight, so it stops the broken API server before it starts the fixed
+# one: edited in place just after a kubelet restart, the kubelet was seen on a real lab to keep the
+# broken pod running for minutes with the fixed one waiting behind it.
+if [[ -f $manifest ]]; then
+  mv "$manifest" "$staged"
+  timeout 180 bash -c 'while crictl ps -q --name "^kube-apiserver$" | grep -q .; do sleep 2; done'
+fi
+sed -i 's#--client-ca-file=/etc/kubernetes/pki/ca-2027.crt$#--client-ca-file=/etc/kubernetes/pki/ca.crt#' "$staged"
+mv "$staged" "$manifest"
 # The API server restarts from its manifest; wait until it answers (seconds on KVM, minutes emulated).
 timeout 540 bash -c "until kubectl get --raw=/readyz >/dev/null 2>&1; do sleep 3; done"
