@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { deleteLabs, simulatedLabs } from '../../../packages/pool/test/simulated-labs.js';
 import { createPoolWorker } from '../src/create-pool-worker.js';
 
+class LabBootFailed extends Error {}
+
 const connections: Redis[] = [];
 after(() => {
   for (const connection of connections) connection.disconnect();
@@ -39,10 +41,21 @@ test('a lab that loses a VMI: ready, it is failed, torn down and replaced; claim
     await worker.tick();
     const [ready, held] = await waitFor(
       async () => {
-        const labs = (await store.list()).filter((e) => e.state === 'ready');
+        const all = await store.list();
+        // A failed boot is not replaced until the next tick, so waiting on would only time out:
+        // end the wait with the provisioner's own reason.
+        if (all.some((e) => e.state === 'failed')) {
+          throw new LabBootFailed(`a lab failed to boot: ${JSON.stringify(await store.poolFailures())}`);
+        }
+        const labs = all.filter((e) => e.state === 'ready');
         return labs.length === 2 ? labs : undefined;
       },
-      { what: 'two ready labs', timeoutMs: 240_000, intervalMs: 200 },
+      {
+        what: 'two ready labs',
+        timeoutMs: 260_000, // the provisioner's own deadlines (VMs running, then ready) plus a margin
+        intervalMs: 200,
+        isFinal: (error) => error instanceof LabBootFailed,
+      },
     );
     assert.ok(ready && held);
     assert.deepEqual(Object.keys(ready.vmis ?? {}).sort(), ['cp', 'w1'], 'the checked boot is recorded');

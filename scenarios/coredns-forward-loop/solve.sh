@@ -1,0 +1,7 @@
+#!/bin/bash
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+sed -i 's#^resolvConf: .*#resolvConf: /run/systemd/resolve/resolv.conf#' /var/lib/kubelet/config.yaml
+systemctl restart kubelet
+timeout 120 bash -c 'until kubectl -n kube-system delete pod -l k8s-app=kube-dns --wait=false >/dev/null 2>&1; do sleep 3; done'
+kubectl -n kube-system rollout status deploy coredns --timeout=300s

@@ -1,0 +1,8 @@
+#!/bin/bash
+set -euo pipefail
+sed -i '/10250/d' /etc/nftables-hardening.conf
+systemctl restart node-hardening.service
+if nft list table inet hardening | grep -q 10250; then
+  echo "the kubelet rule is still loaded" >&2
+  exit 1
+fi
