@@ -258,6 +258,33 @@ redis.call('ZADD', KEYS[6], now, learner)
 return {'empty', redis.call('ZRANK', KEYS[3], learner) + 1, redis.call('SCARD', KEYS[4])}
 `;
 
+/**
+ * The Redis keys the store writes under `prefix`, in one place: the store, its Lua scripts' callers
+ * and anything that checks the store's keys against its records (test/redis-kill.test.ts) agree.
+ */
+export function environmentKeys(prefix = 'breakfix:') {
+  return {
+    /** HASH of one environment record. */
+    env: (id: string) => `${prefix}env:${id}`,
+    /** ZSET of a pool's ready environment ids, by when they became ready. */
+    ready: (pool: string) => `${prefix}pool:${pool}:ready`,
+    /** ZSET of learners queued for a pool, by arrival number. */
+    waiting: (pool: string) => `${prefix}pool:${pool}:waiting`,
+    /** Counter handing out the arrival numbers of `waiting`. */
+    waitingSeq: (pool: string) => `${prefix}pool:${pool}:waiting:seq`,
+    /** ZSET of when each queued learner last asked. */
+    waitingSeen: (pool: string) => `${prefix}pool:${pool}:waiting:seen`,
+    /** SET of a pool's environment ids being provisioned. */
+    provisioning: (pool: string) => `${prefix}pool:${pool}:provisioning`,
+    /** STRING: the id of the environment a learner holds. */
+    learner: (learner: string) => `${prefix}learner:${learner}`,
+    /** HASH pool -> the pool worker's latest plan (JSON). */
+    poolPlans: `${prefix}pool-plans`,
+    /** HASH pool -> the latest failed provision (JSON). */
+    poolFailures: `${prefix}pool-failures`,
+  };
+}
+
 export interface EnvironmentStoreOptions {
   redis: Redis;
   /** Key prefix. Default `breakfix:`. */
@@ -277,15 +304,16 @@ export interface EnvironmentStoreOptions {
  */
 export class EnvironmentStore {
   readonly #redis: Redis;
-  readonly #prefix: string;
+  readonly #keys: ReturnType<typeof environmentKeys>;
   readonly #now: () => number;
   readonly #eventsPrefix: string;
 
   constructor(options: EnvironmentStoreOptions) {
     this.#redis = options.redis;
-    this.#prefix = options.prefix ?? 'breakfix:';
+    const prefix = options.prefix ?? 'breakfix:';
+    this.#keys = environmentKeys(prefix);
     this.#now = options.now ?? Date.now;
-    this.#eventsPrefix = options.eventsPrefix ?? this.#prefix.replace(/:$/, '');
+    this.#eventsPrefix = options.eventsPrefix ?? prefix.replace(/:$/, '');
   }
 
   /**
@@ -305,34 +333,28 @@ export class EnvironmentStore {
     );
   }
 
-  #env = (id: string) => `${this.#prefix}env:${id}`;
-  #ready = (pool: string) => `${this.#prefix}pool:${pool}:ready`;
-  #waiting = (pool: string) => `${this.#prefix}pool:${pool}:waiting`;
-  #provisioning = (pool: string) => `${this.#prefix}pool:${pool}:provisioning`;
-  #learner = (learner: string) => `${this.#prefix}learner:${learner}`;
-
   /** Records a new environment as provisioning. Idempotent: an existing id is left as it is. */
   async create(input: { id: string; pool: string; namespace: string }): Promise<Environment> {
     const now = this.#now();
-    const created = await this.#redis.hsetnx(this.#env(input.id), 'id', input.id);
+    const created = await this.#redis.hsetnx(this.#keys.env(input.id), 'id', input.id);
     if (created === 1) {
       await this.#redis
         .multi()
-        .hset(this.#env(input.id), {
+        .hset(this.#keys.env(input.id), {
           pool: input.pool,
           namespace: input.namespace,
           state: 'provisioning',
           createdAt: now,
           updatedAt: now,
         })
-        .sadd(this.#provisioning(input.pool), input.id)
+        .sadd(this.#keys.provisioning(input.pool), input.id)
         .exec();
     }
     return await this.get(input.id);
   }
 
   async get(id: string): Promise<Environment> {
-    const fields = await this.#redis.hgetall(this.#env(id));
+    const fields = await this.#redis.hgetall(this.#keys.env(id));
     if (fields.id === undefined) throw new NotFoundError(`no environment ${id}`);
     return parseEnvironment(fields);
   }
@@ -351,10 +373,10 @@ export class EnvironmentStore {
       const state = (await this.#redis.eval(
         MOVE,
         4,
-        this.#env(id),
-        this.#ready(env.pool),
-        this.#learner(env.learner ?? '-'),
-        this.#provisioning(env.pool),
+        this.#keys.env(id),
+        this.#keys.ready(env.pool),
+        this.#keys.learner(env.learner ?? '-'),
+        this.#keys.provisioning(env.pool),
         event,
         this.#now(),
         reason,
@@ -385,10 +407,10 @@ export class EnvironmentStore {
     const [outcome, value] = (await this.#redis.eval(
       EXPIRE,
       4,
-      this.#env(id),
-      this.#ready(env.pool),
-      this.#learner(env.learner ?? '-'),
-      this.#provisioning(env.pool),
+      this.#keys.env(id),
+      this.#keys.ready(env.pool),
+      this.#keys.learner(env.learner ?? '-'),
+      this.#keys.provisioning(env.pool),
       now,
     )) as [string, string | undefined];
     if (outcome === 'expired') {
@@ -406,12 +428,12 @@ export class EnvironmentStore {
    * come back. False when the lab is no longer claimed.
    */
   async warnIdle(id: string, warning: { warnedAt: number; releaseAt: number }): Promise<boolean> {
-    return (await this.#redis.eval(WARN_IDLE, 1, this.#env(id), warning.warnedAt, warning.releaseAt)) === 1;
+    return (await this.#redis.eval(WARN_IDLE, 1, this.#keys.env(id), warning.warnedAt, warning.releaseAt)) === 1;
   }
 
   /** Withdraws an idle warning (the learner came back). */
   async clearIdleWarning(id: string): Promise<void> {
-    await this.#redis.hdel(this.#env(id), 'idleWarnedAt', 'idleReleaseAt');
+    await this.#redis.hdel(this.#keys.env(id), 'idleWarnedAt', 'idleReleaseAt');
   }
 
   /**
@@ -431,10 +453,10 @@ export class EnvironmentStore {
     const [outcome, value] = (await this.#redis.eval(
       RELEASE_IDLE,
       5,
-      this.#env(id),
-      this.#ready(env.pool),
-      this.#learner(env.learner ?? '-'),
-      this.#provisioning(env.pool),
+      this.#keys.env(id),
+      this.#keys.ready(env.pool),
+      this.#keys.learner(env.learner ?? '-'),
+      this.#keys.provisioning(env.pool),
       input.activityKey,
       input.now ?? this.#now(),
       input.idleMs,
@@ -456,17 +478,17 @@ export class EnvironmentStore {
     const [outcome, first, second] = (await this.#redis.eval(
       CLAIM,
       6,
-      this.#ready(input.pool),
-      this.#learner(input.learner),
-      this.#waiting(input.pool),
-      this.#provisioning(input.pool),
-      `${this.#waiting(input.pool)}:seq`,
-      `${this.#waiting(input.pool)}:seen`,
+      this.#keys.ready(input.pool),
+      this.#keys.learner(input.learner),
+      this.#keys.waiting(input.pool),
+      this.#keys.provisioning(input.pool),
+      this.#keys.waitingSeq(input.pool),
+      this.#keys.waitingSeen(input.pool),
       input.learner,
       input.scenario,
       this.#now(),
       input.ttlMs,
-      `${this.#prefix}env:`,
+      this.#keys.env(''),
     )) as [string, string | number, number | undefined];
     if (outcome === 'held') throw new LearnerHasLabError(input.learner, String(first));
     if (outcome === 'empty') throw new PoolExhaustedError(input.pool, Number(first), Number(second ?? 0));
@@ -479,7 +501,7 @@ export class EnvironmentStore {
    */
   async extend(id: string, byMs: number, maxTotalMs: number): Promise<number> {
     try {
-      const [outcome, at] = (await this.#redis.eval(EXTEND, 1, this.#env(id), this.#now(), byMs, maxTotalMs)) as [
+      const [outcome, at] = (await this.#redis.eval(EXTEND, 1, this.#keys.env(id), this.#now(), byMs, maxTotalMs)) as [
         string,
         string,
       ];
@@ -496,44 +518,44 @@ export class EnvironmentStore {
 
   /** Records the pool worker's latest plan for a pool (read by the API and the dashboard). */
   async setPoolPlan(pool: string, plan: PoolPlanStatus): Promise<void> {
-    await this.#redis.hset(`${this.#prefix}pool-plans`, pool, JSON.stringify(plan));
+    await this.#redis.hset(this.#keys.poolPlans, pool, JSON.stringify(plan));
   }
 
   /** The pool worker's latest plan per pool. */
   async poolPlans(): Promise<Record<string, PoolPlanStatus>> {
-    const fields = await this.#redis.hgetall(`${this.#prefix}pool-plans`);
+    const fields = await this.#redis.hgetall(this.#keys.poolPlans);
     return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolPlanStatus]));
   }
 
   /** Records why a pool's provision failed (the latest one per pool is kept). */
   async recordPoolFailure(pool: string, failure: PoolFailure): Promise<void> {
-    await this.#redis.hset(`${this.#prefix}pool-failures`, pool, JSON.stringify(failure));
+    await this.#redis.hset(this.#keys.poolFailures, pool, JSON.stringify(failure));
   }
 
   /** The latest failed provision per pool. */
   async poolFailures(): Promise<Record<string, PoolFailure>> {
-    const fields = await this.#redis.hgetall(`${this.#prefix}pool-failures`);
+    const fields = await this.#redis.hgetall(this.#keys.poolFailures);
     return Object.fromEntries(Object.entries(fields).map(([pool, json]) => [pool, JSON.parse(json) as PoolFailure]));
   }
 
   /** Marks a lab for an operator's attention, with why (shown on the dashboard and in the API). */
   async flagAttention(id: string, reason: string): Promise<void> {
-    await this.#redis.hset(this.#env(id), 'attention', JSON.stringify({ reason, at: this.#now() }));
+    await this.#redis.hset(this.#keys.env(id), 'attention', JSON.stringify({ reason, at: this.#now() }));
   }
 
   /** Records how the learner reaches a claimed lab. */
   async setAccess(id: string, access: LabAccessDetails): Promise<void> {
-    await this.#redis.hset(this.#env(id), 'access', JSON.stringify(access));
+    await this.#redis.hset(this.#keys.env(id), 'access', JSON.stringify(access));
   }
 
   /** Records the uid of each node's VMI, the boot this environment was checked on. */
   async setVmis(id: string, vmis: Record<string, string>): Promise<void> {
-    await this.#redis.hset(this.#env(id), 'vmis', JSON.stringify(vmis));
+    await this.#redis.hset(this.#keys.env(id), 'vmis', JSON.stringify(vmis));
   }
 
   /** Records the nodes' SSH host public keys, which every later SSH connection pins. */
   async setHostKeys(id: string, hostKeys: Record<string, string>): Promise<void> {
-    await this.#redis.hset(this.#env(id), 'hostKeys', JSON.stringify(hostKeys));
+    await this.#redis.hset(this.#keys.env(id), 'hostKeys', JSON.stringify(hostKeys));
   }
 
   /** Every environment record (SCAN, then one pipelined read). */
@@ -541,7 +563,7 @@ export class EnvironmentStore {
     const keys: string[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', `${this.#prefix}env:*`, 'COUNT', 1000);
+      const [next, batch] = await this.#redis.scan(cursor, 'MATCH', this.#keys.env('*'), 'COUNT', 1000);
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
@@ -556,30 +578,30 @@ export class EnvironmentStore {
 
   /** The environment a learner holds, if any. */
   async heldBy(learner: string): Promise<Environment | undefined> {
-    const id = await this.#redis.get(this.#learner(learner));
+    const id = await this.#redis.get(this.#keys.learner(learner));
     return id === null ? undefined : await this.get(id);
   }
 
   /** Learners queued for a pool (each asked within the last `pruneWaiting` window). */
   async waitingCount(pool: string): Promise<number> {
-    return await this.#redis.zcard(this.#waiting(pool));
+    return await this.#redis.zcard(this.#keys.waiting(pool));
   }
 
   /** Drops learners who have not asked for a lab of `pool` since `olderThanMs` ago; returns how many. */
   async pruneWaiting(pool: string, olderThanMs: number): Promise<number> {
-    const seen = `${this.#waiting(pool)}:seen`;
+    const seen = this.#keys.waitingSeen(pool);
     const stale = await this.#redis.zrangebyscore(seen, '-inf', this.#now() - olderThanMs);
     if (stale.length === 0) return 0;
     await this.#redis
       .multi()
-      .zrem(this.#waiting(pool), ...stale)
+      .zrem(this.#keys.waiting(pool), ...stale)
       .zrem(seen, ...stale)
       .exec();
     return stale.length;
   }
 
   async readyCount(pool: string): Promise<number> {
-    return await this.#redis.zcard(this.#ready(pool));
+    return await this.#redis.zcard(this.#keys.ready(pool));
   }
 }
 

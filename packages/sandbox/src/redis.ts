@@ -20,8 +20,13 @@ export async function startRedis(options: {
   startTimeoutMs: number;
   /** A fixed port, e.g. to restart a server where its clients expect it. Default: a free one. */
   port?: number;
-  /** `aof`: append-only file fsynced on every write, so a restart keeps every acknowledged write. */
+  /** `aof`: an append-only file, so a restart on the same `dir` finds what was written before. */
   persistence?: 'none' | 'aof';
+  /**
+   * When the AOF is fsynced. Default `always`: a restart keeps every acknowledged write.
+   * `everysec` is production's (infra/base/redis/redis.conf): a crash may lose the last second or so.
+   */
+  appendfsync?: 'always' | 'everysec' | 'no';
 }): Promise<StartedRedis> {
   const port = options.port ?? (await freePort());
   const data = join(options.dir, 'redis');
@@ -42,7 +47,7 @@ export async function startRedis(options: {
       '--appendonly',
       options.persistence === 'aof' ? 'yes' : 'no',
       '--appendfsync',
-      'always',
+      options.appendfsync ?? 'always',
       '--maxmemory-policy',
       'noeviction',
       '--protected-mode',
@@ -55,6 +60,7 @@ export async function startRedis(options: {
     await waitFor(
       async () => {
         const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        client.on('error', () => undefined); // a refused connection while it starts: connect() rejects, we retry
         try {
           await client.connect();
           return (await client.ping()) === 'PONG' ? true : undefined;
