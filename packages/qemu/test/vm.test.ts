@@ -4,6 +4,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@breakfix/core';
 import { exposePort } from '../src/expose.js';
 import { createQemuHost, type LabNetwork, type QemuHost } from '../src/index.js';
 import { alive, BUSYBOX, plugClient, tempDir } from './helpers.js';
@@ -72,6 +73,11 @@ describe('QEMU guests on a lab network (firmware only, no image needed)', { time
       ['nc', '-ll', '-p', '2222', '-e', '/bin/cat'],
       join(dir, 'echo.log'),
     );
+    // nc listens a moment after it is spawned: a carrier that connects first is refused
+    await waitFor(
+      async () => ((await guest.namespace.run('ss', ['-Htln', 'sport = :2222'])).includes(':2222') ? true : undefined),
+      { what: 'the echo service listening on port 2222', timeoutMs: 30_000, intervalMs: 100 },
+    );
     const exposure = await exposePort({
       namespace: lab.namespace,
       logFile: join(dir, 'expose.log'),
@@ -87,6 +93,8 @@ describe('QEMU guests on a lab network (firmware only, no image needed)', { time
           let received = '';
           socket.setTimeout(10_000, () => socket.destroy(new Error('no echo within 10 s')));
           socket.on('error', reject);
+          // A carrier that could not reach the guest closes the client without a word
+          socket.on('close', () => reject(new Error(`connection closed before the echo (got ${JSON.stringify(received)})`)));
           socket.on('data', (chunk) => {
             received += chunk.toString();
             if (received.includes('\n')) {

@@ -52,6 +52,8 @@ export interface SshRunnerOptions {
 
 /** Commands sharing one connection at most (OpenSSH's MaxSessions defaults to 10). */
 const MAX_CHANNELS = 8;
+/** Attempts of one command whose channel sshd refuses while others share its connection. */
+const MAX_REFUSALS = 5;
 
 /** The server presented a host key other than the one pinned for it: possibly not our VM. */
 export class HostKeyMismatchError extends BreakfixError {
@@ -63,6 +65,20 @@ export class HostKeyMismatchError extends BreakfixError {
         hint: 'the VM was replaced or this is not the lab it claims to be; do not trust it',
       },
     );
+  }
+}
+
+/** sshd refused to open a session channel: nothing ran (the runner retries once on a new connection). */
+class ChannelRefusedError extends UpstreamError {
+  constructor(
+    message: string,
+    /** Other commands were using the connection. */
+    readonly shared: boolean,
+    /** Channels sshd had opened on it (and not closed) at the time. */
+    readonly openBeside: number,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
   }
 }
 
@@ -163,11 +179,16 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
   const reuseMs = options.reuseConnectionsMs ?? 2_000;
   interface Pooled {
     client: Client;
+    /** Commands using it, including those still waiting for sshd to open their channel. */
     active: number;
+    /** Channels sshd has opened and not yet closed. */
+    open: number;
     /** No new commands: it failed, timed out a command, or was closed. */
     retired: boolean;
     idle?: NodeJS.Timeout;
   }
+  /** Commands per connection for targets whose sshd refused more than MAX_CHANNELS. */
+  const channelCaps = new Map<string, number>();
   /** Kept connections per target, and the one being opened (later commands wait to share it). */
   const pools = new Map<string, { entries: Pooled[]; connecting?: Promise<Pooled> }>();
   const keyOf = (target: SshTarget) =>
@@ -190,7 +211,8 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
     for (;;) {
       const slot = pools.get(key) ?? { entries: [] };
       pools.set(key, slot);
-      const free = slot.entries.find((e) => !e.retired && e.active < MAX_CHANNELS);
+      const cap = channelCaps.get(key) ?? MAX_CHANNELS;
+      const free = slot.entries.find((e) => !e.retired && e.active < cap);
       if (free !== undefined) {
         clearTimeout(free.idle);
         free.active++;
@@ -201,7 +223,7 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
         continue;
       }
       const connecting = connect(target).then((client) => {
-        const entry: Pooled = { client, active: 0, retired: reuseMs === 0 };
+        const entry: Pooled = { client, active: 0, open: 0, retired: reuseMs === 0 };
         client.on('close', () => retire(key, entry));
         client.on('error', () => retire(key, entry));
         if (!entry.retired) slot.entries.push(entry);
@@ -231,9 +253,32 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
   }
 
   async function exec(target: SshTarget, command: string, execOptions: ExecOptions = {}): Promise<ExecResult> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await execOnce(target, command, execOptions, started);
+      } catch (error) {
+        // sshd refused a session beside others on a shared connection (its MaxSessions is lower
+        // than ours, or it had not yet freed sessions that just ended): the command never
+        // started, so it runs on another connection. Where sshd had confirmed some channels
+        // first, this target gets at most that many per connection from now on.
+        if (!(error instanceof ChannelRefusedError) || !error.shared || attempt >= MAX_REFUSALS) throw error;
+        if (error.openBeside > 0) {
+          const key = keyOf(target);
+          channelCaps.set(key, Math.min(channelCaps.get(key) ?? MAX_CHANNELS, error.openBeside));
+        }
+      }
+    }
+  }
+
+  async function execOnce(
+    target: SshTarget,
+    command: string,
+    execOptions: ExecOptions,
+    started: number,
+  ): Promise<ExecResult> {
     const timeoutMs = execOptions.timeoutMs ?? 60_000;
     const cap = execOptions.maxOutputBytes ?? 1024 * 1024;
-    const started = Date.now();
     const { entry, key } = await acquire(target);
     const client = entry.client;
     const remote = remoteCommand(command, execOptions, timeoutMs);
@@ -241,9 +286,17 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
       return await new Promise<ExecResult>((resolve, reject) => {
         client.exec(remote, (error, channel: ClientChannel) => {
           if (error) {
+            const shared = entry.active > 1;
+            const openBeside = entry.open;
             retire(key, entry);
-            return reject(new UpstreamError(`SSH exec on ${target.host} failed: ${error.message}`, { cause: error }));
+            return reject(
+              new ChannelRefusedError(`SSH exec on ${target.host} failed: ${error.message}`, shared, openBeside, {
+                cause: error,
+              }),
+            );
           }
+          entry.open++;
+          channel.once('close', () => entry.open--);
           const out = capped(cap);
           const err = capped(cap);
           let code: number | null = null;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { DeadlineExceededError, UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
@@ -131,6 +134,73 @@ describe('SSH runner', () => {
     }
   });
 });
+
+describe('SSH runner against an sshd that allows fewer sessions per connection', () => {
+  test('commands sshd refuses a channel for run on another connection', async () => {
+    // Given a real OpenSSH sshd with MaxSessions 2 (ours share up to 8 per connection)
+    const dir = mkdtempSync(join(tmpdir(), 'bf-sshd-'));
+    const host = keyPair('host');
+    const client = keyPair('client');
+    const port = await freePort();
+    writeFileSync(join(dir, 'host_key'), host.private, { mode: 0o600 });
+    writeFileSync(join(dir, 'authorized_keys'), `${client.public}\n`, { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'sshd_config'),
+      [
+        `ListenAddress 127.0.0.1:${port}`,
+        `HostKey ${join(dir, 'host_key')}`,
+        `PidFile ${join(dir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'StrictModes no',
+        'UsePAM no',
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'MaxSessions 2',
+        '',
+      ].join('\n'),
+    );
+    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
+    const small = createSshRunner({ connectTimeoutMs: 5_000 });
+    try {
+      const target: SshTarget = {
+        host: '127.0.0.1',
+        port,
+        username: 'root',
+        privateKey: client.private,
+        hostKey: host.public,
+      };
+      await waitFor(async () => ((await small.exec(target, 'true').catch(() => undefined)) ? true : undefined), {
+        what: `sshd on 127.0.0.1:${port}`,
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
+      // When eight commands run at once
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => small.exec(target, 'echo "$SSH_CONNECTION"; sleep 0.5')),
+      );
+      // Then all of them ran, on at least four connections of at most two sessions each
+      assert.deepEqual(
+        results.map((r) => r.code),
+        Array(8).fill(0),
+      );
+      const connections = new Map<string, number>();
+      for (const r of results) connections.set(r.stdout, (connections.get(r.stdout) ?? 0) + 1);
+      assert.ok(connections.size >= 4, `${connections.size} connections`);
+    } finally {
+      small.close();
+      sshd.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** Processes on this host whose command line is exactly `command` (the guest runs on this host). */
 function processesRunning(command: string): number {
