@@ -233,6 +233,15 @@ export type IdleReleaseOutcome =
  * ARGV: learner, scenario, now, ttlMs, env key prefix.
  * Returns {'claimed', id} | {'held', id} | {'empty', position, provisioning}.
  */
+/** KEYS: env hash, the pool's provisioning set. ARGV: id, pool, namespace, now. A no-op when the id exists. */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'pool', ARGV[2], 'namespace', ARGV[3], 'state', 'provisioning',
+  'createdAt', ARGV[4], 'updatedAt', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`;
+
 const CLAIM = `${LUA_TRANSITIONS}
 local learner, scenario, now, ttl, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local held = redis.call('GET', KEYS[2])
@@ -335,21 +344,18 @@ export class EnvironmentStore {
 
   /** Records a new environment as provisioning. Idempotent: an existing id is left as it is. */
   async create(input: { id: string; pool: string; namespace: string }): Promise<Environment> {
-    const now = this.#now();
-    const created = await this.#redis.hsetnx(this.#keys.env(input.id), 'id', input.id);
-    if (created === 1) {
-      await this.#redis
-        .multi()
-        .hset(this.#keys.env(input.id), {
-          pool: input.pool,
-          namespace: input.namespace,
-          state: 'provisioning',
-          createdAt: now,
-          updatedAt: now,
-        })
-        .sadd(this.#keys.provisioning(input.pool), input.id)
-        .exec();
-    }
+    // One script: a crash between "the id exists" and "the record is complete" would leave a
+    // record with no pool that no later create completes.
+    await this.#redis.eval(
+      CREATE,
+      2,
+      this.#keys.env(input.id),
+      this.#keys.provisioning(input.pool),
+      input.id,
+      input.pool,
+      input.namespace,
+      this.#now(),
+    );
     return await this.get(input.id);
   }
 
