@@ -7,6 +7,7 @@ export {
   fingerprint,
   HostKeyMismatchError,
   quote,
+  type SshConnectEvent,
   type SshRunner,
   type SshRunnerOptions,
   type SshTarget,

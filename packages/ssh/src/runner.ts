@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { BreakfixError, DeadlineExceededError, UpstreamError } from '@breakfix/core';
 import { Client, type ClientChannel } from 'ssh2';
 
@@ -48,6 +49,24 @@ export interface SshRunnerOptions {
    * connection after its command. Default 2 s.
    */
   reuseConnectionsMs?: number;
+  /**
+   * Told of every connection the runner opens (not of commands that reuse a kept one): how long
+   * TCP connect, key exchange and authentication took, and whether they succeeded. For tracing
+   * where time goes; nothing is measured when it is absent.
+   */
+  onConnect?: (event: SshConnectEvent) => void;
+}
+
+/** A connection the runner opened: see SshRunnerOptions.onConnect. */
+export interface SshConnectEvent {
+  host: string;
+  port: number;
+  username: string;
+  /** `performance.now()` when the attempt began. */
+  startedAt: number;
+  /** Until the server accepted us, or until the attempt failed. */
+  ms: number;
+  ok: boolean;
 }
 
 /** Commands sharing one connection at most (OpenSSH's MaxSessions defaults to 10). */
@@ -176,6 +195,27 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
     });
   }
 
+  /** Reports the attempt to onConnect, when there is one; the caller still sees its outcome. */
+  function observed(target: SshTarget, connecting: Promise<Client>): Promise<Client> {
+    const report = options.onConnect;
+    if (report === undefined) return connecting;
+    const startedAt = performance.now();
+    const tell = (ok: boolean) =>
+      report({
+        host: target.host,
+        port: target.port ?? 22,
+        username: target.username,
+        startedAt,
+        ms: performance.now() - startedAt,
+        ok,
+      });
+    connecting.then(
+      () => tell(true),
+      () => tell(false),
+    );
+    return connecting;
+  }
+
   const reuseMs = options.reuseConnectionsMs ?? 2_000;
   interface Pooled {
     client: Client;
@@ -222,7 +262,7 @@ export function createSshRunner(options: SshRunnerOptions = {}): SshRunner {
         await slot.connecting.catch(() => undefined); // then share it, or open the next one
         continue;
       }
-      const connecting = connect(target).then((client) => {
+      const connecting = observed(target, connect(target)).then((client) => {
         const entry: Pooled = { client, active: 0, open: 0, retired: reuseMs === 0 };
         client.on('close', () => retire(key, entry));
         client.on('error', () => retire(key, entry));

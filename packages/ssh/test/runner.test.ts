@@ -9,7 +9,13 @@ import { DeadlineExceededError, UpstreamError, waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../sandbox/test/fixtures.js';
-import { CommandTimeoutError, createSshRunner, HostKeyMismatchError, type SshTarget } from '../src/index.js';
+import {
+  CommandTimeoutError,
+  createSshRunner,
+  HostKeyMismatchError,
+  type SshConnectEvent,
+  type SshTarget,
+} from '../src/index.js';
 
 const runner = createSshRunner({ connectTimeoutMs: 5_000 });
 let target: SshTarget;
@@ -109,6 +115,25 @@ describe('SSH runner', () => {
       runner.exec({ ...target, host: '127.0.0.1', port: 1 }, 'true'),
       /SSH to 127\.0\.0\.1:1 failed/,
     );
+  });
+
+  test('onConnect hears of each connection opened, not of commands that reuse one, and of failures', async () => {
+    // Given a runner that reports its connections
+    const events: SshConnectEvent[] = [];
+    const observed = createSshRunner({ connectTimeoutMs: 5_000, onConnect: (event) => events.push(event) });
+    // When three commands run back to back, and one goes where nobody listens
+    for (let i = 0; i < 3; i++) await observed.exec(target, 'true');
+    await assert.rejects(observed.exec({ ...target, host: '127.0.0.1', port: 1 }, 'true'));
+    observed.close();
+    // Then one handshake served the three commands, and the refused one is reported as failed
+    assert.deepEqual(
+      events.map(({ host, port, username, ok }) => ({ host, port, username, ok })),
+      [
+        { host: target.host, port: 22, username: 'breakfix', ok: true },
+        { host: '127.0.0.1', port: 1, username: 'breakfix', ok: false },
+      ],
+    );
+    for (const event of events) assert.ok(event.ms >= 0 && event.startedAt > 0);
   });
 
   test('a server that accepts and hangs up before the handshake is a failed attempt, not a crash', async () => {
