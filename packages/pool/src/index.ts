@@ -1,3 +1,4 @@
+export type { ClaimStep, ClaimStepEvent, ClaimTrace } from './claim-trace.js';
 export {
   countByPool,
   type Environment,

@@ -4,6 +4,7 @@ import type { Kube, KubeObject } from '@breakfix/kube';
 import { LABELS, type PlatformConfig } from '@breakfix/manifests';
 import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
+import { type ClaimTrace, claimTimer } from './claim-trace.js';
 import type { Environment, EnvironmentStore, LabAccessDetails } from './environment-store.js';
 import { type NodeVmi, waitForNodes } from './lab-vmis.js';
 import type { NodePortAllocator } from './nodeport-allocator.js';
@@ -33,6 +34,8 @@ export interface LabAccessOptions {
   commandTimeoutMs?: number;
   /** Told of every claim's outcome and duration (the claim-duration histogram). */
   onClaim?: (event: { pool: string; outcome: ClaimOutcome; seconds: number }) => void;
+  /** Told of every step of every claim, timed (where a claim's time goes). Nothing is timed without it. */
+  trace?: ClaimTrace;
   log?: (message: string) => void;
 }
 
@@ -253,8 +256,9 @@ export function createLabAccess(options: LabAccessOptions) {
     const started = performance.now();
     const report = (outcome: ClaimOutcome) =>
       options.onClaim?.({ pool: request.pool, outcome, seconds: (performance.now() - started) / 1000 });
+    const timer = claimTimer(options.trace, request);
     try {
-      const claimed = await claimSteps(request);
+      const claimed = await timer.step('total', () => claimSteps(request, timer));
       report('claimed');
       return claimed;
     } catch (error) {
@@ -263,46 +267,64 @@ export function createLabAccess(options: LabAccessOptions) {
     }
   }
 
-  async function claimSteps(request: ClaimRequest): Promise<ClaimedLab> {
+  async function claimSteps(request: ClaimRequest, timer: ReturnType<typeof claimTimer>): Promise<ClaimedLab> {
     const key = request.publicKey === undefined ? undefined : parsePublicKey(request.publicKey);
-    const environment = await store.claim(request);
+    const environment = await timer.step('redis_claim', async () => {
+      const claimed = await store.claim(request);
+      timer.labIs(claimed.id);
+      return claimed;
+    });
     try {
-      const lab = await targets(environment);
+      const lab = await timer.step('vmi_lookup', () => targets(environment));
       const cp = lab.nodes.cp;
       if (cp === undefined) throw new UpstreamError(`lab ${environment.id} has no control-plane VM`);
-      const generated = key === undefined ? generateEd25519(`breakfix-${environment.id}`) : undefined;
-      const learnerKey = key ?? parsePublicKey(generated?.publicKey ?? '');
+      const keys = await timer.step('keys_generate', () => {
+        const generated = key === undefined ? generateEd25519(`breakfix-${environment.id}`) : undefined;
+        return {
+          generated,
+          learnerKey: key ?? parsePublicKey(generated?.publicKey ?? ''),
+          // This claim's lab key: on every node beside the learner's key, its private half on the
+          // control plane, so the learner can `ssh w1` from there (placeLabKey says why).
+          labKey: generateEd25519(`breakfix-${environment.id}-lab`),
+          // The browser terminal's own key, on the control plane only: `restrict,pty` allows a login
+          // shell and nothing else (no forwarding, no agent), and it goes with the file at release.
+          terminalKey: generateEd25519(`breakfix-${environment.id}-terminal`),
+        };
+      });
+      const { generated, learnerKey, labKey, terminalKey } = keys;
 
       const nodePort =
         options.reach === 'vmAddress'
           ? undefined
           : (
-              await openSsh(exposure, {
-                labId: environment.id,
-                namespace: environment.namespace,
-                labels: { [LABELS.lab]: environment.id, [LABELS.managedBy]: 'breakfix' },
-              })
+              await timer.step('service_create', () =>
+                openSsh(exposure, {
+                  labId: environment.id,
+                  namespace: environment.namespace,
+                  labels: { [LABELS.lab]: environment.id, [LABELS.managedBy]: 'breakfix' },
+                }),
+              )
             ).nodePort;
-      // The learner's key and this claim's lab key on every node; the lab key's private half on the
-      // control plane, so the learner can `ssh w1` from there (placeLabKey says why).
-      const labKey = generateEd25519(`breakfix-${environment.id}-lab`);
       const labKeyLine = parsePublicKey(labKey.publicKey).line;
-      // The browser terminal's own key, on the control plane only: `restrict,pty` allows a login
-      // shell and nothing else (no forwarding, no agent), and it goes with the file at release.
-      const terminalKey = generateEd25519(`breakfix-${environment.id}-terminal`);
       const terminalLine = `restrict,pty ${parsePublicKey(terminalKey.publicKey).line}`;
       await Promise.all(
         Object.entries(lab.nodes).map(([name, node]) =>
-          installKeys(
-            node,
-            name === 'cp' ? [learnerKey.line, labKeyLine, terminalLine] : [learnerKey.line, labKeyLine],
+          timer.step(
+            'key_install',
+            () =>
+              installKeys(
+                node,
+                name === 'cp' ? [learnerKey.line, labKeyLine, terminalLine] : [learnerKey.line, labKeyLine],
+              ),
+            name,
           ),
         ),
       );
-      await placeLabKey(environment, cp, labKey);
-      if (request.prepare !== undefined) await request.prepare(lab);
+      await timer.step('lab_key', () => placeLabKey(environment, cp, labKey));
+      const prepare = request.prepare;
+      if (prepare !== undefined) await timer.step('prepare', () => prepare(lab));
 
-      const { host, port } = await endpoint(lab, nodePort);
+      const { host, port } = await timer.step('connection_address', () => endpoint(lab, nodePort));
       const hostPattern = port === 22 ? host : `[${host}]:${port}`;
       const hostKey = (environment.hostKeys?.cp ?? '').split(/\s+/).slice(0, 2).join(' ');
       const access: LabAccessDetails = {
@@ -314,11 +336,14 @@ export function createLabAccess(options: LabAccessOptions) {
         learnerKeyFingerprint: learnerKey.fingerprint,
         terminalKey: sealSecret(sealingKey, terminalKey.privateKey, environment.id),
       };
-      await store.setAccess(environment.id, access);
+      const recorded = await timer.step('record', async () => {
+        await store.setAccess(environment.id, access);
+        return await store.get(environment.id);
+      });
       const { terminalKey: _sealed, ...shown } = access;
       const identity = generated === undefined ? '' : `-i breakfix-${environment.id}.key `;
       return {
-        environment: await store.get(environment.id),
+        environment: recorded,
         connection: {
           ...shown,
           command: `ssh ${identity}-o StrictHostKeyChecking=yes -o UserKnownHostsFile=breakfix-${environment.id}.known_hosts ${port === 22 ? '' : `-p ${port} `}${learnerUser}@${host}`,
@@ -327,9 +352,11 @@ export function createLabAccess(options: LabAccessOptions) {
       };
     } catch (error) {
       log(`${environment.id}: claim by ${request.learner} failed while preparing: ${(error as Error).message}`);
-      await release(environment.id).catch((cause: unknown) =>
-        log(`${environment.id}: release after a failed claim failed too: ${(cause as Error).message}`),
-      );
+      await timer
+        .step('release_after_failure', () => release(environment.id))
+        .catch((cause: unknown) =>
+          log(`${environment.id}: release after a failed claim failed too: ${(cause as Error).message}`),
+        );
       if (error instanceof BreakfixError && error.code === 'invalid_input') throw error;
       throw new ClaimPreparationError(environment.id, error);
     }

@@ -14,6 +14,7 @@ import { createSshRunner, openShell } from '@breakfix/ssh';
 import { closeRedisConnections, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import {
   ClaimPreparationError,
+  type ClaimStepEvent,
   createLabAccess,
   createProvisioner,
   EnvironmentStore,
@@ -167,6 +168,7 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
 
 test('a registered key is installed as given, the NodePort opens at claim and closes at release; extend is capped', async () => {
   const { store, kube, allocator, pool } = fixture;
+  const trace: ClaimStepEvent[] = [];
   const access = createLabAccess({
     kube,
     store,
@@ -175,6 +177,7 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
     platform,
     operatorKey,
     publicHost: 'labs.example.test',
+    trace: (event) => trace.push(event),
   });
   const mine = generateEd25519('ada@laptop');
 
@@ -198,6 +201,28 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
     name: 'ssh',
   });
   assert.equal(service?.spec.ports[0]?.nodePort, connection.port);
+
+  // The trace names every step in order, each within the whole claim, all for this lab
+  assert.deepEqual(
+    trace.map((e) => [e.step, e.node ?? '', e.ok]),
+    [
+      ['redis_claim', '', true],
+      ['vmi_lookup', '', true],
+      ['keys_generate', '', true],
+      ['service_create', '', true],
+      ['key_install', 'cp', true],
+      ['lab_key', '', true],
+      ['connection_address', '', true],
+      ['record', '', true],
+      ['total', '', true],
+    ],
+  );
+  const total = trace.at(-1) ?? assert.fail('no total');
+  for (const event of trace) {
+    assert.equal(event.labId, environment.id);
+    assert.equal(event.learner, 'ada');
+    assert.ok(event.startedAt >= total.startedAt && event.startedAt + event.ms <= total.startedAt + total.ms + 0.001);
+  }
 
   // The learner's own key logs in (straight to the VM: the sandbox has no kube-proxy)
   const direct = { ...connection, host: '', port: 22, knownHosts: '' };
@@ -238,6 +263,7 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
 test('bad keys are refused before a lab is taken; a failing break hands the lab back', async () => {
   const { store, kube, allocator, pool } = fixture;
   const outcomes: string[] = [];
+  const trace: ClaimStepEvent[] = [];
   const access = createLabAccess({
     kube,
     store,
@@ -247,6 +273,7 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
     operatorKey,
     reach: 'vmAddress',
     onClaim: (event) => outcomes.push(event.outcome),
+    trace: (event) => trace.push(event),
   });
   const ready = await store.readyCount(pool);
 
@@ -257,6 +284,12 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
     );
   }
   assert.equal(await store.readyCount(pool), ready, 'no lab was taken by a refused claim');
+  assert.deepEqual(
+    trace.map((e) => [e.step, e.ok]),
+    Array(3).fill(['total', false]),
+    'a refused key ends the claim before any step',
+  );
+  trace.length = 0;
 
   // When the break fails, the claim fails with a clear error and the learner holds nothing
   await assert.rejects(
@@ -279,4 +312,18 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
   );
   const broken = (await store.list()).filter((env) => env.state === 'releasing' && env.learner === 'linus');
   assert.equal(broken.length, 1, 'the lab goes to teardown, not back to the pool');
+  // and the trace shows the failed step, then the hand-back, and no service (vmAddress reach)
+  assert.deepEqual(
+    trace.map((e) => [e.step, e.ok]),
+    [
+      ['redis_claim', true],
+      ['vmi_lookup', true],
+      ['keys_generate', true],
+      ['key_install', true],
+      ['lab_key', true],
+      ['prepare', false],
+      ['release_after_failure', true],
+      ['total', false],
+    ],
+  );
 });
