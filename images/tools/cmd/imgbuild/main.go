@@ -1,25 +1,23 @@
 // Command imgbuild assembles container images without a registry or a container engine: each
 // image is an optional base layer (a root file system tarball) plus one layer of files, with an
-// entrypoint, written together into one docker-archive that `ctr images import` reads.
+// entrypoint, written together into one archive: a docker-archive (what `ctr images import`
+// reads, the default) or an OCI image layout tarball (`-format oci-archive`, what skopeo pushes to
+// a registry with its digest unchanged). Prints `ref@digest` of every image (the manifest digest).
 //
-//	imgbuild -o images.tar spec.json
+//	imgbuild [-format docker-archive|oci-archive] -o images.tar spec.json
 //
 // spec.json: [{"ref": "registry.k8s.io/pause:3.10.2", "base": "base.tar" (optional),
 //
-//	"files": [{"src": "bin/pause", "dst": "/pause", "mode": 493}],
+//	"files": [{"src": "bin/pause", "dst": "/pause", "mode": 493, "uid": 0, "gid": 0}],
 //	"entrypoint": ["/pause"], "env": ["PATH=..."]}]
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"path"
-	"strings"
+	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,13 +25,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-type file struct {
-	Src  string `json:"src"`
-	Dst  string `json:"dst"`
-	Mode int64  `json:"mode"`
-}
 
 type image struct {
 	Ref        string   `json:"ref"`
@@ -46,20 +39,33 @@ type image struct {
 // A fixed timestamp keeps layers reproducible: the same inputs give the same digests.
 var epoch = time.Unix(0, 0).UTC()
 
+// format is how the archive is laid out and which media types its images use.
+type format struct {
+	manifest, config, layer types.MediaType
+	oci                     bool
+}
+
+var formats = map[string]format{
+	"docker-archive": {types.DockerManifestSchema2, types.DockerConfigJSON, types.DockerLayer, false},
+	"oci-archive":    {types.OCIManifestSchema1, types.OCIConfigJSON, types.OCILayer, true},
+}
+
 func main() {
-	out := flag.String("o", "", "docker-archive to write")
+	out := flag.String("o", "", "archive to write")
+	formatName := flag.String("format", "docker-archive", "docker-archive or oci-archive")
 	flag.Parse()
-	if *out == "" || flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: imgbuild -o images.tar spec.json")
+	f, ok := formats[*formatName]
+	if *out == "" || flag.NArg() != 1 || !ok {
+		fmt.Fprintln(os.Stderr, "usage: imgbuild [-format docker-archive|oci-archive] -o images.tar spec.json")
 		os.Exit(2)
 	}
-	if err := run(*out, flag.Arg(0)); err != nil {
+	if err := run(*out, flag.Arg(0), f); err != nil {
 		fmt.Fprintln(os.Stderr, "imgbuild:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, specPath string) error {
+func run(out, specPath string, f format) error {
 	raw, err := os.ReadFile(specPath)
 	if err != nil {
 		return err
@@ -68,10 +74,11 @@ func run(out, specPath string) error {
 	if err := json.Unmarshal(raw, &specs); err != nil {
 		return fmt.Errorf("%s: %w", specPath, err)
 	}
-	bases := map[string]v1.Layer{}
-	refs := map[name.Reference]v1.Image{}
+	b := builder{format: f, dir: filepath.Dir(out), bases: map[string]v1.Layer{}}
+	defer b.removeTemporaries()
+	var images []namedImage
 	for _, spec := range specs {
-		img, err := build(spec, bases)
+		img, err := b.build(spec)
 		if err != nil {
 			return fmt.Errorf("%s: %w", spec.Ref, err)
 		}
@@ -79,30 +86,66 @@ func run(out, specPath string) error {
 		if err != nil {
 			return err
 		}
-		refs[ref] = img
+		images = append(images, namedImage{ref, img})
 	}
-	return tarball.MultiRefWriteToFile(out, refs)
+	if f.oci {
+		err = writeOCIArchive(out, images)
+	} else {
+		refs := map[name.Reference]v1.Image{}
+		for _, entry := range images {
+			refs[entry.ref] = entry.img
+		}
+		err = tarball.MultiRefWriteToFile(out, refs)
+	}
+	if err != nil {
+		return err
+	}
+	for _, entry := range images {
+		digest, err := entry.img.Digest()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s@%s\n", entry.ref.Name(), digest)
+	}
+	return nil
 }
 
-func build(spec image, bases map[string]v1.Layer) (v1.Image, error) {
-	img := empty.Image
+type builder struct {
+	format format
+	// dir holds the temporary layer tarballs (beside the archive: they can be gigabytes).
+	dir       string
+	bases     map[string]v1.Layer
+	temporary []string
+}
+
+func (b *builder) removeTemporaries() {
+	for _, path := range b.temporary {
+		os.Remove(path)
+	}
+}
+
+func (b *builder) build(spec image) (v1.Image, error) {
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, b.format.manifest), b.format.config)
 	if spec.Base != "" {
-		layer, ok := bases[spec.Base]
+		layer, ok := b.bases[spec.Base]
 		if !ok {
 			var err error
 			// Shared by every image that names it: one layer, stored once in the archive.
-			layer, err = tarball.LayerFromFile(spec.Base)
+			layer, err = tarball.LayerFromFile(spec.Base, tarball.WithMediaType(b.format.layer))
 			if err != nil {
 				return nil, err
 			}
-			bases[spec.Base] = layer
+			b.bases[spec.Base] = layer
 		}
 		var err error
 		if img, err = mutate.AppendLayers(img, layer); err != nil {
 			return nil, err
 		}
 	}
-	layer, err := filesLayer(spec.Files)
+	layer, tmp, err := filesLayer(spec.Files, b.dir, b.format.layer)
+	if tmp != "" {
+		b.temporary = append(b.temporary, tmp)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,43 +161,4 @@ func build(spec image, bases map[string]v1.Layer) (v1.Image, error) {
 	config.Config.Entrypoint = spec.Entrypoint
 	config.Config.Env = append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, spec.Env...)
 	return mutate.ConfigFile(img, config)
-}
-
-func filesLayer(files []file) (v1.Layer, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	// Parent directories first, once per layer, so a layer without a base (static images) has them.
-	dirs := map[string]bool{}
-	for _, f := range files {
-		dst := strings.TrimPrefix(path.Clean(f.Dst), "/")
-		var parents []string
-		for dir := path.Dir(dst); dir != "." && !dirs[dir]; dir = path.Dir(dir) {
-			parents = append([]string{dir}, parents...)
-		}
-		for _, dir := range parents {
-			dirs[dir] = true
-			if err := tw.WriteHeader(&tar.Header{Name: dir + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir}); err != nil {
-				return nil, err
-			}
-		}
-		data, err := os.ReadFile(f.Src)
-		if err != nil {
-			return nil, err
-		}
-		mode := f.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: dst, Mode: mode, Size: int64(len(data)), ModTime: epoch, Typeflag: tar.TypeReg}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	data := buf.Bytes()
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 }
