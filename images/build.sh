@@ -15,9 +15,13 @@
 #                    whose build host has the internet.
 #
 # Output, cached per version, source and recipe under ${BREAKFIX_CACHE_DIR:-~/.cache/breakfix}/images/:
-#   disk.raw      ext4 root file system labelled `root` (sparse, 12 GiB)
+#   disk.raw      GPT disk (sparse, 12 GiB): an EFI system partition with the unified kernel image
+#                 at \EFI\BOOT\BOOTX64.EFI, and the ext4 root file system labelled `root`
+#   disk.qcow2    the same disk as qcow2, what the containerDisk carries
+#   containerdisk.tar   KubeVirt containerDisk: an OCI image layout tarball whose one layer holds
+#                 /disk/disk.qcow2 owned by 107:107 (skopeo copies it to a registry)
 #   vmlinuz, initrd.img, cmdline   for direct kernel boot
-#   manifest.json versions, images, sizes: what the contract test checks
+#   manifest.json versions, images, digests: what the contract test checks
 # Prints the directory on its last line. Idempotent: a finished image is not rebuilt.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,7 +65,7 @@ if [[ -f $out/manifest.json ]]; then
   exit 0
 fi
 [[ $(id -u) == 0 ]] || { echo "build.sh: run as root (mmdebstrap, chroot and mounts need it)" >&2; exit 1; }
-for tool in mmdebstrap mkfs.ext4 go; do
+for tool in mmdebstrap mkfs.ext4 sfdisk mkfs.vfat mcopy qemu-img go; do
   command -v "$tool" >/dev/null || { echo "build.sh: missing $tool (npm run deps installs it)" >&2; exit 1; }
 done
 
@@ -200,16 +204,31 @@ step "importing ${#images[@]} images into containerd's k8s.io namespace (the ima
 bash "$here/recipe/preimport.sh" "$node_root" "$work/images.tar" >"$work/preimport.log" 2>&1 ||
   { tail -20 "$work/preimport.log" >&2; echo "build.sh: import failed, see $work/preimport.log" >&2; exit 1; }
 
-# --- Disk and kernel ---------------------------------------------------------------------------
-step "disk (ext4, $DISK_SIZE sparse)"
+# --- Kernel, disk, containerDisk ---------------------------------------------------------------
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
 kernel=$(find "$node_root/boot" -name 'vmlinuz-*' | sort | tail -n 1)
 cp "$kernel" "$out.tmp/vmlinuz"
 cp "$node_root/boot/initrd.img-${kernel##*/vmlinuz-}" "$out.tmp/initrd.img"
-echo "root=LABEL=root ro console=ttyS0 net.ifnames=0 systemd.journald.forward_to_console=0" >"$out.tmp/cmdline"
-truncate -s "$DISK_SIZE" "$out.tmp/disk.raw"
-mkfs.ext4 -q -F -L root -d "$node_root" "$out.tmp/disk.raw"
+# panic=10: a guest whose kernel panics reboots, as a VM on a hypervisor is expected to.
+echo "root=LABEL=root ro console=ttyS0 net.ifnames=0 systemd.journald.forward_to_console=0 panic=10" >"$out.tmp/cmdline"
+step "unified kernel image (ukify; its tools root is made once)"
+uki_tools="$cache_root/images/uki-tools-trixie-$(hash_tree "$here/recipe/uki.sh")"
+bash "$here/recipe/uki.sh" "$uki_tools" "$node_root" "$(cat "$out.tmp/cmdline")" "$work/uki.efi" >"$work/uki.log" 2>&1 ||
+  { tail -20 "$work/uki.log" >&2; echo "build.sh: UKI failed, see $work/uki.log" >&2; exit 1; }
+step "disk (GPT: EFI system partition with the UKI, ext4 root; $DISK_SIZE sparse)"
+bash "$here/recipe/disk.sh" "$node_root" "$work/uki.efi" "$out.tmp/disk.raw" "$DISK_SIZE"
+rm -f "$work/uki.efi"
+step "containerDisk (qcow2, OCI archive)"
+qemu-img convert -O qcow2 "$out.tmp/disk.raw" "$out.tmp/disk.qcow2"
+# KubeVirt's containerDisk: the disk under /disk/, readable by its qemu user 107
+# (https://kubevirt.io/user-guide/storage/disks_and_volumes/#containerdisk).
+container_disk_ref="localhost/breakfix/node:$version"
+printf '[{"ref":"%s","files":[{"src":"%s","dst":"/disk/disk.qcow2","mode":288,"uid":107,"gid":107}]}]\n' \
+  "$container_disk_ref" "$out.tmp/disk.qcow2" >"$work/containerdisk.json"
+container_disk_digest=$("$bin/imgbuild" -format oci-archive -o "$out.tmp/containerdisk.tar" "$work/containerdisk.json" |
+  sed -n "s#^$container_disk_ref@##p")
+[[ $container_disk_digest == sha256:* ]] || { echo "build.sh: imgbuild printed no digest for the containerDisk" >&2; exit 1; }
 
 containerd_version=$(chroot "$node_root" dpkg-query -W -f "\${Version}" containerd)
 kernel_version=${kernel##*/vmlinuz-}
@@ -227,11 +246,15 @@ kernel_version=${kernel##*/vmlinuz-}
   printf '  "images": [%s],\n' "$(printf '"%s",' "${images[@]}" | sed 's/,$//')"
   echo "  \"disk\": \"disk.raw\", \"kernelFile\": \"vmlinuz\", \"initrdFile\": \"initrd.img\","
   echo "  \"cmdline\": \"$(cat "$out.tmp/cmdline")\","
+  echo "  \"uki\": \"/EFI/BOOT/BOOTX64.EFI\", \"qcow2\": \"disk.qcow2\","
+  echo "  \"containerDisk\": {\"archive\": \"containerdisk.tar\", \"format\": \"oci-archive\", \"ref\": \"$container_disk_ref\","
+  echo "    \"digest\": \"$container_disk_digest\", \"archiveSha256\": \"$(sha256sum "$out.tmp/containerdisk.tar" | cut -d' ' -f1)\","
+  echo "    \"disk\": \"/disk/disk.qcow2\"},"
   echo "  \"builtAt\": \"$(date -u +%FT%TZ)\""
   echo '}'
 } >"$out.tmp/manifest.json"
 rm -rf "$out"
 mv "$out.tmp" "$out"
 rm -rf "$node_root"
-step "done: $(du -sh --apparent-size "$out/disk.raw" | cut -f1) disk, $(du -sh "$out/disk.raw" | cut -f1) used"
+step "done: $(du -sh --apparent-size "$out/disk.raw" | cut -f1) disk, $(du -sh "$out/disk.raw" | cut -f1) used, containerDisk $(du -sh "$out/containerdisk.tar" | cut -f1)"
 echo "$out"

@@ -24,6 +24,15 @@ needs=(
   # the node image (images/build.sh) and real labs under QEMU (packages/qemu)
   "mmdebstrap:mmdebstrap"
   "debugfs:e2fsprogs"
+  # the disk's GPT and EFI system partition, written into the file (images/recipe/disk.sh), and
+  # read back by the contract test: the UKI's sections with binutils, the containerDisk with skopeo
+  "sfdisk:fdisk"
+  "mkfs.vfat:dosfstools"
+  "mcopy:mtools"
+  "objdump:binutils"
+  "skopeo:skopeo"
+  # UEFI firmware for guests KubeVirt would boot with `efi` (packages/qemu)
+  "/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   "qemu-system-x86_64:qemu-system-x86"
   "qemu-img:qemu-utils"
   "genisoimage:genisoimage"
@@ -35,7 +44,7 @@ missing=()
 for entry in "${needs[@]}"; do
   probe=${entry%%:*}
   package=${entry#*:}
-  if [[ $probe == /* ]]; then [[ -x $probe ]] && continue; else command -v "$probe" >/dev/null && continue; fi
+  if [[ $probe == /* ]]; then [[ -e $probe ]] && continue; else command -v "$probe" >/dev/null && continue; fi
   [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
 done
 # python3 -m venv (for the isolation analyzer) needs ensurepip, which Debian ships apart.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 // The contract of the golden node image (images/README.md), checked on the built disk itself:
-// files are read straight from the ext4 image with debugfs and binaries run on this host, so the
-// test needs no boot and no mount. What only a running node shows (containerd's image store,
-// cloud-init's run) is checked by the real-boot tests in tests/real-labs/.
+// files are read straight from the ext4 partition with debugfs, from the EFI system partition with
+// mtools, and binaries run on this host, so the test needs no boot and no mount. What only a
+// running node shows (containerd's image store, cloud-init's run) is checked by the real-boot
+// tests in tests/real-labs/ and packages/qemu/test/boot.test.ts (UEFI boot to SSH).
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,28 +26,56 @@ interface ImageManifest {
   kernelFile: string;
   initrdFile: string;
   cmdline: string;
+  uki: string;
+  qcow2: string;
+  containerDisk: { archive: string; format: string; ref: string; digest: string; archiveSha256: string; disk: string };
 }
+
+interface Partition {
+  start: number;
+  size: number;
+  type: string;
+  name?: string;
+}
+
+const ESP_TYPE = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
+const LINUX_FS_TYPE = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
 
 let dir = '';
 let manifest: ImageManifest;
+let partitions: Partition[] = [];
+/** The root file system as e2fsprogs opens a file system inside a disk file: `disk.raw?offset=N`. */
+let rootFs = '';
+/** The EFI system partition as mtools opens it: `disk.raw@@N`. */
+let esp = '';
 
 async function debugfs(request: string): Promise<string> {
-  const { stdout } = await run('debugfs', ['-R', request, join(dir, manifest.disk)], { maxBuffer: 64 << 20 });
+  const { stdout } = await run('debugfs', ['-R', request, rootFs], { maxBuffer: 64 << 20 });
   return stdout;
 }
 async function readFromDisk(path: string): Promise<string> {
   return debugfs(`cat ${path}`);
 }
 async function existsOnDisk(path: string): Promise<boolean> {
-  const { stderr } = await run('debugfs', ['-R', `stat ${path}`, join(dir, manifest.disk)]);
+  const { stderr } = await run('debugfs', ['-R', `stat ${path}`, rootFs]);
   return !/File not found/.test(stderr);
 }
 /** Copies a binary out of the image and runs it on this host (same architecture, older glibc). */
 async function runFromDisk(path: string, args: string[]): Promise<string> {
   const out = join(work, path.replaceAll('/', '_'));
-  await run('debugfs', ['-R', `dump -p ${path} ${out}`, join(dir, manifest.disk)]);
+  await run('debugfs', ['-R', `dump -p ${path} ${out}`, rootFs]);
   const { stdout } = await run(out, args);
   return stdout.trim();
+}
+/** What blkid finds at a byte offset of the disk (TYPE, LABEL, ...). */
+async function probe(offset: number): Promise<Record<string, string>> {
+  const { stdout } = await run('blkid', ['-p', '-O', String(offset), '-o', 'export', join(dir, manifest.disk)]);
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('=', 2) as [string, string]),
+  );
 }
 
 before(async () => {
@@ -55,6 +84,11 @@ before(async () => {
   const file = join(dir, 'manifest.json');
   assert.ok(existsSync(file), `no node image at ${dir}: build it with \`bash images/build.sh\` (npm test does)`);
   manifest = JSON.parse(readFileSync(file, 'utf8')) as ImageManifest;
+  const table = await run('sfdisk', ['--json', join(dir, manifest.disk)]);
+  partitions = (JSON.parse(table.stdout) as { partitiontable: { partitions: Partition[] } }).partitiontable.partitions;
+  const offset = (type: string) => 512 * (partitions.find((p) => p.type === type)?.start ?? 0);
+  rootFs = `${join(dir, manifest.disk)}?offset=${offset(LINUX_FS_TYPE)}`;
+  esp = `${join(dir, manifest.disk)}@@${offset(ESP_TYPE)}`;
 });
 
 describe('the golden node image fulfils its contract', { timeout: 120_000 }, () => {
@@ -114,11 +148,100 @@ describe('the golden node image fulfils its contract', { timeout: 120_000 }, () 
     assert.ok(await existsOnDisk('/usr/sbin/resize2fs'), 'resize2fs (e2fsprogs) for cloud-init resizefs');
   });
 
-  test('boots directly: kernel, initrd and a root file system labelled root', async () => {
-    assert.ok(existsSync(join(dir, manifest.kernelFile)) && existsSync(join(dir, manifest.initrdFile)));
-    assert.match(manifest.cmdline, /root=LABEL=root/);
-    const { stdout } = await run('blkid', ['-o', 'export', join(dir, manifest.disk)]);
-    assert.match(stdout, /LABEL=root/);
-    assert.match(stdout, /TYPE=ext4/);
+  test('a GPT disk: an EFI system partition (FAT) and the ext4 root labelled root', async () => {
+    const table = JSON.parse((await run('sfdisk', ['--json', join(dir, manifest.disk)])).stdout) as {
+      partitiontable: { label: string };
+    };
+    assert.equal(table.partitiontable.label, 'gpt');
+    assert.deepEqual(
+      partitions.map((p) => [p.name, p.type]),
+      [
+        ['esp', ESP_TYPE],
+        ['root', LINUX_FS_TYPE],
+      ],
+    );
+    const [espPartition, rootPartition] = partitions;
+    assert.ok(espPartition && rootPartition);
+    assert.equal((await probe(espPartition.start * 512)).TYPE, 'vfat');
+    const rootProbe = await probe(rootPartition.start * 512);
+    assert.equal(rootProbe.TYPE, 'ext4');
+    assert.equal(rootProbe.LABEL, 'root');
+    assert.match(manifest.cmdline, /(^| )root=LABEL=root( |$)/);
+  });
+
+  test('firmware boots it: the unified kernel image at \\EFI\\BOOT\\BOOTX64.EFI is the kernel, initrd and command line', async () => {
+    // Given the UKI copied off the FAT with mtools (no mount)
+    assert.equal(manifest.uki, '/EFI/BOOT/BOOTX64.EFI');
+    const uki = join(work, 'BOOTX64.EFI');
+    await run('mcopy', ['-n', '-i', esp, `::${manifest.uki}`, uki], {
+      env: { ...process.env, MTOOLS_SKIP_CHECK: '1' },
+    });
+    // Then it is a PE image with systemd-stub's sections, each the image's own file
+    const { stdout: headers } = await run('objdump', ['-h', uki]);
+    assert.match(headers, /file format pei-x86-64/);
+    const section = async (name: string) => {
+      const out = join(work, `section${name}`);
+      await run('objcopy', ['--dump-section', `${name}=${out}`, uki, join(work, 'scratch.efi')]);
+      return readFileSync(out);
+    };
+    assert.ok((await section('.linux')).equals(readFileSync(join(dir, manifest.kernelFile))), '.linux is vmlinuz');
+    assert.ok((await section('.initrd')).equals(readFileSync(join(dir, manifest.initrdFile))), '.initrd is initrd.img');
+    assert.equal((await section('.cmdline')).toString('utf8').replace(/\0+$/, '').trim(), manifest.cmdline);
+    assert.match((await section('.osrel')).toString('utf8'), /^VERSION_ID="13"$/m);
+    // And direct kernel boot stays possible with the same files
+    assert.equal(readFileSync(join(dir, 'cmdline'), 'utf8').trim(), manifest.cmdline);
+  });
+
+  test('the containerDisk: an OCI archive whose one layer holds /disk/disk.qcow2 owned by 107:107', {
+    timeout: 10 * 60_000,
+  }, async () => {
+    const archive = join(dir, manifest.containerDisk.archive);
+    // Given the qcow2 beside the raw disk, the same 12 GiB disk
+    const qcow2 = JSON.parse((await run('qemu-img', ['info', '--output=json', join(dir, manifest.qcow2)])).stdout) as {
+      format: string;
+      'virtual-size': number;
+    };
+    assert.equal(qcow2.format, 'qcow2');
+    assert.equal(qcow2['virtual-size'], statSync(join(dir, manifest.disk)).size);
+    // Then the archive is an OCI layout whose index names the recorded digest
+    assert.equal(manifest.containerDisk.format, 'oci-archive');
+    const untar = async (member: string) =>
+      (await run('tar', ['-xOf', archive, member], { maxBuffer: 16 << 20, encoding: 'utf8' })).stdout;
+    const index = JSON.parse(await untar('index.json')) as {
+      manifests: { digest: string; annotations: Record<string, string> }[];
+    };
+    assert.equal(index.manifests.length, 1);
+    assert.equal(index.manifests[0]?.digest, manifest.containerDisk.digest);
+    assert.equal(index.manifests[0]?.annotations['io.containerd.image.name'], manifest.containerDisk.ref);
+    const blob = (digest: string) => `blobs/sha256/${digest.replace('sha256:', '')}`;
+    const image = JSON.parse(await untar(blob(manifest.containerDisk.digest))) as { layers: { digest: string }[] };
+    assert.equal(image.layers.length, 1, 'one layer');
+    // And that layer holds the disk where KubeVirt looks, readable by its qemu user 107
+    const { stdout: listing } = await run('sh', [
+      '-c',
+      `tar -xOf "$0" "$1" | tar --numeric-owner -tvzf -`,
+      archive,
+      blob(image.layers[0]?.digest ?? ''),
+    ]);
+    const entries = listing
+      .trim()
+      .split('\n')
+      .map((line) => line.split(/\s+/))
+      .map(([mode, owner, size, , , path]) => ({ mode, owner, size: Number(size), path }));
+    assert.deepEqual(
+      entries.map(({ mode, owner, path }) => [path, mode, owner]),
+      [
+        ['disk/', 'drwxr-xr-x', '107/107'],
+        ['disk/disk.qcow2', '-r--r-----', '107/107'],
+      ],
+    );
+    assert.equal(entries[1]?.size, statSync(join(dir, manifest.qcow2)).size, 'the qcow2 beside it');
+    // And skopeo, which pushes it to a registry, reads it and sees the same digest
+    const inspected = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${archive}`])).stdout) as {
+      Digest: string;
+    };
+    assert.equal(inspected.Digest, manifest.containerDisk.digest);
+    const { stdout: sum } = await run('sha256sum', [archive]);
+    assert.equal(sum.split(' ')[0], manifest.containerDisk.archiveSha256);
   });
 });
