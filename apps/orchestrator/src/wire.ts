@@ -1,6 +1,12 @@
 import type { Kube } from '@breakfix/kube';
 import type { PlatformConfig, PoolConfig } from '@breakfix/manifests';
-import { createLabAccess, createLabActivity, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import {
+  type ClaimTrace,
+  createLabAccess,
+  createLabActivity,
+  EnvironmentStore,
+  NodePortAllocator,
+} from '@breakfix/pool';
 import { createScenarioRunner, type Scenario } from '@breakfix/scenarios';
 import type { SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
@@ -30,6 +36,8 @@ export interface OrchestratorConfig {
   scenarioStateDir?: string;
   /** The SSH runner's options (emulated guests need a longer connect deadline). */
   ssh?: SshRunnerOptions;
+  /** Told of every step of every claim, timed (benchmarks; see LabAccessOptions.trace). */
+  trace?: ClaimTrace;
   log?: (message: string) => void;
 }
 
@@ -60,6 +68,7 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     operatorKey: config.operatorKey,
     ...(config.reach === undefined ? {} : { reach: config.reach }),
     ...(config.publicHost === undefined ? {} : { publicHost: config.publicHost }),
+    ...(config.trace === undefined ? {} : { trace: config.trace }),
     ...(config.log === undefined ? {} : { log: config.log }),
   });
   const runner = createScenarioRunner({
