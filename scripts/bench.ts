@@ -1,9 +1,18 @@
-// `npm run bench`: prints one JSON line per figure: {"name","value","unit"}.
-// Figures are measured on this machine, now; compare runs on the same machine only.
+// `npm run bench`: prints one JSON line per figure, `{"name","unit","n",...}`: latencies carry
+// p50/p90/p99/max and `failures`, single numbers carry `value`. A percentile is named only when
+// the samples support it (p99 needs 200; see scripts/bench/stats.ts): with fewer there is `max`
+// and `n`. Figures are measured on this machine, now; compare runs on the same machine only,
+// with nothing else running (another job's VM distorts every figure).
 //
-//   BREAKFIX_BENCH_ONLY=sandbox,simulator   run only these groups
+//   BREAKFIX_BENCH_ONLY=claim,api            run only these groups (render, isolation, pool, claim,
+//                                            sandbox, slack, api, testbin)
+//   BREAKFIX_BENCH_CLAIMS=200                measured claims per series (pool, claim, api); p99 needs 200
+//   BREAKFIX_BENCH_LEARNERS=50               learners claiming at once, and labs per round
+//   BREAKFIX_BENCH_WARMUP=5                  claims before each series, not measured
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
+//
+// Small runs for trying a change: BREAKFIX_BENCH_CLAIMS=20 BREAKFIX_BENCH_LEARNERS=10.
 import { spawnSync } from 'node:child_process';
 import { benchApi } from './bench/api.js';
 import { benchClaim } from './bench/claim.js';
@@ -12,15 +21,36 @@ import { benchPool } from './bench/pool.js';
 import { benchRender } from './bench/render.js';
 import { benchSandbox } from './bench/sandbox.js';
 import { benchSlack } from './bench/slack.js';
+import type { Figure } from './bench/stats.js';
 import { benchColdBuild } from './bench/testbin.js';
 
-export interface Figure {
-  name: string;
-  value: number;
-  unit: string;
+/** How much each claim series measures (from the environment, above). */
+export interface BenchSettings {
+  claims: number;
+  learners: number;
+  warmup: number;
+  coldBuild: boolean;
 }
 
-const groups: Record<string, () => AsyncGenerator<Figure>> = {
+function count(variable: string, fallback: number, min: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const parsed = Number(raw);
+  if (!Number.isInteger(parsed) || parsed < min) {
+    console.error(`${variable}=${raw}: expected a whole number of at least ${min}`);
+    process.exit(2);
+  }
+  return parsed;
+}
+
+const settings: BenchSettings = {
+  claims: count('BREAKFIX_BENCH_CLAIMS', 200, 1),
+  learners: count('BREAKFIX_BENCH_LEARNERS', 50, 1),
+  warmup: count('BREAKFIX_BENCH_WARMUP', 5, 0),
+  coldBuild: process.env.BREAKFIX_BENCH_COLD_BUILD === '1',
+};
+
+const groups: Record<string, (settings: BenchSettings) => AsyncGenerator<Figure>> = {
   render: benchRender,
   isolation: benchIsolation,
   pool: benchPool,
@@ -32,10 +62,15 @@ const groups: Record<string, () => AsyncGenerator<Figure>> = {
 };
 
 const only = process.env.BREAKFIX_BENCH_ONLY?.split(',');
+const unknown = only?.filter((name) => !(name in groups)) ?? [];
+if (unknown.length > 0) {
+  console.error(`BREAKFIX_BENCH_ONLY: no group ${unknown.join(', ')} (groups: ${Object.keys(groups).join(', ')})`);
+  process.exit(2);
+}
 const deps = spawnSync('bash', ['scripts/ensure-deps.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (deps.status !== 0) process.exit(1);
 
 for (const [name, group] of Object.entries(groups)) {
   if (only !== undefined && !only.includes(name)) continue;
-  for await (const figure of group()) console.log(JSON.stringify(figure));
+  for await (const figure of group(settings)) console.log(JSON.stringify(figure));
 }

@@ -2,33 +2,51 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createClient } from '@breakfix/client';
+import type { KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
-import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
+import { createProvisioner, EnvironmentStore, listLabVmis, runningNode } from '@breakfix/pool';
 import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
-import { createOperatorKey } from '@breakfix/secrets';
+import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../../apps/orchestrator/src/wire.js';
-import type { Figure } from '../bench.js';
-import { percentile, round } from './stats.js';
+import type { BenchSettings } from '../bench.js';
+import { claimRounds } from './claim-rounds.js';
+import { createTraceCollector } from './claim-trace.js';
+import { type Figure, latency, value } from './stats.js';
 
-const LEARNERS = 50;
+const POOL = 'bench';
+const SCENARIO = 'sim-kubeconfig-drift';
+/** What the scenario's break.sh writes, and a line of it only the break puts there. */
+const BROKEN_FILE = '/tmp/breakfix-sim/kubeconfig';
+const BROKEN_LINE = 'server: https://cp-api:6444';
 
 /**
- * HTTP claim latency with 50 learners claiming at once from a warm pool of 50 simulated labs:
- * the whole claim (atomic claim, learner key over SSH, the scenario's break over SSH, answer).
+ * HTTP claims with `learners` learners claiming at once from a warm pool, the production claim
+ * path as the orchestrator wires it: the learner's public key in the request, the atomic claim,
+ * a NodePort and the lab's `ssh` Service, keys over SSH, the scenario's real break.sh, the
+ * answer. `claims` claims in rounds after a warm-up, the per-step trace, and afterwards (not
+ * timed) a check of every claim: the learner logs in with their key and finds the break, and the
+ * Service holds the port the answer names.
+ *
+ * What the sandbox cannot show: the learner's way in through the NodePort. The simulator makes
+ * no virt-launcher Pods (so the Service has no endpoints), no Node objects (so the control
+ * plane's node has no address to hand out) and there is no kube-proxy (nothing listens on the
+ * port). The claim hands out `publicHost` (127.0.0.1) with the port, as a site with a bastion
+ * does, and the check logs in at the VM's own address, where the Service would forward.
  */
-export async function* benchApi(): AsyncGenerator<Figure> {
+export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure> {
   const sandbox = await startSandbox();
   const redis = new Redis(sandbox.redisUrl, { maxRetriesPerRequest: null });
   const token = randomBytes(24).toString('hex');
   const operatorKey = createOperatorKey();
   const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
   const pools = parsePoolsConfig({
-    pools: [{ name: 'bench', kubernetesVersion: '1.36', workers: 0, size: 'small', min: 0, max: LEARNERS }],
+    pools: [{ name: POOL, kubernetesVersion: '1.36', workers: 0, size: 'small', min: 0, max: settings.learners }],
   });
+  const collector = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
   const orchestrator = wireOrchestrator({
     redisUrl: sandbox.redisUrl,
     kube: sandbox.kube,
@@ -37,15 +55,21 @@ export async function* benchApi(): AsyncGenerator<Figure> {
     operatorKey,
     catalog: new Map([...loadCatalog()].filter(([, scenario]) => scenario.simulator)),
     tokens: [{ name: 'bench', role: 'bot', token }],
-    reach: 'vmAddress',
+    publicHost: '127.0.0.1',
     scenarioStateDir: '/tmp/breakfix-scenario-state',
+    ssh: { onConnect: collector.handshake },
+    trace: collector.step,
   });
   const server = serve({ fetch: orchestrator.app.fetch, port: 0, hostname: '127.0.0.1' });
+  // The pool worker's runner: the orchestrator's own (wired above) never shares its connections.
+  const provisionerSsh = createSshRunner();
+  const checkSsh = createSshRunner({ reuseConnectionsMs: 0 });
   try {
+    const store = new EnvironmentStore({ redis });
     const provisioner = createProvisioner({
       kube: sandbox.kube,
-      store: new EnvironmentStore({ redis }),
-      ssh: createSshRunner(),
+      store,
+      ssh: provisionerSsh,
       platform,
       operatorKey,
       vmsRunningTimeoutMs: 120_000,
@@ -53,53 +77,126 @@ export async function* benchApi(): AsyncGenerator<Figure> {
       probeIntervalMs: 500,
       decorate: emulatedBootstrap,
     });
-    const booted = Date.now();
-    await Promise.all(
-      Array.from({ length: LEARNERS }, (_, i) =>
-        provisioner.provision({
-          id: `b${i}`,
-          pool: 'bench',
-          spec: parseLabSpec({ labId: `b${i}`, kubernetesVersion: '1.36' }),
-        }),
-      ),
-    );
-    yield {
-      name: `api.pool_warmup.${LEARNERS}_simulated_labs`,
-      value: round((Date.now() - booted) / 1000, 1),
-      unit: 's',
-    };
-
     await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
     const client = createClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token });
-    const scenario = 'sim-kubeconfig-drift';
-    const latencies: number[] = [];
-    let failures = 0;
-    await Promise.all(
-      Array.from({ length: LEARNERS }, async (_, i) => {
+    const learnerKey = generateEd25519('learner@bench');
+
+    const httpMs = new Map<string, number>();
+    const ports = new Map<string, number>();
+    let checked = 0;
+    let checkFailures = 0;
+    let next = 0;
+    const samples = await claimRounds({
+      sandbox,
+      label: 'learner',
+      claims: settings.claims,
+      atOnce: settings.learners,
+      mode: 'concurrent',
+      warmup: settings.warmup,
+      warm: async (count) => {
+        const ids = Array.from({ length: count }, () => `b${next++}`);
+        const outcomes = await Promise.all(
+          ids.map((id) =>
+            provisioner.provision({ id, pool: POOL, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
+          ),
+        );
+        const failed = outcomes.filter((o) => o !== 'ready').length;
+        if (failed > 0) throw new Error(`warming the pool: ${failed} of ${count} labs did not become ready`);
+      },
+      claim: async (learner) => {
         const started = performance.now();
-        try {
-          await client.labs.claim(
-            { learner: `learner${i}`, scenario },
-            { idempotencyKey: randomBytes(16).toString('hex') },
-          );
-          latencies.push(performance.now() - started);
-        } catch {
-          failures++;
+        const { lab, connection } = await client.labs.claim(
+          { learner, scenario: SCENARIO, publicKey: learnerKey.publicKey },
+          { idempotencyKey: randomBytes(16).toString('hex') },
+        );
+        httpMs.set(learner, performance.now() - started);
+        ports.set(lab.id, connection.port);
+        return lab.id;
+      },
+      clear: async () => {
+        for (const env of await store.list()) {
+          if (env.pool !== POOL || env.state === 'deleted') continue;
+          if (env.state === 'claimed') await client.labs.release(env.id);
+          await provisioner.teardown(env.id);
         }
-      }),
+      },
+      measuring: (on) => collector.record(on),
+      afterRound: async (claimed) => {
+        const queue = [...claimed];
+        const checkOne = async ({ labId }: { labId: string }) => {
+          checked++;
+          const problem = await checkClaim(labId).catch((error: Error) => error.message);
+          if (problem !== undefined) {
+            checkFailures++;
+            console.error(`api: lab ${labId}: ${problem}`);
+          }
+        };
+        // A few at a time: the check is not what is measured.
+        await Promise.all(
+          Array.from({ length: 5 }, async () => {
+            for (let item = queue.shift(); item !== undefined; item = queue.shift()) await checkOne(item);
+          }),
+        );
+      },
+    });
+
+    /** Undefined when the claim holds: the learner's key logs in, the break is there, the port is the Service's. */
+    async function checkClaim(labId: string): Promise<string | undefined> {
+      const env = await store.get(labId);
+      const cp = runningNode((await listLabVmis(sandbox.kube, env.namespace)).get('cp'));
+      if (cp === undefined) return 'no running control plane';
+      const result = await checkSsh.exec(
+        {
+          host: cp.address,
+          username: platform.learner.user,
+          privateKey: learnerKey.privateKey,
+          hostKey: env.hostKeys?.cp ?? '',
+        },
+        `cat ${BROKEN_FILE}`,
+        { timeoutMs: 15_000 },
+      );
+      if (!result.stdout.includes(BROKEN_LINE)) return `the break is not there (exit ${result.code})`;
+      const service = await sandbox.kube.get<KubeObject & { spec?: { ports?: { nodePort?: number }[] } }>({
+        apiVersion: 'v1',
+        kind: 'Service',
+        namespace: env.namespace,
+        name: 'ssh',
+      });
+      const nodePort = service?.spec?.ports?.[0]?.nodePort;
+      if (nodePort === undefined || nodePort !== ports.get(labId))
+        return `the ssh Service holds port ${nodePort}, the answer said ${ports.get(labId)}`;
+      return undefined;
+    }
+
+    const name = `api.claim.http.${settings.learners}_concurrent`;
+    yield latency(`${name} (learner key, NodePort Service, ${SCENARIO} break.sh; over HTTP)`, samples.ms, {
+      failures: samples.failures,
+    });
+    yield value(`${name}.failures`, samples.failures, 'claims', { n: samples.ms.length });
+    yield value(
+      `${name}.checked (afterwards: learner key logs in, break in place, Service holds the port)`,
+      checked - checkFailures,
+      'claims',
+      { n: checked, failures: checkFailures },
     );
-    yield {
-      name: `api.claim.http.p50 (${LEARNERS} concurrent learners, key + break over SSH)`,
-      value: round(percentile(latencies, 50)),
-      unit: 'ms',
-    };
-    yield {
-      name: `api.claim.http.p99 (${LEARNERS} concurrent learners, key + break over SSH)`,
-      value: round(percentile(latencies, 99)),
-      unit: 'ms',
-    };
-    yield { name: 'api.claim.http.failed', value: failures, unit: 'claims' };
+    yield* collector.figures(name);
+    const totals = collector.totals();
+    const overhead = [...httpMs].flatMap(([learner, ms]) => {
+      const total = totals.get(learner);
+      return total === undefined ? [] : [ms - total];
+    });
+    if (overhead.length > 0)
+      yield latency(`${name}.http_overhead (HTTP latency minus the claim path's total)`, overhead, { digits: 2 });
+    yield latency(
+      `api.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`,
+      samples.warmSeconds,
+      {
+        unit: 's',
+      },
+    );
   } finally {
+    provisionerSsh.close();
+    checkSsh.close();
     server.close();
     await orchestrator.close();
     redis.disconnect();

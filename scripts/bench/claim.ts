@@ -1,23 +1,29 @@
 import { performance } from 'node:perf_hooks';
-import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
+import { waitFor } from '@breakfix/core';
+import { parseLabSpec, parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
-import { emulatedBootstrap, startSandbox } from '@breakfix/sandbox';
-import { createOperatorKey } from '@breakfix/secrets';
+import { emulatedBootstrap, type Sandbox, startSandbox } from '@breakfix/sandbox';
+import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
-import type { Figure } from '../bench.js';
-import { percentile, round } from './stats.js';
+import type { BenchSettings } from '../bench.js';
+import { claimRounds } from './claim-rounds.js';
+import { createTraceCollector, type TraceCollector } from './claim-trace.js';
+import { type Figure, latency, value } from './stats.js';
 
-const LABS = 50;
-const SEQUENTIAL = 10;
+const POOL = 'warm';
 
 /**
- * The warm pool end to end on the simulator: how long 50 single-VM labs take to fill with zero
- * boot delay, then the full claim (atomic claim, NodePort Service, learner key over SSH, a
- * trivial break over SSH, access recorded), one at a time and 40 at once.
+ * The claim path below HTTP (createLabAccess) on the simulator: atomic claim, NodePort Service,
+ * the learner's key and the lab key over SSH, a trivial break (`true` through sudo), access
+ * recorded. One at a time and `learners` at once, each series `claims` long after a warm-up,
+ * with the per-step trace of each. First, how long the pool worker takes to fill `learners` labs
+ * with zero boot delay. The provisioner and the claim path each have their own SSH runner, as
+ * the pool worker and the orchestrator are separate processes in production: a claim never
+ * borrows the connection the readiness probe left open.
  */
-export async function* benchClaim(): AsyncGenerator<Figure> {
+export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figure> {
   const sandbox = await startSandbox({});
   const connections: Redis[] = [];
   const connect = () => {
@@ -25,94 +31,142 @@ export async function* benchClaim(): AsyncGenerator<Figure> {
     connections.push(redis);
     return redis;
   };
+  const provisionerSsh = createSshRunner();
+  const runners = [provisionerSsh];
   try {
     const operatorKey = createOperatorKey();
     const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
-    const ssh = createSshRunner();
     const store = new EnvironmentStore({ redis: connect(), prefix: 'bench:' });
     const provisioner = createProvisioner({
       kube: sandbox.kube,
       store,
-      ssh,
+      ssh: provisionerSsh,
       platform,
       operatorKey,
       probeIntervalMs: 250,
       decorate: emulatedBootstrap,
     });
-    const pools = parsePoolsConfig({
-      pools: [
-        {
-          name: 'warm',
-          kubernetesVersion: '1.36',
-          workers: 0,
-          size: 'small',
-          min: LABS,
-          max: LABS,
-          maxConcurrentProvisions: LABS,
-        },
-      ],
-    });
-    const worker = createPoolWorker({
-      connection: connect,
-      redis: connect(),
-      store,
-      provisioner,
-      pools,
-      prefix: 'bench',
-      kube: sandbox.kube,
-    });
-    const fillStarted = performance.now();
-    await worker.tick();
-    while ((await store.readyCount('warm')) < LABS) await new Promise((resolve) => setTimeout(resolve, 200));
-    yield {
-      name: `pool.fill.${LABS}_labs_zero_boot_delay`,
-      value: round((performance.now() - fillStarted) / 1000, 1),
-      unit: 's',
+    const clearPool = async (release?: (id: string) => Promise<unknown>) => {
+      for (const env of await store.list()) {
+        if (env.pool !== POOL || env.state === 'deleted') continue;
+        if (env.state === 'claimed' && release !== undefined) await release(env.id);
+        await provisioner.teardown(env.id);
+      }
     };
-    await worker.close();
 
+    yield await fillOnce(sandbox, connect, store, provisioner, settings.learners);
+    await clearPool();
+
+    let collector: TraceCollector | undefined;
+    const claimSsh = createSshRunner({ onConnect: (event) => collector?.handshake(event) });
+    runners.push(claimSsh);
     const access = createLabAccess({
       kube: sandbox.kube,
       store,
       allocator: new NodePortAllocator({ redis: connect(), prefix: 'bench:', range: platform.nodePorts }),
-      ssh,
+      ssh: claimSsh,
       platform,
       operatorKey,
       publicHost: '127.0.0.1',
+      trace: (event) => collector?.step(event),
     });
-    const claim = async (i: number) => {
-      const started = performance.now();
-      await access.claim({
-        pool: 'warm',
-        learner: `learner-${i}`,
-        scenario: 'trivial',
-        ttlMs: 3_600_000,
-        prepare: async (lab) => {
-          if (lab.nodes.cp !== undefined) await ssh.exec(lab.nodes.cp, 'true', { sudo: true });
+    const learnerKey = generateEd25519('learner@bench').publicKey;
+    let next = 0;
+    const warmSeconds: number[] = [];
+    for (const mode of ['one_at_a_time', 'concurrent'] as const) {
+      collector = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
+      const samples = await claimRounds({
+        sandbox,
+        label: `${mode}`,
+        claims: settings.claims,
+        atOnce: settings.learners,
+        mode,
+        warmup: settings.warmup,
+        warm: async (count) => {
+          const ids = Array.from({ length: count }, () => `c${next++}`);
+          const outcomes = await Promise.all(
+            ids.map((id) =>
+              provisioner.provision({ id, pool: POOL, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
+            ),
+          );
+          const failed = outcomes.filter((o) => o !== 'ready').length;
+          if (failed > 0) throw new Error(`warming the pool: ${failed} of ${count} labs did not become ready`);
         },
+        claim: async (learner) => {
+          const { environment } = await access.claim({
+            pool: POOL,
+            learner,
+            scenario: 'trivial',
+            ttlMs: 3_600_000,
+            publicKey: learnerKey,
+            prepare: async (lab) => {
+              const cp = lab.nodes.cp;
+              if (cp === undefined) throw new Error(`lab ${lab.labId} has no control plane`);
+              const result = await claimSsh.exec(cp, 'true', { sudo: true });
+              if (result.code !== 0) throw new Error(`trivial break exited ${result.code}`);
+            },
+          });
+          return environment.id;
+        },
+        clear: () => clearPool((id) => access.release(id)),
+        measuring: (on) => collector?.record(on),
       });
-      return performance.now() - started;
-    };
-    const sequential: number[] = [];
-    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await claim(i));
-    const burst = await Promise.all(Array.from({ length: LABS - SEQUENTIAL }, (_, i) => claim(SEQUENTIAL + i)));
-    for (const [label, samples] of [
-      ['one_at_a_time', sequential],
-      [`${LABS - SEQUENTIAL}_concurrent`, burst],
-    ] as const) {
-      yield {
-        name: `pool.claim.full.${label}.p50 (NodePort + key + trivial break)`,
-        value: round(percentile(samples, 50)),
-        unit: 'ms',
-      };
-      yield {
-        name: `pool.claim.full.${label}.p99 (NodePort + key + trivial break)`,
-        value: round(percentile(samples, 99)),
-        unit: 'ms',
-      };
+      warmSeconds.push(...samples.warmSeconds);
+      const label = mode === 'concurrent' ? `${settings.learners}_concurrent` : mode;
+      yield latency(`claim.access.${label} (NodePort Service + learner key + trivial break)`, samples.ms, {
+        failures: samples.failures,
+      });
+      yield value(`claim.access.${label}.failures`, samples.failures, 'claims', { n: samples.ms.length });
+      yield* collector.figures(`claim.access.${label}`);
     }
+    yield latency(`claim.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`, warmSeconds, {
+      unit: 's',
+    });
   } finally {
+    for (const runner of runners) runner.close();
     for (const connection of connections) connection.disconnect();
     await sandbox.stop();
   }
+}
+
+/** The pool worker's tick filling an empty pool to `labs`, timed once. */
+async function fillOnce(
+  sandbox: Sandbox,
+  connect: () => Redis,
+  store: EnvironmentStore,
+  provisioner: ReturnType<typeof createProvisioner>,
+  labs: number,
+): Promise<Figure> {
+  const pools = parsePoolsConfig({
+    pools: [
+      {
+        name: POOL,
+        kubernetesVersion: '1.36',
+        workers: 0,
+        size: 'small',
+        min: labs,
+        max: labs,
+        maxConcurrentProvisions: labs,
+      },
+    ],
+  });
+  const worker = createPoolWorker({
+    connection: connect,
+    redis: connect(),
+    store,
+    provisioner,
+    pools,
+    prefix: 'bench',
+    kube: sandbox.kube,
+  });
+  const started = performance.now();
+  await worker.tick();
+  await waitFor(async () => ((await store.readyCount(POOL)) >= labs ? true : undefined), {
+    what: `${labs} labs ready`,
+    timeoutMs: 600_000,
+    intervalMs: 200,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  return value(`pool.fill.${labs}_labs_zero_boot_delay (pool worker tick to all ready, one run)`, seconds, 's');
 }

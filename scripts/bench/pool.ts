@@ -4,14 +4,17 @@ import { EnvironmentStore } from '@breakfix/pool';
 import { startSandbox } from '@breakfix/sandbox';
 import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
-import type { Figure } from '../bench.js';
-import { percentile, round } from './stats.js';
+import type { BenchSettings } from '../bench.js';
+import { type Figure, latency, value } from './stats.js';
 
-const READY = 50;
 const ENVIRONMENTS = 1000;
 
-/** The Redis side of the pool: claim latency on a warm pool, and a reconcile over 1 000 records. */
-export async function* benchPool(): AsyncGenerator<Figure> {
+/**
+ * The Redis side of the pool: the atomic claim alone (one at a time, and `learners` at once on
+ * one connection, as the orchestrator's store has one), each series `claims` long in rounds on a
+ * freshly filled pool after a warm-up; then a reconcile over 1 000 records.
+ */
+export async function* benchPool(settings: BenchSettings): AsyncGenerator<Figure> {
   const sandbox = await startSandbox({ simulator: false });
   const connections: Redis[] = [];
   const connect = () => {
@@ -21,28 +24,39 @@ export async function* benchPool(): AsyncGenerator<Figure> {
   };
   try {
     const store = new EnvironmentStore({ redis: connect(), prefix: 'bench:' });
-    for (let i = 0; i < READY; i++) {
-      await store.create({ id: `r${i}`, pool: 'warm', namespace: `lab-r${i}` });
-      await store.apply(`r${i}`, 'provisioned');
+    let next = 0;
+    const fill = async (pool: string, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const id = `r${next++}`;
+        await store.create({ id, pool, namespace: `lab-${id}` });
+        await store.apply(id, 'provisioned');
+      }
+    };
+    const claimOne = async (pool: string, samples: number[] | undefined) => {
+      const started = performance.now();
+      await store.claim({ pool, learner: `l${next++}`, scenario: 's', ttlMs: 3_600_000 });
+      samples?.push(performance.now() - started);
+    };
+
+    await fill('warmup', settings.warmup);
+    for (let i = 0; i < settings.warmup; i++) await claimOne('warmup', undefined);
+
+    const oneAtATime: number[] = [];
+    const together: number[] = [];
+    for (let done = 0, round = 0; done < settings.claims; round++) {
+      const size = Math.min(settings.learners, settings.claims - done);
+      await fill(`seq${round}`, size);
+      for (let i = 0; i < size; i++) await claimOne(`seq${round}`, oneAtATime);
+      await fill(`burst${round}`, size);
+      await Promise.all(Array.from({ length: size }, () => claimOne(`burst${round}`, together)));
+      done += size;
     }
-    const latencies: number[] = [];
-    await Promise.all(
-      Array.from({ length: READY }, async (_, i) => {
-        const started = performance.now();
-        await store.claim({ pool: 'warm', learner: `l${i}`, scenario: 's', ttlMs: 3_600_000 });
-        latencies.push(performance.now() - started);
-      }),
+    yield latency('pool.claim.redis_only.one_at_a_time (the atomic Redis step alone)', oneAtATime, { digits: 2 });
+    yield latency(
+      `pool.claim.redis_only.${settings.learners}_concurrent (the atomic Redis step alone, one connection)`,
+      together,
+      { digits: 2 },
     );
-    yield {
-      name: `pool.claim.redis_only.p50 (${READY} concurrent, the atomic Redis step alone)`,
-      value: round(percentile(latencies, 50), 2),
-      unit: 'ms',
-    };
-    yield {
-      name: `pool.claim.redis_only.p99 (${READY} concurrent, the atomic Redis step alone)`,
-      value: round(percentile(latencies, 99), 2),
-      unit: 'ms',
-    };
 
     const pipeline = connect().pipeline();
     const now = Date.now() - 3_600_000;
@@ -75,17 +89,13 @@ export async function* benchPool(): AsyncGenerator<Figure> {
     const rssBefore = process.memoryUsage().rss;
     const started = performance.now();
     const result = await worker.reconcile();
-    yield {
-      name: `pool.reconcile.${ENVIRONMENTS}_orphan_records (${result.orphanRecords.length} closed)`,
-      value: round(performance.now() - started),
-      unit: 'ms',
-    };
-    yield { name: 'pool.reconcile.rss_after', value: round(process.memoryUsage().rss / 1048576), unit: 'MiB' };
-    yield {
-      name: 'pool.reconcile.rss_growth',
-      value: round((process.memoryUsage().rss - rssBefore) / 1048576),
-      unit: 'MiB',
-    };
+    yield value(
+      `pool.reconcile.${ENVIRONMENTS}_orphan_records (${result.orphanRecords.length} closed, one run)`,
+      performance.now() - started,
+      'ms',
+    );
+    yield value('pool.reconcile.rss_after (the bench process)', process.memoryUsage().rss / 1048576, 'MiB');
+    yield value('pool.reconcile.rss_growth', (process.memoryUsage().rss - rssBefore) / 1048576, 'MiB');
     await worker.close();
   } finally {
     for (const connection of connections) connection.disconnect();

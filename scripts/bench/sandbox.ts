@@ -4,14 +4,14 @@ import type { KubeObject } from '@breakfix/kube';
 import { resolveBinaries, startSandbox } from '@breakfix/sandbox';
 import ssh2 from 'ssh2';
 import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from '../../packages/sandbox/test/fixtures.js';
-import type { Figure } from '../bench.js';
-import { percentile, round } from './stats.js';
+import type { BenchSettings } from '../bench.js';
+import { type Figure, latency } from './stats.js';
 
 const RUNS = 3;
 const VMS = 20;
 
 /** Sandbox start with a warm binary cache, and VM apply -> SSH login through the simulator. */
-export async function* benchSandbox(): AsyncGenerator<Figure> {
+export async function* benchSandbox(_settings: BenchSettings): AsyncGenerator<Figure> {
   const binaries = await resolveBinaries({ build: false });
   const starts: number[] = [];
   for (let run = 0; run < RUNS; run++) {
@@ -53,19 +53,9 @@ export async function* benchSandbox(): AsyncGenerator<Figure> {
       }),
     );
     await sandbox.stop();
-    yield {
-      name: `simulator.vm_apply_to_ssh_login.p50 (${VMS} VMs at once)`,
-      value: round(percentile(toSsh, 50)),
-      unit: 'ms',
-    };
-    yield {
-      name: `simulator.vm_apply_to_ssh_login.p99 (${VMS} VMs at once)`,
-      value: round(percentile(toSsh, 99)),
-      unit: 'ms',
-    };
+    yield latency(`simulator.vm_apply_to_ssh_login (${VMS} VMs at once)`, toSsh);
   }
-  yield { name: `sandbox.start.warm_cache.median (${RUNS} runs)`, value: round(percentile(starts, 50)), unit: 'ms' };
-  yield { name: `sandbox.start.warm_cache.max (${RUNS} runs)`, value: round(Math.max(...starts)), unit: 'ms' };
+  yield latency('sandbox.start.warm_cache', starts);
 }
 
 function login(host: string, privateKey: string): Promise<void> {

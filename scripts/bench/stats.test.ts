@@ -25,7 +25,16 @@ describe('benchmark figures', () => {
 
   test('percentiles are nearest-rank over all samples, failures counted beside them', () => {
     const figure = latency('claim', samples(200), { failures: 3 });
-    assert.deepEqual(figure, { name: 'claim', unit: 'ms', n: 200, p50: 100, p90: 180, p99: 198, max: 200, failures: 3 });
+    assert.deepEqual(figure, {
+      name: 'claim',
+      unit: 'ms',
+      n: 200,
+      p50: 100,
+      p90: 180,
+      p99: 198,
+      max: 200,
+      failures: 3,
+    });
   });
 
   test('no samples is an error, not a figure of zero', () => {

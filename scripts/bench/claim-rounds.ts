@@ -1,0 +1,95 @@
+import { performance } from 'node:perf_hooks';
+import { waitFor } from '@breakfix/core';
+import type { Sandbox } from '@breakfix/sandbox';
+
+export interface ClaimRoundsOptions {
+  sandbox: Sandbox;
+  /** Learner names start with this (one lab per learner: every claim gets a new name). */
+  label: string;
+  /** Claims measured, in rounds of `atOnce`; the last round may be smaller. */
+  claims: number;
+  /** Labs per round: each round claims a freshly warmed pool of this many. */
+  atOnce: number;
+  /** `concurrent`: a round's claims all start together; `one_at_a_time`: each waits for the last. */
+  mode: 'concurrent' | 'one_at_a_time';
+  /** Claims made one at a time before the first round, on a pool of their own, and not measured. */
+  warmup: number;
+  /** Makes `count` labs ready in the pool (not timed). */
+  warm(count: number): Promise<void>;
+  /** One claim; resolves with the lab's id, rejects when the claim failed. */
+  claim(learner: string): Promise<string>;
+  /** Releases every claimed lab and tears down every lab of the pool (not timed). */
+  clear(): Promise<void>;
+  /** Told true just before a round's claims start and false once they all ended (trace recording). */
+  measuring?(on: boolean): void;
+  /** After each measured round, before clear: checks on what was claimed (not timed). */
+  afterRound?(claimed: readonly { learner: string; labId: string }[]): Promise<void>;
+}
+
+export interface ClaimSamples {
+  /** Every measured claim's duration, failed ones included. */
+  ms: number[];
+  failures: number;
+  /** Failure messages and how often each came (the first line each). */
+  errors: Map<string, number>;
+  /** How long warming each round's pool took, in seconds. */
+  warmSeconds: number[];
+}
+
+/**
+ * Measures claims the way learners meet them: warm-up first and excluded, then rounds on a pool
+ * warmed just before (so every claim finds a ready lab, as on a pool that keeps up), each round
+ * cleared and its guests gone before the next, so rounds do not pile up processes. A failed
+ * claim is a sample too, counted in `failures`.
+ */
+export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSamples> {
+  const samples: ClaimSamples = { ms: [], failures: 0, errors: new Map(), warmSeconds: [] };
+  const settle = async () => {
+    await options.clear();
+    await waitFor(async () => ((options.sandbox.simulator?.guests().length ?? 0) === 0 ? true : undefined), {
+      what: 'the guests of the last round to stop',
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
+  };
+
+  if (options.warmup > 0) {
+    await options.warm(options.warmup);
+    for (let i = 0; i < options.warmup; i++) {
+      await options.claim(`${options.label}-warmup${i}`).catch(() => undefined);
+    }
+    await settle();
+  }
+
+  const rounds = Math.ceil(options.claims / options.atOnce);
+  for (let round = 0; round < rounds; round++) {
+    const size = Math.min(options.atOnce, options.claims - round * options.atOnce);
+    const warmStarted = performance.now();
+    await options.warm(size);
+    samples.warmSeconds.push((performance.now() - warmStarted) / 1000);
+
+    const claimed: { learner: string; labId: string }[] = [];
+    const one = async (i: number) => {
+      const learner = `${options.label}-r${round}-${i}`;
+      const started = performance.now();
+      try {
+        claimed.push({ learner, labId: await options.claim(learner) });
+      } catch (error) {
+        samples.failures++;
+        const message = String((error as Error).message).split('\n')[0] ?? '';
+        samples.errors.set(message, (samples.errors.get(message) ?? 0) + 1);
+      } finally {
+        samples.ms.push(performance.now() - started);
+      }
+    };
+    options.measuring?.(true);
+    if (options.mode === 'concurrent') await Promise.all(Array.from({ length: size }, (_, i) => one(i)));
+    else for (let i = 0; i < size; i++) await one(i);
+    options.measuring?.(false);
+
+    await options.afterRound?.(claimed);
+    await settle();
+  }
+  for (const [message, count] of samples.errors) console.error(`${options.label}: ${count} x ${message}`);
+  return samples;
+}
