@@ -12,4 +12,4 @@ export type { NetworkNamespace } from './namespace.js';
 export { type ManagedProcess, type SpawnOptions, spawnManaged } from './process.js';
 export { qemuArgs } from './qemu-args.js';
 export type { NoCloudSeed } from './seed.js';
-export type { BootOptions, GuestImage, Vm } from './vm.js';
+export type { BootOptions, Firmware, GuestImage, Vm } from './vm.js';

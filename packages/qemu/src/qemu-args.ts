@@ -13,6 +13,11 @@ export interface QemuArgsInput {
   consoleLog: string;
   qmpSocket: string;
   kernel?: { kernel: string; initrd?: string; cmdline: string };
+  /**
+   * UEFI firmware (OVMF): its code, read-only, and this VM's own variable store; Secure Boot
+   * firmware runs with SMM, which guards its variables. Default: SeaBIOS.
+   */
+  efi?: { code: string; vars: string; secureBoot: boolean };
 }
 
 /**
@@ -28,7 +33,7 @@ export function qemuArgs(input: QemuArgsInput): string[] {
     '-nodefaults',
     '-no-user-config',
     '-machine',
-    'q35',
+    input.efi?.secureBoot ? 'q35,smm=on' : 'q35',
     ...acceleratorArgs(input.accelerator),
     '-smp',
     String(input.cpus),
@@ -58,6 +63,16 @@ export function qemuArgs(input: QemuArgsInput): string[] {
     '-device',
     'virtio-rng-pci',
   ];
+  if (input.efi) {
+    // As libvirt gives KubeVirt's `efi` VMs: OVMF as pflash.
+    if (input.efi.secureBoot) args.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
+    args.push(
+      '-drive',
+      `if=pflash,format=raw,unit=0,readonly=on,file=${input.efi.code}`,
+      '-drive',
+      `if=pflash,format=raw,unit=1,file=${input.efi.vars}`,
+    );
+  }
   if (input.kernel) {
     args.push('-kernel', input.kernel.kernel);
     if (input.kernel.initrd) args.push('-initrd', input.kernel.initrd);

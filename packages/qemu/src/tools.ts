@@ -20,6 +20,36 @@ export const TOOLS = {
 
 export type Tool = keyof typeof TOOLS;
 
+/**
+ * UEFI firmware, Debian's OVMF as KubeVirt's virt-launcher carries it: without Secure Boot for
+ * `bootloader.efi.secureBoot: false`, and the Secure Boot build with Microsoft's keys enrolled
+ * (which needs SMM) for KubeVirt's default `secureBoot: true`. The 4 MiB builds: Debian 13 ships
+ * no other. The code is shared read-only; each VM gets its own copy of the variable store.
+ */
+export const OVMF = {
+  plain: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
+  secureBoot: { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd' },
+  debian: 'ovmf',
+} as const;
+
+/** Fails with what to install when the UEFI firmware is missing. */
+export function requireOvmf(): void {
+  const files = [OVMF.plain.code, OVMF.plain.vars, OVMF.secureBoot.code, OVMF.secureBoot.vars];
+  const missing = files.filter((path) => {
+    try {
+      accessSync(path, constants.R_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new UnsupportedEnvironmentError(`missing UEFI firmware ${missing.join(', ')}`, {
+      hint: `run \`npm run deps\` or apt-get install -y ${OVMF.debian}`,
+    });
+  }
+}
+
 /** Fails with one message naming every missing program and the packages to install. */
 export function requireTools(): void {
   const missing = Object.values(TOOLS).filter(({ path }) => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, UpstreamError, waitFor } from '@breakfix/core';
 import type { Accelerator } from './accelerator.js';
@@ -9,12 +9,12 @@ import type { ManagedProcess } from './process.js';
 import { qemuArgs } from './qemu-args.js';
 import { queryStatus } from './qmp.js';
 import { type NoCloudSeed, writeSeedIso } from './seed.js';
-import { run, TOOLS } from './tools.js';
+import { OVMF, requireOvmf, run, TOOLS } from './tools.js';
 
 export interface GuestImage {
   /** Golden disk, raw or qcow2. Never written: each VM runs on its own qcow2 overlay. */
   disk: string;
-  /** Direct kernel boot when given; otherwise the disk boots itself. */
+  /** Direct kernel boot when given; otherwise the firmware boots the disk. */
   kernel?: string;
   initrd?: string;
   /** Kernel command line for direct kernel boot. Default `root=LABEL=root ro console=ttyS0`. */
@@ -33,7 +33,18 @@ export interface BootOptions {
   expose: { address: string; ports: readonly number[] };
   /** Default: a random locally administered 52:54:00:xx:xx:xx. */
   mac?: string;
+  /** Default `bios`. */
+  firmware?: Firmware;
 }
+
+/**
+ * The firmware, as KubeVirt's `domain.firmware.bootloader`: `bios` (SeaBIOS, KubeVirt's default),
+ * `efi` (OVMF, `secureBoot: false`), which boots a disk from its EFI system partition, or
+ * `efi-secure-boot` (OVMF with Microsoft's keys: `efi` without `secureBoot: false`), which starts
+ * only signed boot loaders.
+ */
+export type Firmware = 'bios' | 'efi' | 'efi-secure-boot';
+const FIRMWARES: readonly Firmware[] = ['bios', 'efi', 'efi-secure-boot'];
 
 export interface Vm {
   readonly name: string;
@@ -90,6 +101,13 @@ export async function bootVm(context: VmContext, options: BootOptions): Promise<
     const overlay = join(dir, 'disk.qcow2');
     await run(TOOLS.qemuImg.path, ['create', '-q', '-f', 'qcow2', '-b', golden, '-F', info.format, overlay]);
     const seedIso = await writeSeedIso(dir, options.seed);
+    // A fresh variable store per VM, as KubeVirt's non-persistent EFI starts each VMI from the template.
+    const secureBoot = options.firmware === 'efi-secure-boot';
+    const ovmf = secureBoot ? OVMF.secureBoot : OVMF.plain;
+    const efi = options.firmware?.startsWith('efi')
+      ? { code: ovmf.code, vars: join(dir, 'efi-vars.fd'), secureBoot }
+      : undefined;
+    if (efi) copyFileSync(ovmf.vars, efi.vars);
 
     const ns = network.namespace;
     await ns.run(TOOLS.ip.path, ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
@@ -111,6 +129,7 @@ export async function bootVm(context: VmContext, options: BootOptions): Promise<
       mac,
       consoleLog,
       qmpSocket,
+      ...(efi ? { efi } : {}),
       ...(image.kernel
         ? {
             kernel: {
@@ -190,6 +209,10 @@ function validate(options: BootOptions): void {
   if (!Number.isInteger(options.memoryMiB) || options.memoryMiB < 64) {
     throw new InvalidInputError(`memoryMiB ${options.memoryMiB} < 64`);
   }
+  if (options.firmware !== undefined && !FIRMWARES.includes(options.firmware)) {
+    throw new InvalidInputError(`firmware ${JSON.stringify(options.firmware)} is not one of ${FIRMWARES.join(', ')}`);
+  }
+  if (options.firmware?.startsWith('efi')) requireOvmf();
   for (const path of [options.image.disk, options.image.kernel, options.image.initrd]) {
     if (path !== undefined && !existsSync(path)) throw new InvalidInputError(`${path} does not exist`);
   }

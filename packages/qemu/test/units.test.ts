@@ -57,6 +57,21 @@ test('the QEMU command line: tap networking only, qemu64 under TCG, direct kerne
   assert.match(qemuArgs({ ...baseKvm() }).join(' '), /-accel kvm -cpu host/);
 });
 
+test('UEFI: OVMF as pflash, its code read-only and the VM’s own variable store; the disk boots itself', () => {
+  const efi = { code: '/fw/OVMF_CODE_4M.fd', vars: '/w/w1/efi-vars.fd', secureBoot: false };
+  const line = qemuArgs({ ...baseKvm(), efi }).join(' ');
+  assert.match(line, /-drive if=pflash,format=raw,unit=0,readonly=on,file=\/fw\/OVMF_CODE_4M.fd/);
+  assert.match(line, /-drive if=pflash,format=raw,unit=1,file=\/w\/w1\/efi-vars.fd/);
+  assert.doesNotMatch(line, /-kernel|-append|-bios/);
+  assert.match(line, /virtio-blk-pci,drive=disk0,bootindex=1/);
+  assert.doesNotMatch(line, /smm=on|property=secure/);
+  assert.doesNotMatch(qemuArgs(baseKvm()).join(' '), /pflash/, 'SeaBIOS unless asked');
+  // Secure Boot firmware keeps its variables behind SMM
+  const secure = qemuArgs({ ...baseKvm(), efi: { ...efi, secureBoot: true } }).join(' ');
+  assert.match(secure, /-machine q35,smm=on/);
+  assert.match(secure, /-global driver=cfi.pflash01,property=secure,value=on/);
+});
+
 function baseKvm() {
   return {
     name: 'w1',
