@@ -269,6 +269,11 @@ function virtualMachine(
           evictionStrategy: 'None',
           terminationGracePeriodSeconds: 0,
           domain: {
+            // The golden image boots from its EFI system partition (a unified kernel image, no
+            // boot loader): KubeVirt's default SeaBIOS finds nothing to boot on it, and Secure
+            // Boot (on by default under `efi`) refuses its unsigned stub (docs/adr/0020;
+            // https://kubevirt.io/user-guide/compute/virtual_hardware/#biosuefi).
+            firmware: { bootloader: { efi: { secureBoot: false } } },
             cpu: { cores: node.size.cores },
             memory: { guest: `${node.size.memoryMiB}Mi` },
             resources: { requests: { cpu: `${node.size.cpuRequestMilli}m`, memory: `${node.size.memoryMiB}Mi` } },

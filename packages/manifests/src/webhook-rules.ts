@@ -16,7 +16,10 @@ interface VmLike {
     running?: boolean;
     template?: {
       spec?: {
-        domain?: { devices?: { interfaces?: { name: string; masquerade?: unknown; bridge?: unknown }[] } };
+        domain?: {
+          firmware?: { bootloader?: { bios?: unknown; efi?: { secureBoot?: boolean } } };
+          devices?: { interfaces?: { name: string; masquerade?: unknown; bridge?: unknown }[] };
+        };
         networks?: { name: string; pod?: unknown }[];
         volumes?: {
           name: string;
@@ -57,6 +60,13 @@ export function checkKubevirtRules(objects: readonly KubeObject[]): RuleViolatio
       violations.push({
         object: name,
         rule: `runStrategy ${strategy} with a containerDisk replaces a lost VMI with a fresh disk (a fresh, unbroken cluster the learner never saw); use Once`,
+      });
+    }
+    const efi = template?.domain?.firmware?.bootloader?.efi;
+    if (ephemeral && (efi === undefined || efi.secureBoot !== false)) {
+      violations.push({
+        object: name,
+        rule: 'firmware.bootloader must be efi with secureBoot: false: the golden image boots an unsigned unified kernel image from its EFI system partition, which SeaBIOS cannot find and Secure Boot refuses',
       });
     }
     const podNetworks = new Set((template?.networks ?? []).filter((n) => n.pod !== undefined).map((n) => n.name));

@@ -35,7 +35,12 @@ type Vm = KubeObject & {
       metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
       spec: {
         evictionStrategy: string;
-        domain: { cpu: { cores: number }; memory: { guest: string }; devices: { interfaces: object[] } };
+        domain: {
+          firmware?: object;
+          cpu: { cores: number };
+          memory: { guest: string };
+          devices: { interfaces: object[] };
+        };
         networks: object[];
         volumes: { name: string; containerDisk?: { image: string }; cloudInitNoCloud?: object }[];
       };
@@ -334,6 +339,23 @@ describe('KubeVirt rules no schema carries', () => {
       );
     }
     assert.deepEqual(checkKubevirtRules([vm]), []);
+  });
+
+  test('a VM the golden image cannot boot is reported: BIOS, or EFI with Secure Boot', () => {
+    const [vm] = byKind(render(), 'VirtualMachine') as Vm[];
+    assert.ok(vm);
+    assert.deepEqual(vm.spec.template.spec.domain.firmware, { bootloader: { efi: { secureBoot: false } } });
+    for (const firmware of [undefined, { bootloader: { bios: {} } }, { bootloader: { efi: {} } }]) {
+      const unbootable = structuredClone(vm);
+      unbootable.spec.template.spec.domain.firmware = firmware;
+      assert.match(
+        checkKubevirtRules([unbootable])
+          .map((v) => v.rule)
+          .join('\n'),
+        /firmware\.bootloader must be efi with secureBoot: false/,
+        JSON.stringify(firmware),
+      );
+    }
   });
 
   test('masquerade, a missing runStrategy and oversized inline user-data are reported', () => {
