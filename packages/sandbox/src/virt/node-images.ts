@@ -8,16 +8,15 @@ import type { ImageResolver } from './qemu-guests.js';
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../images/build.sh', import.meta.url));
 
 interface ImageManifest {
-  disk: string;
-  kernelFile: string;
-  initrdFile: string;
-  cmdline: string;
+  /** The qcow2 the containerDisk carries; absent in images built before it existed. */
+  qcow2?: string;
 }
 
 /**
- * Resolves a containerDisk reference (`…/node:v1.36.3`) to the golden image images/build.sh made
- * for that release, as KubeVirt's node would pull it. A release without a built image is
- * reported missing with the command that builds it; nothing is built on the way.
+ * Resolves a containerDisk reference (`…/node:v1.36.3`) to the disk of the golden image
+ * images/build.sh made for that release, the `disk.qcow2` its containerDisk carries, as KubeVirt's
+ * node would pull it: the disk only, booted by the VM's firmware. A release without a built image
+ * is reported missing with the command that builds it; nothing is built on the way.
  */
 export function nodeImageResolver(): ImageResolver {
   const cache = new Map<string, GuestImage>();
@@ -38,12 +37,12 @@ export function nodeImageResolver(): ImageResolver {
       };
     }
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ImageManifest;
-    const image: GuestImage = {
-      disk: join(dir, manifest.disk),
-      kernel: join(dir, manifest.kernelFile),
-      initrd: join(dir, manifest.initrdFile),
-      cmdline: manifest.cmdline,
-    };
+    if (manifest.qcow2 === undefined) {
+      return {
+        missing: `the golden image in ${dir} has no containerDisk: rebuild it with \`bash images/build.sh ${tag}\``,
+      };
+    }
+    const image: GuestImage = { disk: join(dir, manifest.qcow2) };
     cache.set(tag, image);
     return image;
   };

@@ -1,5 +1,5 @@
 import type { Kube, KubeObject } from '@breakfix/kube';
-import type { GuestImage, LabNetwork, QemuHost, Vm } from '@breakfix/qemu';
+import type { Firmware, GuestImage, LabNetwork, QemuHost, Vm } from '@breakfix/qemu';
 import type { VirtualMachine, VirtualMachineInstance } from './vm-objects.js';
 
 /** Finds the golden image a containerDisk reference names, or says why there is none. */
@@ -94,6 +94,7 @@ export function createQemuGuests(options: QemuGuestsOptions) {
         network,
         name: `${networkId(namespace)}-${vm.metadata.name}`.slice(0, 63).replace(/-+$/, ''),
         image,
+        firmware: firmwareOf(spec),
         cpus: cpusOf(spec),
         memoryMiB: memoryMiBOf(spec),
         // As KubeVirt's cloudInitNoCloud: instance-id and local-hostname in meta-data.
@@ -127,14 +128,27 @@ export function createQemuGuests(options: QemuGuestsOptions) {
   return { boot };
 }
 
-interface VmiSpec {
+export interface VmiSpec {
   hostname?: string;
   domain?: {
+    firmware?: { bootloader?: { bios?: object; efi?: { secureBoot?: boolean } } };
     cpu?: { cores?: number; sockets?: number; threads?: number };
     memory?: { guest?: string };
     resources?: { requests?: { memory?: string } };
   };
   volumes?: { containerDisk?: { image?: string } }[];
+}
+
+/**
+ * The firmware KubeVirt gives the VMI: SeaBIOS unless `bootloader.efi`, and under `efi` Secure Boot
+ * unless `secureBoot: false` (https://kubevirt.io/user-guide/compute/virtual_hardware/#biosuefi).
+ * The disk is booted by that firmware, never by handing QEMU the kernel: a VM KubeVirt could not
+ * boot does not boot here either.
+ */
+export function firmwareOf(spec: VmiSpec): Firmware {
+  const efi = spec.domain?.firmware?.bootloader?.efi;
+  if (efi === undefined) return 'bios';
+  return efi.secureBoot === false ? 'efi' : 'efi-secure-boot';
 }
 
 /** The namespace as a DNS label short enough for interface and socket names. */
