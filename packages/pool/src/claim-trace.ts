@@ -5,7 +5,8 @@ import { performance } from 'node:perf_hooks';
  * - `redis_claim`: the atomic claim of a ready lab (one Lua script);
  * - `vmi_lookup`: the lab's VMIs read from the apiserver, for the nodes' addresses;
  * - `keys_generate`: the claim's ed25519 pairs (lab key, terminal key, the learner's when none was given);
- * - `service_create`: the NodePort lease in Redis and the lab's `ssh` Service applied (not with `vmAddress`);
+ * - `nodeport_lease`: the lab's NodePort leased in Redis (one Lua script; not with `vmAddress`);
+ * - `service_apply`: the lab's `ssh` Service applied on that port (both again when the port was taken);
  * - `key_install`: the authorized keys written on one node over the operator's SSH, handshake included (per node);
  * - `lab_key`: the lab key and known_hosts placed on the control plane as the learner, handshake included;
  * - `prepare`: the caller's preparation (the scenario's break), any handshake it needs included;
@@ -18,7 +19,8 @@ export type ClaimStep =
   | 'redis_claim'
   | 'vmi_lookup'
   | 'keys_generate'
-  | 'service_create'
+  | 'nodeport_lease'
+  | 'service_apply'
   | 'key_install'
   | 'lab_key'
   | 'prepare'

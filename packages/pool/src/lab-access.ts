@@ -297,12 +297,14 @@ export function createLabAccess(options: LabAccessOptions) {
         options.reach === 'vmAddress'
           ? undefined
           : (
-              await timer.step('service_create', () =>
-                openSsh(exposure, {
+              await openSsh(
+                exposure,
+                {
                   labId: environment.id,
                   namespace: environment.namespace,
                   labels: { [LABELS.lab]: environment.id, [LABELS.managedBy]: 'breakfix' },
-                }),
+                },
+                timer.step,
               )
             ).nodePort;
       const labKeyLine = parsePublicKey(labKey.publicKey).line;

@@ -20,17 +20,24 @@ export interface LabRef {
 const PORT_TAKEN = /provided port is already allocated/;
 const MAX_ATTEMPTS = 5;
 
+/** Runs one step of opening SSH, for a caller that times them (the claim trace); by default just runs it. */
+export type ExposureStep = <T>(step: 'nodeport_lease' | 'service_apply', work: () => Promise<T>) => Promise<T>;
+
 /**
  * Opens SSH into a claimed lab: leases a NodePort and creates the lab's `ssh` Service on it. When
  * the apiserver says the port is taken (a Service breakfix did not make), the port is blocked and
  * another one picked. Idempotent: a lab that already has its port gets the same Service again.
  */
-export async function openSsh(deps: ExposureDeps, lab: LabRef): Promise<{ nodePort: number }> {
+export async function openSsh(
+  deps: ExposureDeps,
+  lab: LabRef,
+  step: ExposureStep = (_step, work) => work(),
+): Promise<{ nodePort: number }> {
   const now = deps.now ?? Date.now;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const nodePort = await deps.allocator.allocate(lab.labId);
+    const nodePort = await step('nodeport_lease', () => deps.allocator.allocate(lab.labId));
     try {
-      await deps.kube.apply(sshService(lab, nodePort));
+      await step('service_apply', () => deps.kube.apply(sshService(lab, nodePort)));
       return { nodePort };
     } catch (error) {
       if (!(error instanceof InvalidInputError && PORT_TAKEN.test(error.message))) {
