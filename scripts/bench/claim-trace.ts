@@ -1,13 +1,18 @@
+import { performance } from 'node:perf_hooks';
 import type { ClaimStep, ClaimStepEvent } from '@breakfix/pool';
 import type { SshConnectEvent } from '@breakfix/ssh';
 import { type Figure, latency, value } from './stats.js';
+
+/** How often the event loop is asked to run a timer while claims run; its lateness is the delay. */
+const LOOP_PROBE_MS = 10;
 
 /** The steps in the order a claim runs them (claim-trace.ts in packages/pool says what each is). */
 const STEPS: readonly ClaimStep[] = [
   'redis_claim',
   'vmi_lookup',
   'keys_generate',
-  'service_create',
+  'nodeport_lease',
+  'service_apply',
   'key_install',
   'lab_key',
   'prepare',
@@ -19,15 +24,39 @@ const STEPS: readonly ClaimStep[] = [
 
 /**
  * Collects a claim path's trace (LabAccessOptions.trace) and its SSH runner's handshakes
- * (SshRunnerOptions.onConnect) while `recording`, and turns them into one figure per step.
+ * (SshRunnerOptions.onConnect) while `recording`, and turns them into one figure per step. While
+ * recording it also watches this process: CPU time and event-loop delay, since every step's
+ * time includes waiting for the one thread that runs them all.
  */
 export function createTraceCollector(users: { operator: string; learner: string }) {
   let recording = false;
   const steps: ClaimStepEvent[] = [];
   const handshakes: SshConnectEvent[] = [];
+  const loopDelays: number[] = [];
+  let probe: NodeJS.Timeout | undefined;
+  let since: { cpu: NodeJS.CpuUsage; wall: number } | undefined;
+  const watchLoop = (due: number) => {
+    probe = setTimeout(() => {
+      const now = performance.now();
+      loopDelays.push(now - due);
+      watchLoop(now + LOOP_PROBE_MS);
+    }, LOOP_PROBE_MS).unref();
+  };
+  const busy = { cpuMs: 0, wallMs: 0, windows: 0 };
   return {
     record(on: boolean): void {
+      if (on === recording) return;
       recording = on;
+      if (on) {
+        watchLoop(performance.now() + LOOP_PROBE_MS);
+        since = { cpu: process.cpuUsage(), wall: performance.now() };
+      } else if (since !== undefined) {
+        clearTimeout(probe);
+        const cpu = process.cpuUsage(since.cpu);
+        busy.cpuMs += (cpu.user + cpu.system) / 1000;
+        busy.wallMs += performance.now() - since.wall;
+        busy.windows++;
+      }
     },
     step(event: ClaimStepEvent): void {
       if (recording) steps.push(event);
@@ -41,9 +70,9 @@ export function createTraceCollector(users: { operator: string; learner: string 
     },
 
     /**
-     * Per step: p50/p90/p99/max over every claim that ran it (`key_install` once per node). Then
-     * `unaccounted`: each claim's total minus its steps (per-node steps run side by side, so
-     * their longest counts), which is time spent between steps — waiting for the event loop.
+     * Per step: p50/p90/p99/max over every time a claim ran it (`key_install` once per node). Then
+     * `unaccounted`: each claim's total minus its steps (a step run again adds up; per-node steps
+     * run side by side, so their longest counts), which is time spent between steps.
      * Then the SSH handshakes the claims opened, by account, and how many a claim needed.
      */
     *figures(prefix: string): Generator<Figure> {
@@ -62,13 +91,43 @@ export function createTraceCollector(users: { operator: string; learner: string 
       for (const events of byClaim.values()) {
         const total = events.find((e) => e.step === 'total');
         if (total === undefined) continue;
-        const longest = new Map<ClaimStep, number>();
-        for (const e of events) if (e.step !== 'total') longest.set(e.step, Math.max(longest.get(e.step) ?? 0, e.ms));
-        gaps.push(total.ms - [...longest.values()].reduce((sum, ms) => sum + ms, 0));
+        const spent = new Map<ClaimStep, number>();
+        for (const e of events) {
+          if (e.step === 'total') continue;
+          const before = spent.get(e.step) ?? 0;
+          spent.set(e.step, e.node === undefined ? before + e.ms : Math.max(before, e.ms));
+        }
+        gaps.push(total.ms - [...spent.values()].reduce((sum, ms) => sum + ms, 0));
       }
       if (gaps.length > 0) yield latency(`${prefix}.step.unaccounted (total minus its steps)`, gaps, { digits: 2 });
 
       const claims = byClaim.size;
+      if (busy.windows > 0 && claims > 0) {
+        yield value(
+          `${prefix}.process.cpu_per_claim (this process: claim path, HTTP, client, simulator)`,
+          busy.cpuMs / claims,
+          'ms',
+          {
+            n: claims,
+            digits: 2,
+          },
+        );
+        yield value(
+          `${prefix}.process.cpu_busy (CPU time over wall time while claims ran; 1 = one core's worth)`,
+          busy.cpuMs / busy.wallMs,
+          'cores',
+          {
+            n: busy.windows,
+            digits: 2,
+          },
+        );
+      }
+      if (loopDelays.length > 0)
+        yield latency(
+          `${prefix}.process.event_loop_delay (a ${LOOP_PROBE_MS} ms timer's lateness while claims ran)`,
+          loopDelays,
+          { digits: 2 },
+        );
       for (const [who, user] of Object.entries(users)) {
         const mine = handshakes.filter((h) => h.username === user);
         if (mine.length === 0) continue;
