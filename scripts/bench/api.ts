@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../../apps/orchestrator/src/wire.js';
 import type { BenchSettings } from '../bench.js';
 import { claimRounds } from './claim-rounds.js';
-import { createTraceCollector } from './claim-trace.js';
+import { createTraceCollector, type TraceCollector } from './claim-trace.js';
 import { type Figure, latency, value } from './stats.js';
 
 const POOL = 'bench';
@@ -24,8 +24,8 @@ const BROKEN_FILE = '/tmp/breakfix-sim/kubeconfig';
 const BROKEN_LINE = 'server: https://cp-api:6444';
 
 /**
- * HTTP claims with `learners` learners claiming at once from a warm pool, the production claim
- * path as the orchestrator wires it: the learner's public key in the request, the atomic claim,
+ * HTTP claims one at a time, then with `learners` learners claiming at once, from a warm pool:
+ * the production claim path as the orchestrator wires it: the learner's public key in the request, the atomic claim,
  * a NodePort and the lab's `ssh` Service, keys over SSH, the scenario's real break.sh, the
  * answer. `claims` claims in rounds after a warm-up, the per-step trace, and afterwards (not
  * timed) a check of every claim: the learner logs in with their key and finds the break, and the
@@ -46,7 +46,7 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
   const pools = parsePoolsConfig({
     pools: [{ name: POOL, kubernetesVersion: '1.36', workers: 0, size: 'small', min: 0, max: settings.learners }],
   });
-  const collector = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
+  let collector: TraceCollector | undefined;
   const orchestrator = wireOrchestrator({
     redisUrl: sandbox.redisUrl,
     kube: sandbox.kube,
@@ -57,8 +57,8 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
     tokens: [{ name: 'bench', role: 'bot', token }],
     publicHost: '127.0.0.1',
     scenarioStateDir: '/tmp/breakfix-scenario-state',
-    ssh: { onConnect: collector.handshake },
-    trace: collector.step,
+    ssh: { onConnect: (event) => collector?.handshake(event) },
+    trace: (event) => collector?.step(event),
   });
   const server = serve({ fetch: orchestrator.app.fetch, port: 0, hostname: '127.0.0.1' });
   // The pool worker's runner: the orchestrator's own (wired above) never shares its connections.
@@ -80,65 +80,6 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
     await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
     const client = createClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token });
     const learnerKey = generateEd25519('learner@bench');
-
-    const httpMs = new Map<string, number>();
-    const ports = new Map<string, number>();
-    let checked = 0;
-    let checkFailures = 0;
-    let next = 0;
-    const samples = await claimRounds({
-      sandbox,
-      label: 'learner',
-      claims: settings.claims,
-      atOnce: settings.learners,
-      mode: 'concurrent',
-      warmup: settings.warmup,
-      warm: async (count) => {
-        const ids = Array.from({ length: count }, () => `b${next++}`);
-        const outcomes = await Promise.all(
-          ids.map((id) =>
-            provisioner.provision({ id, pool: POOL, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
-          ),
-        );
-        const failed = outcomes.filter((o) => o !== 'ready').length;
-        if (failed > 0) throw new Error(`warming the pool: ${failed} of ${count} labs did not become ready`);
-      },
-      claim: async (learner) => {
-        const started = performance.now();
-        const { lab, connection } = await client.labs.claim(
-          { learner, scenario: SCENARIO, publicKey: learnerKey.publicKey },
-          { idempotencyKey: randomBytes(16).toString('hex') },
-        );
-        httpMs.set(learner, performance.now() - started);
-        ports.set(lab.id, connection.port);
-        return lab.id;
-      },
-      clear: async () => {
-        for (const env of await store.list()) {
-          if (env.pool !== POOL || env.state === 'deleted') continue;
-          if (env.state === 'claimed') await client.labs.release(env.id);
-          await provisioner.teardown(env.id);
-        }
-      },
-      measuring: (on) => collector.record(on),
-      afterRound: async (claimed) => {
-        const queue = [...claimed];
-        const checkOne = async ({ labId }: { labId: string }) => {
-          checked++;
-          const problem = await checkClaim(labId).catch((error: Error) => error.message);
-          if (problem !== undefined) {
-            checkFailures++;
-            console.error(`api: lab ${labId}: ${problem}`);
-          }
-        };
-        // A few at a time: the check is not what is measured.
-        await Promise.all(
-          Array.from({ length: 5 }, async () => {
-            for (let item = queue.shift(); item !== undefined; item = queue.shift()) await checkOne(item);
-          }),
-        );
-      },
-    });
 
     /** Undefined when the claim holds: the learner's key logs in, the break is there, the port is the Service's. */
     async function checkClaim(labId: string): Promise<string | undefined> {
@@ -168,32 +109,93 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
       return undefined;
     }
 
-    const name = `api.claim.http.${settings.learners}_concurrent`;
-    yield latency(`${name} (learner key, NodePort Service, ${SCENARIO} break.sh; over HTTP)`, samples.ms, {
-      failures: samples.failures,
+    const ports = new Map<string, number>();
+    let next = 0;
+    const warmSeconds: number[] = [];
+    for (const mode of ['one_at_a_time', 'concurrent'] as const) {
+      const series = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
+      collector = series;
+      const httpMs = new Map<string, number>();
+      let checked = 0;
+      let checkFailures = 0;
+      const samples = await claimRounds({
+        sandbox,
+        label: mode,
+        claims: settings.claims,
+        atOnce: settings.learners,
+        mode,
+        warmup: settings.warmup,
+        warm: async (count) => {
+          const ids = Array.from({ length: count }, () => `b${next++}`);
+          const outcomes = await Promise.all(
+            ids.map((id) =>
+              provisioner.provision({ id, pool: POOL, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
+            ),
+          );
+          const failed = outcomes.filter((o) => o !== 'ready').length;
+          if (failed > 0) throw new Error(`warming the pool: ${failed} of ${count} labs did not become ready`);
+        },
+        claim: async (learner) => {
+          const started = performance.now();
+          const { lab, connection } = await client.labs.claim(
+            { learner, scenario: SCENARIO, publicKey: learnerKey.publicKey },
+            { idempotencyKey: randomBytes(16).toString('hex') },
+          );
+          httpMs.set(learner, performance.now() - started);
+          ports.set(lab.id, connection.port);
+          return lab.id;
+        },
+        clear: async () => {
+          for (const env of await store.list()) {
+            if (env.pool !== POOL || env.state === 'deleted') continue;
+            if (env.state === 'claimed') await client.labs.release(env.id);
+            await provisioner.teardown(env.id);
+          }
+        },
+        measuring: (on) => series.record(on),
+        afterRound: async (claimed) => {
+          const queue = [...claimed];
+          const checkOne = async ({ labId }: { labId: string }) => {
+            checked++;
+            const problem = await checkClaim(labId).catch((error: Error) => error.message);
+            if (problem !== undefined) {
+              checkFailures++;
+              console.error(`api: lab ${labId}: ${problem}`);
+            }
+          };
+          // A few at a time: the check is not what is measured.
+          await Promise.all(
+            Array.from({ length: 5 }, async () => {
+              for (let item = queue.shift(); item !== undefined; item = queue.shift()) await checkOne(item);
+            }),
+          );
+        },
+      });
+
+      warmSeconds.push(...samples.warmSeconds);
+      const name = `api.claim.http.${mode === 'concurrent' ? `${settings.learners}_concurrent` : mode}`;
+      yield latency(`${name} (learner key, NodePort Service, ${SCENARIO} break.sh; over HTTP)`, samples.ms, {
+        failures: samples.failures,
+      });
+      yield value(`${name}.failures`, samples.failures, 'claims', { n: samples.ms.length });
+      yield value(
+        `${name}.checked (afterwards: learner key logs in, break in place, Service holds the port)`,
+        checked - checkFailures,
+        'claims',
+        { n: checked, failures: checkFailures },
+      );
+      yield* series.figures(name);
+      const totals = series.totals();
+      const overhead = [...httpMs].flatMap(([learner, ms]) => {
+        const total = totals.get(learner);
+        return total === undefined ? [] : [ms - total];
+      });
+      if (overhead.length > 0)
+        yield latency(`${name}.http_overhead (HTTP latency minus the claim path's total)`, overhead, { digits: 2 });
+    }
+    yield latency(`api.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`, warmSeconds, {
+      unit: 's',
     });
-    yield value(`${name}.failures`, samples.failures, 'claims', { n: samples.ms.length });
-    yield value(
-      `${name}.checked (afterwards: learner key logs in, break in place, Service holds the port)`,
-      checked - checkFailures,
-      'claims',
-      { n: checked, failures: checkFailures },
-    );
-    yield* collector.figures(name);
-    const totals = collector.totals();
-    const overhead = [...httpMs].flatMap(([learner, ms]) => {
-      const total = totals.get(learner);
-      return total === undefined ? [] : [ms - total];
-    });
-    if (overhead.length > 0)
-      yield latency(`${name}.http_overhead (HTTP latency minus the claim path's total)`, overhead, { digits: 2 });
-    yield latency(
-      `api.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`,
-      samples.warmSeconds,
-      {
-        unit: 's',
-      },
-    );
   } finally {
     provisionerSsh.close();
     checkSsh.close();
