@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '@breakfix/core';
+import { parseLabSpec } from '@breakfix/manifests';
 import type { Sandbox } from '@breakfix/sandbox';
 
 export interface ClaimRoundsOptions {
@@ -14,8 +15,8 @@ export interface ClaimRoundsOptions {
   mode: 'concurrent' | 'one_at_a_time';
   /** Claims made one at a time before the first round, on a pool of their own, and not measured. */
   warmup: number;
-  /** Makes `count` labs ready in the pool (not timed). */
-  warm(count: number): Promise<void>;
+  /** Makes `count` labs ready in the pool (not timed); resolves with the provisions that failed on the way. */
+  warm(count: number): Promise<number>;
   /** One claim; resolves with the lab's id, rejects when the claim failed. */
   claim(learner: string): Promise<string>;
   /** Releases every claimed lab and tears down every lab of the pool (not timed). */
@@ -34,6 +35,46 @@ export interface ClaimSamples {
   errors: Map<string, number>;
   /** How long warming each round's pool took, in seconds. */
   warmSeconds: number[];
+  /** Provisions that failed while warming (and were replaced). */
+  warmFailures: number;
+}
+
+/** What warmPool needs of the provisioner. */
+export interface Provisions {
+  provision(request: {
+    id: string;
+    pool: string;
+    spec: ReturnType<typeof parseLabSpec>;
+  }): Promise<'ready' | 'failed' | 'skipped'>;
+}
+
+/**
+ * Provisions `count` one-node labs in `pool` at once, and replaces any that fail (a loaded
+ * machine misses the provisioner's deadlines now and then), up to three times over. Resolves with
+ * how many failed; throws when the pool still is not full.
+ */
+export async function warmPool(
+  provisioner: Provisions,
+  pool: string,
+  count: number,
+  nextId: () => string,
+): Promise<number> {
+  let failed = 0;
+  let missing = count;
+  for (let attempt = 0; attempt < 3 && missing > 0; attempt++) {
+    const outcomes = await Promise.all(
+      Array.from({ length: missing }, () => {
+        const id = nextId();
+        return provisioner.provision({ id, pool, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) });
+      }),
+    );
+    const short = outcomes.filter((o) => o !== 'ready').length;
+    failed += short;
+    missing = short;
+  }
+  if (missing > 0)
+    throw new Error(`warming the pool: ${missing} of ${count} labs still not ready after ${failed} failures`);
+  return failed;
 }
 
 /**
@@ -43,7 +84,7 @@ export interface ClaimSamples {
  * claim is a sample too, counted in `failures`.
  */
 export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSamples> {
-  const samples: ClaimSamples = { ms: [], failures: 0, errors: new Map(), warmSeconds: [] };
+  const samples: ClaimSamples = { ms: [], failures: 0, errors: new Map(), warmSeconds: [], warmFailures: 0 };
   const settle = async () => {
     await options.clear();
     await waitFor(async () => ((options.sandbox.simulator?.guests().length ?? 0) === 0 ? true : undefined), {
@@ -54,7 +95,7 @@ export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSam
   };
 
   if (options.warmup > 0) {
-    await options.warm(options.warmup);
+    samples.warmFailures += await options.warm(options.warmup);
     for (let i = 0; i < options.warmup; i++) {
       await options.claim(`${options.label}-warmup${i}`).catch(() => undefined);
     }
@@ -65,7 +106,7 @@ export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSam
   for (let round = 0; round < rounds; round++) {
     const size = Math.min(options.atOnce, options.claims - round * options.atOnce);
     const warmStarted = performance.now();
-    await options.warm(size);
+    samples.warmFailures += await options.warm(size);
     samples.warmSeconds.push((performance.now() - warmStarted) / 1000);
 
     const claimed: { learner: string; labId: string }[] = [];

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '@breakfix/core';
-import { parseLabSpec, parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
+import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
 import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
 import { emulatedBootstrap, type Sandbox, startSandbox } from '@breakfix/sandbox';
 import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
@@ -8,7 +8,7 @@ import { createSshRunner } from '@breakfix/ssh';
 import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
 import type { BenchSettings } from '../bench.js';
-import { claimRounds } from './claim-rounds.js';
+import { claimRounds, warmPool } from './claim-rounds.js';
 import { createTraceCollector, type TraceCollector } from './claim-trace.js';
 import { type Figure, latency, value } from './stats.js';
 
@@ -73,6 +73,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
     const learnerKey = generateEd25519('learner@bench').publicKey;
     let next = 0;
     const warmSeconds: number[] = [];
+    let warmFailures = 0;
     for (const mode of ['one_at_a_time', 'concurrent'] as const) {
       collector = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
       const samples = await claimRounds({
@@ -82,16 +83,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
         atOnce: settings.learners,
         mode,
         warmup: settings.warmup,
-        warm: async (count) => {
-          const ids = Array.from({ length: count }, () => `c${next++}`);
-          const outcomes = await Promise.all(
-            ids.map((id) =>
-              provisioner.provision({ id, pool: POOL, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) }),
-            ),
-          );
-          const failed = outcomes.filter((o) => o !== 'ready').length;
-          if (failed > 0) throw new Error(`warming the pool: ${failed} of ${count} labs did not become ready`);
-        },
+        warm: (count) => warmPool(provisioner, POOL, count, () => `c${next++}`),
         claim: async (learner) => {
           const { environment } = await access.claim({
             pool: POOL,
@@ -112,6 +104,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
         measuring: (on) => collector?.record(on),
       });
       warmSeconds.push(...samples.warmSeconds);
+      warmFailures += samples.warmFailures;
       const label = mode === 'concurrent' ? `${settings.learners}_concurrent` : mode;
       yield latency(`claim.access.${label} (NodePort Service + learner key + trivial break)`, samples.ms, {
         failures: samples.failures,
@@ -121,6 +114,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
     }
     yield latency(`claim.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`, warmSeconds, {
       unit: 's',
+      failures: warmFailures,
     });
   } finally {
     for (const runner of runners) runner.close();
