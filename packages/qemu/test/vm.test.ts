@@ -94,7 +94,9 @@ describe('QEMU guests on a lab network (firmware only, no image needed)', { time
           socket.setTimeout(10_000, () => socket.destroy(new Error('no echo within 10 s')));
           socket.on('error', reject);
           // A carrier that could not reach the guest closes the client without a word
-          socket.on('close', () => reject(new Error(`connection closed before the echo (got ${JSON.stringify(received)})`)));
+          socket.on('close', () =>
+            reject(new Error(`connection closed before the echo (got ${JSON.stringify(received)})`)),
+          );
           socket.on('data', (chunk) => {
             received += chunk.toString();
             if (received.includes('\n')) {
