@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ClaimStep, ClaimStepEvent } from '@breakfix/pool';
 import type { SshConnectEvent } from '@breakfix/ssh';
@@ -5,6 +7,23 @@ import { type Figure, latency, value } from './stats.js';
 
 /** How often the event loop is asked to run a timer while claims run; its lateness is the delay. */
 const LOOP_PROBE_MS = 10;
+
+/** The machine's CPU time so far, busy and total, in clock ticks (Linux /proc/stat; undefined elsewhere). */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const total = fields.reduce((sum, n) => sum + n, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
 
 /** The steps in the order a claim runs them (claim-trace.ts in packages/pool says what each is). */
 const STEPS: readonly ClaimStep[] = [
@@ -34,7 +53,7 @@ export function createTraceCollector(users: { operator: string; learner: string 
   const handshakes: SshConnectEvent[] = [];
   const loopDelays: number[] = [];
   let probe: NodeJS.Timeout | undefined;
-  let since: { cpu: NodeJS.CpuUsage; wall: number } | undefined;
+  let since: { cpu: NodeJS.CpuUsage; wall: number; machine?: { busy: number; total: number } } | undefined;
   const watchLoop = (due: number) => {
     probe = setTimeout(() => {
       const now = performance.now();
@@ -42,20 +61,26 @@ export function createTraceCollector(users: { operator: string; learner: string 
       watchLoop(now + LOOP_PROBE_MS);
     }, LOOP_PROBE_MS).unref();
   };
-  const busy = { cpuMs: 0, wallMs: 0, windows: 0 };
+  const busy = { cpuMs: 0, wallMs: 0, windows: 0, machineBusy: 0, machineTotal: 0 };
   return {
     record(on: boolean): void {
       if (on === recording) return;
       recording = on;
       if (on) {
         watchLoop(performance.now() + LOOP_PROBE_MS);
-        since = { cpu: process.cpuUsage(), wall: performance.now() };
+        const machine = machineTicks();
+        since = { cpu: process.cpuUsage(), wall: performance.now(), ...(machine === undefined ? {} : { machine }) };
       } else if (since !== undefined) {
         clearTimeout(probe);
         const cpu = process.cpuUsage(since.cpu);
         busy.cpuMs += (cpu.user + cpu.system) / 1000;
         busy.wallMs += performance.now() - since.wall;
         busy.windows++;
+        const machine = machineTicks();
+        if (machine !== undefined && since.machine !== undefined) {
+          busy.machineBusy += machine.busy - since.machine.busy;
+          busy.machineTotal += machine.total - since.machine.total;
+        }
       }
     },
     step(event: ClaimStepEvent): void {
@@ -120,6 +145,22 @@ export function createTraceCollector(users: { operator: string; learner: string 
             n: busy.windows,
             digits: 2,
           },
+        );
+      }
+      if (busy.machineTotal > 0 && claims > 0) {
+        const cores = (busy.machineBusy / busy.machineTotal) * cpus().length;
+        yield value(
+          `${prefix}.machine.cpu_busy (all processes, while claims ran; of ${cpus().length} cores)`,
+          cores,
+          'cores',
+          { n: busy.windows, digits: 2 },
+        );
+        // The sandbox runs every lab's sshd, the apiserver, etcd and Redis on this machine too.
+        yield value(
+          `${prefix}.machine.cpu_per_claim (all processes: sshd, apiserver, etcd, Redis, this one)`,
+          (cores * busy.wallMs) / claims,
+          'ms',
+          { n: claims, digits: 1 },
         );
       }
       if (loopDelays.length > 0)
