@@ -1,3 +1,5 @@
+import { LAUNCHER_CONTAINERS } from './kubevirt-launcher.js';
+
 /**
  * The Kubernetes versions breakfix builds golden images for. Each entry names the exact release
  * the image carries (kubeadm/kubelet/kubectl are pinned to it) and the kubeadm config API it speaks.
@@ -63,21 +65,24 @@ export const MAX_WORKERS = 4;
 
 /**
  * Memory KubeVirt adds to every virt-launcher pod on top of the guest (QEMU, libvirt, the
- * launcher): about 0.3 GiB, about 0.4 GiB with guest-agent exec probes. We count the larger.
+ * launcher): about 0.3 GiB, about 0.4 GiB with guest-agent exec probes. We count the larger; a
+ * test holds it above launcherMemoryOverheadBytes (KubeVirt's own sum) for every size profile.
  */
 export const VM_OVERHEAD_MIB = 410;
 
 /**
  * What KubeVirt's virt-launcher pod requests per VM besides its compute container, at KubeVirt's
- * defaults (the KubeVirt CR's supportContainerResources can change them):
- *  - the containerDisk's `volume<name>` container: 1m CPU, 1M memory
- *    (getMinimalInitContainerDiskResources,
- *    https://github.com/kubevirt/kubevirt/blob/main/pkg/container-disk/container-disk.go);
- *  - `guest-console-log`, a sidecar on by default: 5m CPU, 35M memory
- *    (resourcesForSerialConsoleLogContainer,
- *    https://github.com/kubevirt/kubevirt/blob/main/pkg/virt-controller/services/serialconsolelog.go).
+ * defaults (LAUNCHER_CONTAINERS, kubevirt-launcher.ts): the containerDisk's `volume<name>`
+ * container (1m CPU, 1M memory) and the `guest-console-log` sidecar (5m, 35M).
  * The init containers (container-disk-binary 10m, volume<name>-init 1m) run one at a time beside
  * the sidecar, far below the compute container, so they never raise the pod's effective request.
  * Without this headroom the lab's quota refuses every launcher pod. 36 MB is 34.3 MiB: rounded up.
  */
-export const LAUNCHER_SIDECARS = { cpuMilli: 1 + 5, memoryMiB: 35 } as const;
+export const LAUNCHER_SIDECARS = {
+  cpuMilli: LAUNCHER_CONTAINERS.containerDisk.requests.cpuMilli + LAUNCHER_CONTAINERS.guestConsoleLog.requests.cpuMilli,
+  memoryMiB: Math.ceil(
+    (LAUNCHER_CONTAINERS.containerDisk.requests.memoryBytes +
+      LAUNCHER_CONTAINERS.guestConsoleLog.requests.memoryBytes) /
+      (1024 * 1024),
+  ),
+} as const;

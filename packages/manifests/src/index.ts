@@ -21,6 +21,16 @@ export {
 } from './catalog.js';
 export { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
 export { accessPorts, isolationPolicies, METADATA_CIDR, SSH_SERVICE_NAME, sshService } from './isolation.js';
+export {
+  type ContainerResources,
+  type DomainForOverhead,
+  EPHEMERAL_STORAGE_OVERHEAD_BYTES,
+  LAUNCHER_CONTAINERS,
+  launcherMemoryOverheadBytes,
+  parseQuantity,
+  type VmiSpecForOverhead,
+  vcpus,
+} from './kubevirt-launcher.js';
 export { idleRule, type PoolConfig, parsePoolsConfig } from './pools-config.js';
 export {
   LABELS,
