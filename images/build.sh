@@ -152,6 +152,10 @@ if [[ $source_kind == build ]]; then
   fi
 
   step "container images (no registry: imgbuild)"
+  # etcd's image carries its command-line tools too, as registry.k8s.io/etcd does.
+  etcd_files=$(for tool in etcd etcdctl etcdutl; do
+    printf '{"src":"%s","dst":"/usr/local/bin/%s","mode":493}\n' "$kube_bin/$tool" "$tool"
+  done | paste -sd,)
   flannel_image="ghcr.io/flannel-io/flannel:$FLANNEL_VERSION"
   {
     echo '['
@@ -162,7 +166,8 @@ if [[ $source_kind == build ]]; then
       case $name in
       pause) spec="{\"ref\":\"$ref\",\"files\":[{\"src\":\"$bin/pause\",\"dst\":\"/pause\",\"mode\":493}],\"entrypoint\":[\"/pause\"]}" ;;
       coredns) spec="{\"ref\":\"$ref\",\"files\":[{\"src\":\"$bin/coredns\",\"dst\":\"/coredns\",\"mode\":493}],\"entrypoint\":[\"/coredns\"]}" ;;
-      kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy | etcd)
+      etcd) spec="{\"ref\":\"$ref\",\"base\":\"$base\",\"files\":[$etcd_files]}" ;;
+      kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy)
         spec="{\"ref\":\"$ref\",\"base\":\"$base\",\"files\":[{\"src\":\"$kube_bin/$name\",\"dst\":\"/usr/local/bin/$name\",\"mode\":493}]}" ;;
       *) echo "build.sh: kubeadm names an image this recipe cannot build: $ref" >&2; exit 1 ;;
       esac
@@ -187,6 +192,8 @@ node_root="$work/root"
 rm -rf "$node_root"
 cp -a "$rootfs" "$node_root"
 install -m 0755 "$kube_bin/kubeadm" "$kube_bin/kubelet" "$kube_bin/kubectl" "$bin/crictl" "$node_root/usr/bin/"
+# For backups and restores on the node, as learners do them (etcd itself runs in its static pod).
+install -m 0755 "$kube_bin/etcdctl" "$kube_bin/etcdutl" "$node_root/usr/bin/"
 install -m 0755 "$bin/flannel" "$node_root/usr/lib/cni/flannel"
 ln -sf /usr/lib/cni/flannel "$node_root/opt/cni/bin/flannel"
 pause_image=$(printf '%s\n' "${images[@]}" | grep '/pause:')

@@ -6,8 +6,9 @@
 # Prints the directory on its last line.
 #
 #   build.sh --check     build nothing: print the directory, exit 3 if a binary is missing
-#   build.sh --node      also kubelet, kube-scheduler and kube-proxy: with the above, every
-#                        binary a node of this release runs (images/build.sh --source build)
+#   build.sh --node      also kubelet, kube-scheduler, kube-proxy, etcdctl and etcdutl: with the
+#                        above, every binary a node of this release runs or a learner restores
+#                        etcd with (images/build.sh --source build)
 #   BREAKFIX_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/breakfix)
 #   GOFLAGS, GOPROXY     passed to go as usual
 set -euo pipefail
@@ -49,6 +50,8 @@ if $node; then
     ". kubelet k8s.io/kubernetes/cmd/kubelet"
     ". kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler"
     ". kube-proxy k8s.io/kubernetes/cmd/kube-proxy"
+    ". etcdctl go.etcd.io/etcd/etcdctl/v3"
+    ". etcdutl go.etcd.io/etcd/etcdutl/v3"
   )
 fi
 for module in "$here"/kubeadm-1.*/; do

@@ -104,6 +104,20 @@ describe('the golden node image fulfils its contract', { timeout: 120_000 }, () 
     assert.equal((await readFromDisk('/var/lib/breakfix/image-version')).trim(), version);
   });
 
+  test('etcdctl and etcdutl are the etcd release kubeadm runs', async () => {
+    const etcdImage = manifest.images.find((ref) => ref.startsWith('registry.k8s.io/etcd:'));
+    const etcdVersion = etcdImage?.split(':')[1]?.replace(/^v/, '').replace(/-\d+$/, '');
+    assert.ok(etcdVersion, `no etcd image in ${JSON.stringify(manifest.images)}`);
+    assert.match(
+      await runFromDisk('/usr/bin/etcdctl', ['version']),
+      new RegExp(`^etcdctl version: ${etcdVersion}$`, 'm'),
+    );
+    assert.match(
+      await runFromDisk('/usr/bin/etcdutl', ['version']),
+      new RegExp(`^etcdutl version: ${etcdVersion}$`, 'm'),
+    );
+  });
+
   test('every image kubeadm names is baked in, and containerd sandboxes pods with kubeadm’s pause', async () => {
     const kubeadmImages = (
       await runFromDisk('/usr/bin/kubeadm', [

@@ -16,7 +16,7 @@ export const SHELL_BUILTINS: ReadonlySet<string> = new Set(
 
 /**
  * Programs on the golden node image: Debian 13 minbase plus the packages of
- * images/recipe/rootfs.sh, and what images/build.sh installs (kubeadm, kubelet, kubectl, crictl).
+ * images/recipe/rootfs.sh, and what images/build.sh installs (kubeadm, kubelet, kubectl, crictl, etcdctl, etcdutl).
  * Add a name only when the image has it; a script that needs more must bring it along.
  */
 export const NODE_COMMANDS: ReadonlySet<string> = new Set(
@@ -38,7 +38,7 @@ export const NODE_COMMANDS: ReadonlySet<string> = new Set(
       'busctl udevadm reboot shutdown poweroff halt su sudo login passwd useradd usermod userdel groupadd ' +
       'getent dpkg dpkg-query apt apt-get apt-cache update-alternatives run-parts ldd ldconfig',
     // container runtime, Kubernetes, CNI, networking
-    'containerd ctr runc crictl kubeadm kubelet kubectl iptables iptables-save iptables-restore ip6tables ' +
+    'containerd ctr runc crictl kubeadm kubelet kubectl etcdctl etcdutl iptables iptables-save iptables-restore ip6tables ' +
       'nft conntrack ethtool socat modprobe lsmod rmmod insmod modinfo ip ss bridge tc ping nc dig nslookup ' +
       'host tcpdump curl',
     // the learner's toolbox and what cloud-init and the CA bundle bring along
