@@ -1,0 +1,32 @@
+#!/bin/bash
+# Restores the newest snapshot in place of etcd's data, as the member the manifest describes, with
+# the revision bumped and marked compacted so every watcher relists instead of trusting its cache.
+set -euo pipefail
+export KUBECONFIG=/etc/kubernetes/admin.conf
+snapshot=$(find /var/backups/etcd -name '*.db' | sort | tail -n 1)
+manifest=/etc/kubernetes/manifests/etcd.yaml
+flag() { grep -o -- "--$1=[^ ]*" "$manifest" | head -n 1 | cut -d= -f2-; }
+data=$(flag data-dir)
+rm -rf "$data.restored"
+etcdutl snapshot restore "$snapshot" --data-dir "$data.restored" --name "$(flag name)" \
+  --initial-cluster "$(flag initial-cluster)" --initial-advertise-peer-urls "$(flag initial-advertise-peer-urls)" \
+  --bump-revision 1000000000 --mark-compacted >/dev/null 2>&1
+# The whole control plane restarts on the restored data: the kubelet is stopped and the pods
+# removed, so it starts them as at boot (and no component keeps state from the old data).
+systemctl stop kubelet
+for pod in $(crictl pods -q --namespace kube-system --name '^(etcd|kube-apiserver|kube-controller-manager|kube-scheduler)-'); do
+  crictl stopp "$pod" >/dev/null
+  crictl rmp "$pod" >/dev/null
+done
+mv "$data" "$data.before-restore-$(date +%s)"
+mv "$data.restored" "$data"
+systemctl start kubelet
+ready() {
+  [[ $(kubectl --request-timeout=5s -n billing get deployment invoices -o jsonpath='{.status.readyReplicas}' 2>/dev/null) -ge 1 ]] &&
+    ! kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null | awk '$2 != "Ready"' | grep -q .
+}
+deadline=$((SECONDS + 600))
+until ready; do
+  ((SECONDS < deadline)) || { echo "billing or a node is not back 600 s after the restore" >&2; exit 1; }
+  sleep 5
+done
