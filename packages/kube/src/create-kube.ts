@@ -234,15 +234,30 @@ export function createKube(options: CreateKubeOptions): Kube {
       return (json.items ?? []).map((item) => ({ ...item, apiVersion, kind }));
     },
 
-    async delete(ref) {
+    async delete(ref, options = {}) {
       const { path } = await objectPath(ref);
       const { status, json } = await request<Status>('DELETE', path, {
         contentType: 'application/json',
-        data: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' },
+        data: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...options },
       });
       if (status === 404) return false;
       if (status >= 300) throw failure(`delete ${describeRef(ref)}`, status, json);
       return true;
+    },
+
+    async bind(pod, nodeName) {
+      const ref = { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
+      const { path } = await objectPath(ref);
+      const { status, json } = await request<Status>('POST', `${path}/binding`, {
+        contentType: 'application/json',
+        data: {
+          apiVersion: 'v1',
+          kind: 'Binding',
+          metadata: { name: pod.name, namespace: pod.namespace },
+          target: { apiVersion: 'v1', kind: 'Node', name: nodeName },
+        },
+      });
+      if (status >= 300) throw failure(`bind ${describeRef(ref)} to node ${nodeName}`, status, json);
     },
 
     async watch(apiVersion, kind, options, onEvent, onError) {

@@ -15,8 +15,13 @@ export interface Kube {
   patchStatus<T extends KubeObject = KubeObject>(ref: ObjectRef, status: Record<string, unknown>): Promise<T>;
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<T[]>;
-  /** Deletes with background propagation; resolves false when the object was already gone. */
-  delete(ref: ObjectRef): Promise<boolean>;
+  /**
+   * Deletes with background propagation; resolves false when the object was already gone.
+   * `gracePeriodSeconds: 0` ends a pod's graceful deletion, as its kubelet does once it stopped.
+   */
+  delete(ref: ObjectRef, options?: { gracePeriodSeconds?: number }): Promise<boolean>;
+  /** Binds a pending pod to a node, as a scheduler does (the pod's `binding` subresource). */
+  bind(pod: { namespace: string; name: string }, nodeName: string): Promise<void>;
   /**
    * Streams changes to objects of a kind. The handler sees every current object as ADDED first.
    * `onError` is called when the stream ends for any reason other than `stop()`.

@@ -164,4 +164,36 @@ describe('kube port against the sandbox apiserver', () => {
     assert.equal(current?.status.printableStatus, 'Stopped');
     assert.equal(current?.spec.runStrategy, 'Halted');
   });
+
+  test('bind places a pending pod on a node; a bound pod deletes gracefully until deleted with grace 0', {
+    timeout: 60_000,
+  }, async () => {
+    // Given a pod nobody schedules (no scheduler runs here)
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: name },
+      spec: { containers: [{ name: 'c', image: 'example.invalid/c:1' }] },
+    };
+    await kube.apply(pod);
+    const ref = { apiVersion: 'v1', kind: 'Pod', namespace: name, name: 'p' };
+
+    // When it is bound, then it names the node, and a second binding is refused
+    await kube.bind({ namespace: name, name: 'p' }, 'node-a');
+    assert.equal((await kube.get<KubeObject & { spec: { nodeName?: string } }>(ref))?.spec.nodeName, 'node-a');
+    await assert.rejects(kube.bind({ namespace: name, name: 'p' }, 'node-b'));
+
+    // And a plain delete only marks it (its kubelet would finish), grace 0 removes it
+    assert.equal(await kube.delete(ref), true);
+    assert.ok((await kube.get(ref))?.metadata.deletionTimestamp, 'terminating, not gone');
+    assert.equal(await kube.delete(ref, { gracePeriodSeconds: 0 }), true);
+    await waitFor(async () => ((await kube.get(ref)) === undefined ? true : undefined), {
+      what: 'the pod to be gone',
+      timeoutMs: 10_000,
+    });
+    await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name });
+  });
 });
