@@ -37,7 +37,7 @@ test('a rendered 3-node lab, applied for real, boots in the sandbox and answers 
         });
         return vmi?.status?.phase === 'Running' ? vmi.status.interfaces?.[0]?.ipAddress : undefined;
       },
-      { what: `${node.name} running`, timeoutMs: 30_000 },
+      { what: `${node.name} running`, timeoutMs: 60_000 },
     );
     const hostKey = secrets.hostKeys[node.name]?.publicKey ?? '';
     const target = { host: address, username: platform.operator.user, privateKey: operator.privateKey, hostKey };
@@ -61,6 +61,6 @@ test('a rendered 3-node lab, applied for real, boots in the sandbox and answers 
   await waitFor(
     async () =>
       (await kube.list('kubevirt.io/v1', 'VirtualMachineInstance', { namespace })).length === 0 ? true : undefined,
-    { what: 'the lab to be gone', timeoutMs: 30_000 },
+    { what: 'the lab to be gone', timeoutMs: 60_000 },
   );
 });

@@ -2,40 +2,18 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
+import { launcherPod, type VirtualMachine, vmiFor } from '@breakfix/sandbox';
 import { pinnedNodePort, uniqueName, useSandbox } from '@breakfix/testkit';
-import { isolationPolicies, LAUNCHER_SIDECARS, labNodes, podMemoryMiB, renderLab, sshService } from '../src/index.js';
+import { isolationPolicies, LAUNCHER_SIDECARS, renderLab, sshService } from '../src/index.js';
 import { fixtureSecrets, platform, spec } from './fixtures.js';
 
 /**
- * A pod shaped like the virt-launcher KubeVirt makes for one VM (pkg/virt-controller/services/
- * template.go at KubeVirt's defaults): the compute container (the VM's CPU request; guest memory
- * plus overhead), the containerDisk's `volumeroot` container (1m, 1M), `guest-console-log` as a
- * sidecar (restartable init container: 5m, 35M), and the two init containers that copy the
- * container-disk binary (10m, 1M) and pre-pull the disk (1m, 1M).
+ * The virt-launcher pod KubeVirt makes for one rendered VM (the sandbox renders it as
+ * virt-controller does), without an owner: no VMI is created here.
  */
-function launcherPod(namespace: string, node: ReturnType<typeof labNodes>[number], suffix = ''): KubeObject {
-  const container = (name: string, cpu: string, memory: string, extra: Record<string, unknown> = {}) => ({
-    name,
-    image: 'example.invalid/virt-launcher:test',
-    resources: { requests: { cpu, memory } },
-    ...extra,
-  });
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: `virt-launcher-${node.name}${suffix}`, namespace, labels: node.labels },
-    spec: {
-      initContainers: [
-        container('guest-console-log', '5m', '35M', { restartPolicy: 'Always' }),
-        container('container-disk-binary', '10m', '1M'),
-        container('volumeroot-init', '1m', '1M'),
-      ],
-      containers: [
-        container('compute', `${node.size.cpuRequestMilli}m`, `${podMemoryMiB(node.size)}Mi`),
-        container('volumeroot', '1m', '1M'),
-      ],
-    },
-  };
+function launcherPodOf(vm: KubeObject): KubeObject {
+  const { ownerReferences: _, ...metadata } = launcherPod(vmiFor(vm as VirtualMachine)).metadata;
+  return { ...launcherPod(vmiFor(vm as VirtualMachine)), metadata };
 }
 
 describe('the lab quota, enforced by a real apiserver and quota controller', () => {
@@ -69,9 +47,9 @@ describe('the lab quota, enforced by a real apiserver and quota controller', () 
 
   test('admits one launcher-shaped pod per VM, sidecars included, and not a millicore more', async () => {
     // When every VM's virt-launcher pod is created
-    for (const node of labNodes(labSpec)) {
-      const created = await kube.apply(launcherPod(namespace, node));
-      assert.equal(created.metadata.name, `virt-launcher-${node.name}`);
+    for (const vm of objects.filter((o) => o.kind === 'VirtualMachine')) {
+      const created = await kube.apply(launcherPodOf(vm));
+      assert.match(created.metadata.name, new RegExp(`^virt-launcher-${vm.metadata.name}-[a-z0-9]{5}$`));
     }
     // Then the quota had room for each, and the CPU headroom is exactly KubeVirt's support containers
     assert.equal(LAUNCHER_SIDECARS.cpuMilli, 6);

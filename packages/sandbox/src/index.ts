@@ -5,7 +5,9 @@ export { freePort } from './ports.js';
 export { type StartedRedis, startRedis } from './redis.js';
 export { type Sandbox, type SandboxOptions, startSandbox } from './start-sandbox.js';
 export { type GuestIdentity, parseGuestIdentity } from './virt/cloud-config.js';
+export { LAUNCHER_LABEL, launcherPod, SCHEDULABLE_LABEL } from './virt/launcher-pod.js';
 export { nodeImageResolver } from './virt/node-images.js';
+export { defaultNodes, type SimulatedNode } from './virt/nodes.js';
 export type { ImageResolver } from './virt/qemu-guests.js';
 export type { GuestInfo, VirtSimulator } from './virt/simulator.js';
 export {
@@ -17,4 +19,6 @@ export {
   ANNOTATION_FAULT,
   annotateVms,
   emulatedBootstrap,
+  type VirtualMachine,
+  vmiFor,
 } from './virt/vm-objects.js';

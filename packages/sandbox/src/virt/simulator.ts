@@ -2,9 +2,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IMAGE_PATHS } from '@breakfix/cloud-init';
+import { DeadlineExceededError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest } from './guest.js';
+import { LAUNCHER_LABEL, launcherPod, UNPAUSED_CONDITION } from './launcher-pod.js';
+import { defaultNodes, type PodForScheduling, registerNodes, type SimulatedNode, schedule } from './nodes.js';
 import type { createQemuGuests, QemuGuest } from './qemu-guests.js';
 import {
   ANNOTATION_BACKEND,
@@ -30,8 +33,8 @@ export interface SimulatorOptions {
   defaultBootDelayMs?: number;
   /** Delay before a failed VMI is replaced (KubeVirt backs off too). Default 1 s. */
   restartBackoffMs?: number;
-  /** Names reported as `status.nodeName`, assigned round-robin. */
-  nodeNames?: readonly string[];
+  /** The host nodes launcher pods are scheduled on. Default: defaultNodes() (three large ones). */
+  nodes?: readonly SimulatedNode[];
   /**
    * Real guests: VMs whose `sim.breakfix.dev/backend` annotation says `qemu` (or every VM, with
    * `default: 'qemu'`) boot under QEMU from the golden image instead of as an sshd.
@@ -75,7 +78,21 @@ interface Boot {
   uid: string;
   controller: AbortController;
   guest?: RunningGuest;
+  /** The VMI's virt-launcher pod, once created. */
+  pod?: LauncherPod;
   done: Promise<void>;
+}
+
+interface LauncherPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** Whether the VMI has a readiness probe: then the pod is Ready only once the guest answers. */
+  probed: boolean;
+  nodeName?: string;
+  hostIP?: string;
+  podIP?: string;
+  startTime?: string;
 }
 
 /**
@@ -89,17 +106,20 @@ interface Boot {
  *   sim.breakfix.dev/crash-after-ms: "3000"
  */
 export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
-  const { kube, guestsDir, addressPrefix } = options;
+  const { guestsDir, addressPrefix } = options;
+  const kube = retryingTransientErrors(options.kube);
   const sshPort = options.sshPort ?? 22;
-  const nodeNames = options.nodeNames ?? ['sim-node-1', 'sim-node-2', 'sim-node-3'];
+  const nodes = options.nodes ?? defaultNodes();
   const restartBackoffMs = options.restartBackoffMs ?? 1_000;
   const log = options.log ?? (() => {});
   const boots = new Map<string, Boot>();
   const queues = new Map<string, Promise<void>>();
   const watches: { stop(): void }[] = [];
   let nextAddress = 1;
-  let nextNode = 0;
   let stopped = false;
+  let heartbeats: { stop(): void } | undefined;
+  /** One pod is scheduled at a time, so two never take the same room on a node. */
+  let scheduling: Promise<unknown> = Promise.resolve();
 
   const keyOf = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 
@@ -197,6 +217,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       log(`boot of ${key} failed: ${(error as Error).message}`);
       await boot.guest?.stop();
       try {
+        await endPod(boot.pod, 'Failed');
         await setVmiStatus(vmi, {
           phase: 'Failed',
           conditions: [condition('Ready', 'False', 'BootFailed', (error as Error).message.slice(0, 200))],
@@ -223,23 +244,37 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
 
     await setVmStatus(vm, { printableStatus: 'Starting', ready: false, created: true });
     await phase('Pending');
-    await phase('Scheduling', { conditions: [condition('PodScheduled', 'False', 'Pending')] });
+    // virt-controller: the launcher pod, through the apiserver's admission (quota, limits, Pod Security).
+    const pod = await createLauncherPod(vm, vmi, signal);
+    boot.pod = pod;
+    await phase('Scheduling');
     if (faults.fault === 'unschedulable') {
+      const message = '0/3 nodes are available (simulated fault)';
+      await setPodStatus(pod, { conditions: [condition('PodScheduled', 'False', 'Unschedulable', message)] });
       await setVmiStatus(vmi, {
         phase: 'Scheduling',
         phaseTransitionTimestamps: [...transitions],
-        conditions: [condition('PodScheduled', 'False', 'Unschedulable', '0/3 nodes are available (simulated fault)')],
+        conditions: [condition('PodScheduled', 'False', 'Unschedulable', message)],
       });
       await setVmStatus(vm, { printableStatus: 'ErrorUnschedulable', ready: false, created: true });
       return;
     }
-    const nodeName = nodeNames[nextNode++ % nodeNames.length] ?? 'sim-node';
-    await phase('Scheduled', { nodeName, conditions: [condition('PodScheduled', 'True')] });
+    // kube-scheduler: a node with room for the pod, or Unschedulable until one has.
+    const nodeName = await scheduleLauncherPod(vm, vmi, pod, transitions, signal);
+    // kubelet: the pod's volumes, including the cloud-init Secrets; a missing one keeps it from starting.
+    await waitForSecrets(vm, pod, signal);
+    const address = allocateAddress();
+    await startPod(pod, nodeName, address);
+    // virt-controller hands the VMI to virt-handler once the launcher pod is ready.
+    await phase('Scheduled', {
+      nodeName,
+      activePods: { [pod.uid]: nodeName },
+      conditions: [condition('PodScheduled', 'True')],
+    });
     await sleep(faults.bootDelayMs ?? options.defaultBootDelayMs ?? 0, undefined, { signal });
 
     const userData = await readUserData(kube, vm);
     signal.throwIfAborted();
-    const address = allocateAddress();
     const backend = vm.spec.template.metadata?.annotations?.[ANNOTATION_BACKEND] ?? options.qemu?.default ?? 'process';
     if (backend === 'qemu') {
       if (options.qemu === undefined) throw new Error(`${namespace}/${name} asks for QEMU, which this sandbox has not`);
@@ -275,6 +310,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       created: true,
       conditions: [condition('Ready', 'True')],
     });
+    if (boot.pod?.probed && boot.guest !== undefined) await setPodReady(boot.pod, true);
     log(`${namespace}/${name} running at ${address}:${sshPort}`);
     if (boot.guest !== undefined && faults.emulateBootstrap) {
       await emulateBootstrap(boot.guest.root, identity.runcmd, faults, signal);
@@ -283,6 +319,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     if (faults.crashAfterMs !== undefined) {
       await sleep(faults.crashAfterMs, undefined, { signal });
       await boot.guest?.stop();
+      await endPod(boot.pod, 'Failed');
       await phase('Failed', { conditions: [condition('Ready', 'False', 'GuestCrashed', 'simulated crash')] });
       await setVmStatus(vm, { printableStatus: 'CrashLoopBackOff', ready: false, created: true });
       log(`${namespace}/${name} crashed (simulated)`);
@@ -350,12 +387,14 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
         interfaces: [{ ...defaultInterface(address), mac: guest.vm.mac, infoSource: 'domain' }],
       });
       if (boot.guest !== undefined) boot.guest.guestAddress = leased.lease;
+      if (boot.pod?.probed) await setPodReady(boot.pod, true);
       log(`${namespace}/${name} leased ${leased.lease}; SSH at ${address}:${sshPort}`);
     }
     const ended = await Promise.race([exited, aborted]);
     if ('aborted' in ended) return;
     const { code } = ended;
     await guest.stop();
+    await endPod(boot.pod, code === 0 ? 'Succeeded' : 'Failed');
     await phase(code === 0 ? 'Succeeded' : 'Failed', {
       conditions: [
         condition('Ready', 'False', 'GuestExited', `QEMU exited with ${code}; console: ${guest.vm.consoleLog}`),
@@ -364,6 +403,247 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     await setVmStatus(vm, { printableStatus: 'Stopped', ready: false, created: true });
     log(`${namespace}/${name}: QEMU exited with ${code}`);
     enqueue(`${namespace}/${name}`, () => reconcile(namespace, name));
+  }
+
+  /**
+   * Creates the VMI's launcher pod, retrying with back-off while the apiserver refuses it. Meanwhile
+   * the VMI stays Pending with virt-controller's `Synchronized: False, FailedCreate` condition
+   * carrying the apiserver's own message (an exceeded quota, say), mirrored on the VM, as KubeVirt
+   * reports it (pkg/virt-controller/watch/vmi/lifecycle.go).
+   */
+  async function createLauncherPod(
+    vm: VirtualMachine,
+    vmi: VirtualMachineInstance,
+    signal: AbortSignal,
+  ): Promise<LauncherPod> {
+    const manifest = launcherPod(vmi);
+    const probed = (vmi as { spec?: { readinessProbe?: unknown } }).spec?.readinessProbe !== undefined;
+    for (let pause = 1_000; ; pause = Math.min(pause * 2, 16_000)) {
+      signal.throwIfAborted();
+      try {
+        const created = await kube.apply(manifest);
+        const spec = created.spec as { nodeName?: string } | undefined;
+        return {
+          namespace: created.metadata.namespace ?? '',
+          name: created.metadata.name,
+          uid: created.metadata.uid ?? '',
+          probed,
+          ...(spec?.nodeName === undefined ? {} : { nodeName: spec.nodeName }),
+        };
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const message = `failed to create virtual machine pod: ${(error as Error).message.replace(/^apply \S+ \S+: /, '')}`;
+        log(`${keyOf(vmi)}: ${message}`);
+        const failed = condition('Synchronized', 'False', 'FailedCreate', message);
+        await setVmiStatus(vmi, { phase: 'Pending', conditions: [failed] });
+        await setVmStatus(vm, { printableStatus: 'Starting', ready: false, created: true, conditions: [failed] });
+      }
+      await sleep(pause, undefined, { signal });
+    }
+  }
+
+  /**
+   * Plays kube-scheduler for one launcher pod: binds it to the least loaded node whose labels match
+   * its nodeSelector and whose allocatable resources hold its requests. While none does, the pod
+   * carries `PodScheduled: False, Unschedulable` with the scheduler's message, the VMI stays
+   * Scheduling with that condition and the VM shows ErrorUnschedulable, as on KubeVirt.
+   */
+  async function scheduleLauncherPod(
+    vm: VirtualMachine,
+    vmi: VirtualMachineInstance,
+    pod: LauncherPod,
+    transitions: readonly { phase: string; phaseTransitionTimestamp: string }[],
+    signal: AbortSignal,
+  ): Promise<string> {
+    if (pod.nodeName !== undefined) return pod.nodeName;
+    for (let pause = 1_000; ; pause = Math.min(pause * 2, 8_000)) {
+      signal.throwIfAborted();
+      const attempt = scheduling.then(async () => {
+        const current = await kube.get<KubeObject & PodForScheduling>(podRef(pod));
+        if (current === undefined) throw new Error(`launcher pod ${pod.namespace}/${pod.name} is gone`);
+        const all = await kube.list<KubeObject & PodForScheduling>('v1', 'Pod');
+        const placed = schedule(
+          current,
+          nodes,
+          all.filter((other) => other.metadata.uid !== current.metadata.uid),
+        );
+        if (!('nodeName' in placed)) return placed;
+        try {
+          await kube.bind(pod, placed.nodeName);
+        } catch (error) {
+          // A retried binding that had gone through: the pod is bound already.
+          const bound = (await kube.get<KubeObject & PodForScheduling>(podRef(pod)))?.spec?.nodeName;
+          if (bound === undefined) throw error;
+          return { nodeName: bound };
+        }
+        return placed;
+      });
+      scheduling = attempt.catch(() => undefined);
+      const placed = await attempt;
+      if ('nodeName' in placed) {
+        pod.nodeName = placed.nodeName;
+        return placed.nodeName;
+      }
+      const unschedulable = condition('PodScheduled', 'False', 'Unschedulable', placed.unschedulable);
+      await setPodStatus(pod, { phase: 'Pending', conditions: [unschedulable] });
+      await setVmiStatus(vmi, {
+        phase: 'Scheduling',
+        phaseTransitionTimestamps: [...transitions],
+        conditions: [unschedulable],
+      });
+      await setVmStatus(vm, {
+        printableStatus: 'ErrorUnschedulable',
+        ready: false,
+        created: true,
+        conditions: [unschedulable],
+      });
+      await sleep(pause, undefined, { signal });
+    }
+  }
+
+  /** As a kubelet mounting the pod's Secret volumes: waits while a cloud-init Secret is missing. */
+  async function waitForSecrets(vm: VirtualMachine, pod: LauncherPod, signal: AbortSignal): Promise<void> {
+    const names = (vm.spec.template.spec.volumes ?? []).flatMap((volume) => {
+      const source = volume.cloudInitNoCloud ?? volume.cloudInitConfigDrive;
+      const ref = source?.userDataSecretRef ?? source?.secretRef;
+      return ref === undefined ? [] : [ref.name];
+    });
+    let reported = false;
+    for (;;) {
+      signal.throwIfAborted();
+      const missing: string[] = [];
+      for (const name of names) {
+        const secret = await kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: pod.namespace, name });
+        if (secret === undefined) missing.push(name);
+      }
+      if (missing.length === 0) return;
+      if (!reported) {
+        reported = true;
+        log(`${pod.namespace}/${pod.name}: MountVolume.SetUp failed: secret "${missing[0]}" not found`);
+        await setPodStatus(pod, {
+          phase: 'Pending',
+          conditions: [
+            condition('PodScheduled', 'True'),
+            condition('Initialized', 'False', 'ContainersNotInitialized'),
+            condition('Ready', 'False', 'ContainersNotReady'),
+          ],
+        });
+      }
+      await sleep(2_000, undefined, { signal });
+    }
+  }
+
+  /**
+   * As the node's kubelet once the containers run: phase Running, the node's address, the pod's
+   * address (bridge binding: the guest's own), and Ready unless the VMI has a readiness probe,
+   * which holds it until the guest answers. The EndpointSlice controller reads exactly this.
+   */
+  async function startPod(pod: LauncherPod, nodeName: string, address: string): Promise<void> {
+    const node = nodes.find((candidate) => candidate.name === nodeName);
+    pod.hostIP = node?.internalIP ?? '';
+    pod.podIP = address;
+    pod.startTime = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await setPodReady(pod, !pod.probed);
+  }
+
+  async function setPodReady(pod: LauncherPod, ready: boolean): Promise<void> {
+    const manifest = (await kube.get<KubeObject & PodForScheduling>(podRef(pod)))?.spec as
+      | {
+          containers?: { name: string; image: string }[];
+          initContainers?: { name: string; image: string; restartPolicy?: string }[];
+        }
+      | undefined;
+    const since = pod.startTime ?? '';
+    const running = (container: { name: string; image: string }, isReady: boolean) => ({
+      name: container.name,
+      image: container.image,
+      imageID: '',
+      ready: isReady,
+      started: true,
+      restartCount: 0,
+      state: { running: { startedAt: since } },
+    });
+    const status = ready ? 'True' : 'False';
+    await setPodStatus(pod, {
+      phase: 'Running',
+      hostIP: pod.hostIP,
+      hostIPs: [{ ip: pod.hostIP }],
+      podIP: pod.podIP,
+      podIPs: [{ ip: pod.podIP }],
+      startTime: since,
+      conditions: [
+        condition('PodReadyToStartContainers', 'True'),
+        condition('Initialized', 'True'),
+        condition(UNPAUSED_CONDITION, 'True'),
+        condition('ContainersReady', status),
+        condition('Ready', status),
+        condition('PodScheduled', 'True'),
+      ],
+      containerStatuses: (manifest?.containers ?? []).map((container) =>
+        running(container, ready || container.name !== 'compute'),
+      ),
+      initContainerStatuses: (manifest?.initContainers ?? []).map((container) =>
+        container.restartPolicy === 'Always'
+          ? running(container, true)
+          : {
+              name: container.name,
+              image: container.image,
+              imageID: '',
+              ready: true,
+              restartCount: 0,
+              state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: since, finishedAt: since } },
+            },
+      ),
+    });
+  }
+
+  /** virt-launcher exits when its VM ends: the pod is Succeeded or Failed, and deletes at once. */
+  async function endPod(pod: LauncherPod | undefined, phase: 'Succeeded' | 'Failed'): Promise<void> {
+    if (pod === undefined) return;
+    try {
+      await setPodStatus(pod, {
+        phase,
+        conditions: [
+          condition('Ready', 'False', 'PodCompleted'),
+          condition('ContainersReady', 'False', 'PodCompleted'),
+        ],
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'not_found') throw error;
+    }
+  }
+
+  async function setPodStatus(pod: LauncherPod, status: Record<string, unknown>): Promise<void> {
+    await kube.patchStatus(podRef(pod), status);
+  }
+
+  /**
+   * A launcher pod being deleted (its VMI or namespace going, or someone deleting it): as its
+   * kubelet, stop the guest, then end the graceful deletion, which only a kubelet does. A VMI that
+   * loses its pod while it runs fails, as on KubeVirt; its VM's runStrategy decides what follows.
+   */
+  async function podDeleted(pod: KubeObject): Promise<void> {
+    const namespace = pod.metadata.namespace ?? '';
+    const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'VirtualMachineInstance');
+    const key = `${namespace}/${owner?.name ?? ''}`;
+    const boot = boots.get(key);
+    if (boot !== undefined && boot.pod?.uid === pod.metadata.uid) {
+      await shutdown(key);
+      const vmi = await kube.get<VirtualMachineInstance>({
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        namespace,
+        name: owner?.name ?? '',
+      });
+      if (vmi !== undefined && vmi.metadata.deletionTimestamp === undefined && vmi.metadata.uid === boot.uid) {
+        await setVmiStatus(vmi, {
+          phase: 'Failed',
+          conditions: [condition('Ready', 'False', 'PodTerminating', 'the virt-launcher pod was deleted')],
+        }).catch(() => undefined);
+        enqueue(key, () => reconcile(namespace, owner?.name ?? ''));
+      }
+    }
+    await kube.delete({ apiVersion: 'v1', kind: 'Pod', namespace, name: pod.metadata.name }, { gracePeriodSeconds: 0 });
   }
 
   async function shutdown(key: string): Promise<void> {
@@ -429,13 +709,38 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     watches.push(handle);
   }
 
+  async function watchLauncherPods(): Promise<void> {
+    const handle = await kube.watch<KubeObject>(
+      'v1',
+      'Pod',
+      { labelSelector: `${LAUNCHER_LABEL.key}=${LAUNCHER_LABEL.value}` },
+      (type, pod) => {
+        if (type === 'DELETED' || pod.metadata.deletionTimestamp === undefined) return;
+        const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'VirtualMachineInstance')?.name;
+        enqueue(`${pod.metadata.namespace ?? ''}/${owner ?? ''}`, () => podDeleted(pod));
+      },
+      (error) => {
+        if (stopped) return;
+        log(`watch of launcher pods ended (${(error as Error).message ?? error}); restarting`);
+        setTimeout(
+          () => void watchLauncherPods().catch((e: unknown) => log(`rewatch failed: ${(e as Error).message}`)),
+          1_000,
+        );
+      },
+    );
+    watches.push(handle);
+  }
+
   return {
     async start() {
+      heartbeats = await registerNodes(kube, nodes, log);
+      await watchLauncherPods();
       await watchKind('VirtualMachine');
       await watchKind('VirtualMachineInstance');
     },
     async stop() {
       stopped = true;
+      heartbeats?.stop();
       for (const watch of watches) watch.stop();
       await Promise.all([...boots.keys()].map((key) => shutdown(key)));
     },
@@ -467,6 +772,42 @@ async function emulateBootstrap(
   const marker = join(root, failed ? IMAGE_PATHS.failedMarker : IMAGE_PATHS.readyMarker);
   mkdirSync(dirname(marker), { recursive: true, mode: 0o755 });
   writeFileSync(marker, failed ? 'simulated: kubeadm init failed\n' : `${new Date().toISOString()}\n`);
+}
+
+/**
+ * The Kube port, retrying what a controller's work queue would retry: requests that never reached
+ * an answer (a dropped connection, a deadline) and the apiserver's 429 and 5xx. On KubeVirt a
+ * transient API error delays a VMI; it never fails it.
+ */
+function retryingTransientErrors(kube: Kube): Kube {
+  const transient = (error: unknown) =>
+    error instanceof DeadlineExceededError ||
+    (error instanceof UpstreamError && (error.status === undefined || error.status === 429 || error.status >= 500));
+  const retry =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await call(...args);
+        } catch (error) {
+          if (attempt >= 5 || !transient(error)) throw error;
+          await sleep(250 * 2 ** attempt);
+        }
+      }
+    };
+  return {
+    apply: retry(kube.apply.bind(kube)) as Kube['apply'],
+    patchStatus: retry(kube.patchStatus.bind(kube)) as Kube['patchStatus'],
+    get: retry(kube.get.bind(kube)) as Kube['get'],
+    list: retry(kube.list.bind(kube)) as Kube['list'],
+    delete: retry(kube.delete.bind(kube)),
+    bind: retry(kube.bind.bind(kube)),
+    watch: kube.watch.bind(kube),
+  };
+}
+
+function podRef(pod: { namespace: string; name: string }) {
+  return { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
 }
 
 /** The VMI's `default` interface (the pod network) at `address`. */
