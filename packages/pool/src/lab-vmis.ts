@@ -34,9 +34,25 @@ export function runningNode(vmi: Vmi | undefined): NodeVmi | undefined {
 }
 
 /**
+ * Why a node's VMI is not usable yet, as KubeVirt says it: its phase and the message of a failing
+ * condition (a launcher pod the quota refused: `Synchronized` FailedCreate; no node with room:
+ * `PodScheduled` Unschedulable).
+ */
+export function whyNotRunning(vmi: Vmi | undefined): string {
+  if (vmi === undefined) return 'no VMI';
+  const phase = vmi.status?.phase ?? 'no phase';
+  const conditions = (vmi.status as { conditions?: { status?: string; reason?: string; message?: string }[] })
+    ?.conditions;
+  const failing = conditions?.find((c) => c.status === 'False' && c.message !== undefined && c.message !== '');
+  if (failing !== undefined) return `${phase}: ${failing.reason ?? 'False'}: ${failing.message}`;
+  return phase === 'Running' ? 'Running, no address yet' : phase;
+}
+
+/**
  * Waits until the VMI of every node in `nodes` is Running with a non-empty address on its
  * `default` interface (the address may come after Running: KubeVirt learns it from the guest),
- * then returns them by node name. Throws DeadlineExceededError naming the nodes still missing.
+ * then returns them by node name. Throws DeadlineExceededError naming the nodes still missing and
+ * what KubeVirt reports of each.
  */
 export async function waitForNodes(
   kube: Kube,
@@ -50,8 +66,9 @@ export async function waitForNodes(
       const found: Record<string, NodeVmi> = {};
       const missing: string[] = [];
       for (const name of nodes) {
-        const node = runningNode(vmis.get(name));
-        if (node === undefined) missing.push(name);
+        const vmi = vmis.get(name);
+        const node = runningNode(vmi);
+        if (node === undefined) missing.push(`${name} (${whyNotRunning(vmi)})`);
         else found[name] = node;
       }
       if (missing.length > 0) throw new Error(`not yet running with an address: ${missing.join(', ')}`);
