@@ -21,8 +21,18 @@ done
 mv "$data" "$data.before-restore-$(date +%s)"
 mv "$data.restored" "$data"
 systemctl start kubelet
+# Right after a restore the API serves the snapshot's status (pods Running, nodes Ready) before
+# anything has checked it: wait for the API server's own readiness and for the node to really run
+# the restored invoices pod (a pod sandbox of that name, up).
+invoices_running() {
+  local pod
+  for pod in $(kubectl --request-timeout=5s -n billing get pods -l app=invoices -o jsonpath='{.items[*].metadata.name}' 2>/dev/null); do
+    [[ -n $(crictl pods -q --namespace billing --name "^$pod\$" --state ready 2>/dev/null) ]] && return 0
+  done
+  return 1
+}
 ready() {
-  [[ $(kubectl --request-timeout=5s -n billing get deployment invoices -o jsonpath='{.status.readyReplicas}' 2>/dev/null) -ge 1 ]] &&
+  kubectl --request-timeout=5s get --raw=/readyz >/dev/null 2>&1 && invoices_running &&
     ! kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null | awk '$2 != "Ready"' | grep -q .
 }
 deadline=$((SECONDS + 600))
