@@ -6,6 +6,7 @@ export {
   type ExecResult,
   fingerprint,
   HostKeyMismatchError,
+  type KeptConnection,
   quote,
   type SshConnectEvent,
   type SshRunner,
