@@ -84,7 +84,7 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
     lab: LabTargets,
     node: string,
     command: string,
-    exec: { timeoutMs: number; stdin?: string; env?: Record<string, string> },
+    exec: { timeoutMs: number; stdin?: string; env?: Record<string, string>; idempotent?: boolean },
   ): Promise<ExecResult> {
     const target = lab.nodes[node];
     if (target === undefined) throw new InvalidInputError(`lab ${lab.labId} has no node ${node}`);
@@ -137,6 +137,69 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
     }
   }
 
+  /**
+   * One break script on one node in one SSH command: the optional `before` (a claim's setup),
+   * then, unless its marker says it already ran (and `force` is off), the script, then the
+   * marker. The wrapper reports what it did on the last line of stderr (BREAK_STATUS), which is
+   * taken off before the script's own output is kept. Safe to run twice (markers), so the SSH
+   * runner may run it again when its connection drops.
+   */
+  async function runBreak(
+    scenario: Scenario,
+    lab: LabTargets,
+    script: ScenarioScript,
+    node: string,
+    index: number,
+    opts: { force?: boolean | undefined; before?: string | undefined },
+  ): Promise<StepResult> {
+    const ref: ScriptRef = { scenario: scenario.id, phase: script.phase, node, file: script.file };
+    const timeoutMs = deadlines[script.phase];
+    const done = marker(scenario, index);
+    const command = [
+      `s() { printf '\\n${BREAK_STATUS} %s\\n' "$1" >&2; }`,
+      ...(opts.before === undefined ? [] : [`{ ${opts.before}\n} || { s setup-failed; exit 1; }`]),
+      ...(opts.force ? [] : [`if test -e ${done}; then s skipped; exit 0; fi`]),
+      EXECUTE_UPLOADED_KEEP,
+      `if [ "$rc" -ne 0 ]; then exit "$rc"; fi`,
+      `mkdir -p ${stateDir}/${scenario.id} && date > ${done} || { s marker-failed; exit 1; }`,
+      's ran',
+    ].join('\n');
+    let result: ExecResult;
+    try {
+      result = await onNode(lab, node, command, {
+        timeoutMs,
+        stdin: script.content,
+        env: environment(scenario, lab, node),
+        idempotent: true,
+      });
+    } catch (error) {
+      if (error instanceof CommandTimeoutError)
+        throw new ScenarioScriptTimeoutError(ref, timeoutMs, error.partial, error);
+      throw error;
+    }
+    const status = STATUS_LINE.exec(result.stderr);
+    const stderr = status === null ? result.stderr : result.stderr.slice(0, status.index);
+    switch (status?.[1]) {
+      case 'setup-failed':
+        throw new LabNeedsAttentionError(lab.labId, node, `setup before the break failed: ${stderr.trim()}`);
+      case 'marker-failed':
+        throw new LabNeedsAttentionError(lab.labId, node, `could not record the break in ${done}: ${stderr.trim()}`);
+      default:
+        break;
+    }
+    return {
+      phase: script.phase,
+      node,
+      file: script.file,
+      code: status?.[1] === 'skipped' ? undefined : (result.code ?? undefined),
+      stdout: result.stdout,
+      stderr,
+      truncated: result.truncated,
+      durationMs: result.durationMs,
+      skipped: status?.[1] === 'skipped',
+    };
+  }
+
   function mustSucceed(scenario: Scenario, step: StepResult): StepResult {
     if (step.code !== 0)
       throw new ScenarioScriptError(
@@ -157,39 +220,33 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
      * Breaks the lab. Idempotent: each break script records a marker on its node once it succeeded,
      * and a second call (a retried claim job) skips what already ran. `force` runs them all again.
      */
-    async applyBreak(scenario: Scenario, lab: LabTargets, opts: { force?: boolean } = {}): Promise<StepResult[]> {
+    async applyBreak(
+      scenario: Scenario,
+      lab: LabTargets,
+      opts: {
+        force?: boolean;
+        /**
+         * A shell command per node, run through sudo before that node's first break script, in
+         * the same SSH command (a claim's key install); on nodes with no break script, alone. A
+         * failure stops that node's breaks and throws LabNeedsAttentionError.
+         */
+        before?: Readonly<Record<string, string>>;
+      } = {},
+    ): Promise<StepResult[]> {
       const steps: StepResult[] = [];
+      const pending = new Map(Object.entries(opts.before ?? {}));
       for (const [index, script] of scenario.scripts.break.entries()) {
         for (const node of nodesFor(script, lab)) {
-          const done = marker(scenario, index);
-          if (!opts.force) {
-            const seen = await onNode(lab, node, `test -e ${done}`, { timeoutMs: 15_000 });
-            if (seen.code === 0) {
-              steps.push({
-                phase: 'break',
-                node,
-                file: script.file,
-                code: undefined,
-                stdout: '',
-                stderr: '',
-                truncated: false,
-                durationMs: seen.durationMs,
-                skipped: true,
-              });
-              continue;
-            }
-          }
-          steps.push(mustSucceed(scenario, await runScript(scenario, lab, script, node)));
-          const recorded = await onNode(lab, node, `mkdir -p ${stateDir}/${scenario.id} && date > ${done}`, {
-            timeoutMs: 15_000,
-          });
-          if (recorded.code !== 0)
-            throw new LabNeedsAttentionError(
-              lab.labId,
-              node,
-              `could not record the break in ${done}: ${recorded.stderr.trim()}`,
-            );
+          const before = pending.get(node);
+          pending.delete(node);
+          const step = await runBreak(scenario, lab, script, node, index, { ...opts, before });
+          steps.push(step.skipped ? step : mustSucceed(scenario, step));
         }
+      }
+      for (const [node, before] of pending) {
+        const result = await onNode(lab, node, before, { timeoutMs: 15_000, idempotent: true });
+        if (result.code !== 0)
+          throw new LabNeedsAttentionError(lab.labId, node, `setup before the break failed: ${result.stderr.trim()}`);
       }
       return steps;
     },
@@ -255,6 +312,19 @@ const EXECUTE_UPLOADED = [
   'cat > "$d/script" && chmod 700 "$d/script" || exit 125',
   'cd / && "$d/script" </dev/null',
 ].join('\n');
+
+/** EXECUTE_UPLOADED for the break wrapper: the script's exit code is left in `rc`. */
+const EXECUTE_UPLOADED_KEEP = [
+  'd=$(mktemp -d /tmp/breakfix-script.XXXXXX) || exit 125',
+  'trap \'rm -rf "$d"\' EXIT',
+  'cat > "$d/script" && chmod 700 "$d/script" || exit 125',
+  '(cd / && "$d/script" </dev/null)',
+  'rc=$?',
+].join('\n');
+
+/** What the break wrapper did, on the last line of its stderr: `ran`, `skipped`, `setup-failed`, `marker-failed`. */
+const BREAK_STATUS = '@breakfix-break';
+const STATUS_LINE = new RegExp(`\\n?${BREAK_STATUS} (\\S+)\\n$`);
 
 function environment(scenario: Scenario, lab: LabTargets, node: string): Record<string, string> {
   const nodes = sortedNodes(lab);

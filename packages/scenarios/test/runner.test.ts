@@ -268,6 +268,82 @@ describe('scenario runner over real SSH', () => {
     }
   });
 
+  test("a claim's setup rides in the first break command of each node; a retried break skips the script, not the setup", async () => {
+    // Given a break on cp only, and a setup for both nodes (a claim's key install)
+    const id = uniqueName('setup');
+    const scenario = fixture('setup-fixture', { 'break.sh': `#!/bin/sh\ncat /tmp/${id}-setup > /tmp/${id}-broken\n` });
+    const before = { cp: `echo cp > /tmp/${id}-setup`, w1: `echo w1 > /tmp/${id}-setup` };
+    const read = async (node: 'cp' | 'w1', file: string) =>
+      (await ssh.exec(lab.nodes[node] ?? assert.fail(node), `cat /tmp/${id}-${file} 2>/dev/null || echo none`)).stdout;
+
+    // When the break is applied with it
+    const steps = await runner.applyBreak(scenario, lab, { before });
+
+    // Then the setup ran on both nodes, on cp before the break script (which saw its file)
+    assert.deepEqual(
+      steps.map((step) => [step.node, step.skipped, step.code]),
+      [['cp', false, 0]],
+    );
+    assert.equal(steps[0]?.stderr, '', 'the status line is not part of the script output');
+    assert.equal(await read('cp', 'broken'), 'cp\n');
+    assert.equal(await read('w1', 'setup'), 'w1\n');
+
+    // And applied again (a retried claim), the script is skipped but the setup still runs
+    await ssh.exec(lab.nodes.cp ?? assert.fail('cp'), `rm -f /tmp/${id}-setup /tmp/${id}-broken`);
+    const again = await runner.applyBreak(scenario, lab, { before });
+    assert.deepEqual(
+      again.map((step) => [step.node, step.skipped]),
+      [['cp', true]],
+    );
+    assert.equal(await read('cp', 'setup'), 'cp\n');
+    assert.equal(await read('cp', 'broken'), 'none\n');
+  });
+
+  test('a setup that fails stops the break and marks the lab for attention', async () => {
+    const id = uniqueName('badsetup');
+    const scenario = fixture('badsetup-fixture', { 'break.sh': `#!/bin/sh\ntouch /tmp/${id}-broken\n` });
+    await assert.rejects(
+      runner.applyBreak(scenario, lab, { force: true, before: { cp: 'echo "disk full" >&2; false' } }),
+      (error: unknown) => {
+        assert.ok(error instanceof LabNeedsAttentionError);
+        assert.match(error.message, /node cp: setup before the break failed: disk full/);
+        return true;
+      },
+    );
+    const seen = await ssh.exec(lab.nodes.cp ?? assert.fail('cp'), `test -e /tmp/${id}-broken && echo ran || echo not`);
+    assert.equal(seen.stdout, 'not\n', 'the break did not run');
+  });
+
+  test('a break whose connection drops midway runs again on a new connection and succeeds', async () => {
+    // Given the lab reached through a relay, and a break that takes a moment and counts its runs
+    const cp = lab.nodes.cp;
+    assert.ok(cp);
+    const relay = await startRelay(cp.host, 22);
+    const patient = createScenarioRunner({ ssh, stateDir: '/tmp/breakfix-scenario-state', breakTimeoutMs: 30_000 });
+    try {
+      const id = uniqueName('drop');
+      const relayed: LabTargets = { labId: lab.labId, nodes: { cp: { ...cp, host: '127.0.0.1', port: relay.port } } };
+      const scenario = fixture(
+        'dropbreak-fixture',
+        { 'break.sh': `#!/bin/sh\necho run >> /tmp/${id}-runs\nsleep 1\n` },
+        { break: [{ run: 'break.sh', on: 'cp' }] },
+      );
+      const pending = patient.applyBreak(scenario, relayed, { force: true });
+      // When the connection is cut while the script runs
+      await waitFor(
+        async () => ((await ssh.exec(cp, `cat /tmp/${id}-runs 2>/dev/null`)).stdout === 'run\n' ? true : undefined),
+        { what: 'the break to start', timeoutMs: 10_000, intervalMs: 50 },
+      );
+      relay.cut();
+      // Then the break ran again on a new connection, to the end
+      const steps = await pending;
+      assert.equal(steps[0]?.code, 0);
+      assert.equal((await ssh.exec(cp, `cat /tmp/${id}-runs`)).stdout, 'run\nrun\n');
+    } finally {
+      relay.server.close();
+    }
+  });
+
   test('a node presenting another host key marks the lab for attention', async () => {
     const cp = lab.nodes.cp;
     assert.ok(cp);
