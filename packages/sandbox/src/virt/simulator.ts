@@ -89,6 +89,8 @@ interface LauncherPod {
   uid: string;
   /** Whether the VMI has a readiness probe: then the pod is Ready only once the guest answers. */
   probed: boolean;
+  /** What the scheduler reads: its containers' requests and its nodeSelector. */
+  spec: PodForScheduling['spec'];
   nodeName?: string;
   hostIP?: string;
   podIP?: string;
@@ -118,8 +120,12 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   let nextAddress = 1;
   let stopped = false;
   let heartbeats: { stop(): void } | undefined;
-  /** One pod is scheduled at a time, so two never take the same room on a node. */
-  let scheduling: Promise<unknown> = Promise.resolve();
+  /**
+   * The pods bound to nodes and still running, by uid: what the scheduler counts against each
+   * node's allocatable. Only this simulator binds pods here; filled from the apiserver at start,
+   * and reserved synchronously before a binding, so two pods never take the same room.
+   */
+  const bound = new Map<string, PodForScheduling>();
 
   const keyOf = (object: KubeObject) => `${object.metadata.namespace}/${object.metadata.name}`;
 
@@ -422,12 +428,13 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       signal.throwIfAborted();
       try {
         const created = await kube.apply(manifest);
-        const spec = created.spec as { nodeName?: string } | undefined;
+        const spec = created.spec as PodForScheduling['spec'];
         return {
           namespace: created.metadata.namespace ?? '',
           name: created.metadata.name,
           uid: created.metadata.uid ?? '',
           probed,
+          spec,
           ...(spec?.nodeName === undefined ? {} : { nodeName: spec.nodeName }),
         };
       } catch (error) {
@@ -458,29 +465,20 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     if (pod.nodeName !== undefined) return pod.nodeName;
     for (let pause = 1_000; ; pause = Math.min(pause * 2, 8_000)) {
       signal.throwIfAborted();
-      const attempt = scheduling.then(async () => {
-        const current = await kube.get<KubeObject & PodForScheduling>(podRef(pod));
-        if (current === undefined) throw new Error(`launcher pod ${pod.namespace}/${pod.name} is gone`);
-        const all = await kube.list<KubeObject & PodForScheduling>('v1', 'Pod');
-        const placed = schedule(
-          current,
-          nodes,
-          all.filter((other) => other.metadata.uid !== current.metadata.uid),
-        );
-        if (!('nodeName' in placed)) return placed;
+      // Decided and reserved without awaiting anything in between: no other pod can take this room.
+      const placed = schedule({ spec: pod.spec ?? {} }, nodes, [...bound.values()]);
+      if ('nodeName' in placed) {
+        bound.set(pod.uid, { spec: { ...pod.spec, nodeName: placed.nodeName } });
         try {
           await kube.bind(pod, placed.nodeName);
         } catch (error) {
           // A retried binding that had gone through: the pod is bound already.
-          const bound = (await kube.get<KubeObject & PodForScheduling>(podRef(pod)))?.spec?.nodeName;
-          if (bound === undefined) throw error;
-          return { nodeName: bound };
+          const current = (await kube.get<KubeObject & PodForScheduling>(podRef(pod)))?.spec?.nodeName;
+          if (current !== placed.nodeName) bound.delete(pod.uid);
+          if (current === undefined) throw error;
+          pod.nodeName = current;
+          return current;
         }
-        return placed;
-      });
-      scheduling = attempt.catch(() => undefined);
-      const placed = await attempt;
-      if ('nodeName' in placed) {
         pod.nodeName = placed.nodeName;
         return placed.nodeName;
       }
@@ -600,6 +598,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   /** virt-launcher exits when its VM ends: the pod is Succeeded or Failed, and deletes at once. */
   async function endPod(pod: LauncherPod | undefined, phase: 'Succeeded' | 'Failed'): Promise<void> {
     if (pod === undefined) return;
+    bound.delete(pod.uid);
     try {
       await setPodStatus(pod, {
         phase,
@@ -715,6 +714,8 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       'Pod',
       { labelSelector: `${LAUNCHER_LABEL.key}=${LAUNCHER_LABEL.value}` },
       (type, pod) => {
+        const phase = (pod as PodForScheduling).status?.phase;
+        if (type === 'DELETED' || phase === 'Succeeded' || phase === 'Failed') bound.delete(pod.metadata.uid ?? '');
         if (type === 'DELETED' || pod.metadata.deletionTimestamp === undefined) return;
         const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'VirtualMachineInstance')?.name;
         enqueue(`${pod.metadata.namespace ?? ''}/${owner ?? ''}`, () => podDeleted(pod));
@@ -734,6 +735,12 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   return {
     async start() {
       heartbeats = await registerNodes(kube, nodes, log);
+      for (const pod of await kube.list<KubeObject & PodForScheduling>('v1', 'Pod')) {
+        const phase = pod.status?.phase;
+        if (pod.spec?.nodeName !== undefined && phase !== 'Succeeded' && phase !== 'Failed') {
+          bound.set(pod.metadata.uid ?? '', pod);
+        }
+      }
       await watchLauncherPods();
       await watchKind('VirtualMachine');
       await watchKind('VirtualMachineInstance');
