@@ -127,6 +127,9 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
         mode,
         warmup: settings.warmup,
         warm: (count) => warmPool(provisioner, POOL, count, () => `b${next++}`),
+        settle: async () => {
+          await orchestrator.warm.settled();
+        },
         claim: async (learner) => {
           const started = performance.now();
           const { lab, connection } = await client.labs.claim(

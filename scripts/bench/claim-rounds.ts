@@ -17,6 +17,11 @@ export interface ClaimRoundsOptions {
   warmup: number;
   /** Makes `count` labs ready in the pool (not timed); resolves with the provisions that failed on the way. */
   warm(count: number): Promise<number>;
+  /**
+   * After the pool is warm, before its claims (not timed): what a pool that has been ready for a
+   * while has, such as the orchestrator's kept SSH connections to its labs (ADR 22).
+   */
+  settle?(): Promise<void>;
   /** One claim; resolves with the lab's id, rejects when the claim failed. */
   claim(learner: string): Promise<string>;
   /** Releases every claimed lab and tears down every lab of the pool (not timed). */
@@ -65,7 +70,14 @@ export async function warmPool(
     const outcomes = await Promise.all(
       Array.from({ length: missing }, () => {
         const id = nextId();
-        return provisioner.provision({ id, pool, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) });
+        // A provision that throws (the apiserver dropped a request under load) cleaned up after
+        // itself like a failed one: replaced, not fatal to the series.
+        return provisioner
+          .provision({ id, pool, spec: parseLabSpec({ labId: id, kubernetesVersion: '1.36' }) })
+          .catch((error: unknown) => {
+            console.error(`warming ${pool}: ${id}: ${(error as Error).message}`);
+            return 'failed' as const;
+          });
       }),
     );
     const short = outcomes.filter((o) => o !== 'ready').length;
@@ -96,6 +108,7 @@ export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSam
 
   if (options.warmup > 0) {
     samples.warmFailures += await options.warm(options.warmup);
+    await options.settle?.();
     for (let i = 0; i < options.warmup; i++) {
       await options.claim(`${options.label}-warmup${i}`).catch(() => undefined);
     }
@@ -108,6 +121,7 @@ export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSam
     const warmStarted = performance.now();
     samples.warmFailures += await options.warm(size);
     samples.warmSeconds.push((performance.now() - warmStarted) / 1000);
+    await options.settle?.();
 
     const claimed: { learner: string; labId: string }[] = [];
     const one = async (i: number) => {

@@ -96,8 +96,9 @@ export function createTraceCollector(users: { operator: string; learner: string 
 
     /**
      * Per step: p50/p90/p99/max over every time a claim ran it (`key_install` once per node). Then
-     * `unaccounted`: each claim's total minus its steps (a step run again adds up; per-node steps
-     * run side by side, so their longest counts), which is time spent between steps.
+     * `unaccounted`: each claim's total minus the time its steps cover (steps that run side by
+     * side, like the Service apply and the break, or the per-node key installs, count once),
+     * which is time spent between steps.
      * Then the SSH handshakes the claims opened, by account, and how many a claim needed.
      */
     *figures(prefix: string): Generator<Figure> {
@@ -116,13 +117,19 @@ export function createTraceCollector(users: { operator: string; learner: string 
       for (const events of byClaim.values()) {
         const total = events.find((e) => e.step === 'total');
         if (total === undefined) continue;
-        const spent = new Map<ClaimStep, number>();
-        for (const e of events) {
-          if (e.step === 'total') continue;
-          const before = spent.get(e.step) ?? 0;
-          spent.set(e.step, e.node === undefined ? before + e.ms : Math.max(before, e.ms));
+        // The time covered by at least one step: steps that run side by side count once.
+        const spans = events
+          .filter((e) => e.step !== 'total')
+          .map((e) => [e.startedAt, e.startedAt + e.ms] as const)
+          .sort((x, y) => x[0] - y[0]);
+        let covered = 0;
+        let reach = Number.NEGATIVE_INFINITY;
+        for (const [start, end] of spans) {
+          if (end <= reach) continue;
+          covered += end - Math.max(start, reach);
+          reach = end;
         }
-        gaps.push(total.ms - [...spent.values()].reduce((sum, ms) => sum + ms, 0));
+        gaps.push(total.ms - covered);
       }
       if (gaps.length > 0) yield latency(`${prefix}.step.unaccounted (total minus its steps)`, gaps, { digits: 2 });
 

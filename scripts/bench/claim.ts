@@ -1,7 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '@breakfix/core';
 import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
-import { createLabAccess, createProvisioner, EnvironmentStore, NodePortAllocator } from '@breakfix/pool';
+import {
+  createLabAccess,
+  createProvisioner,
+  createWarmConnections,
+  EnvironmentStore,
+  NodePortAllocator,
+} from '@breakfix/pool';
 import { emulatedBootstrap, type Sandbox, startSandbox } from '@breakfix/sandbox';
 import { createOperatorKey, generateEd25519 } from '@breakfix/secrets';
 import { createSshRunner } from '@breakfix/ssh';
@@ -33,6 +39,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
   };
   const provisionerSsh = createSshRunner();
   const runners = [provisionerSsh];
+  let warmStop: (() => Promise<void>) | undefined;
   try {
     const operatorKey = createOperatorKey();
     const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
@@ -70,6 +77,10 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
       publicHost: '127.0.0.1',
       trace: (event) => collector?.step(event),
     });
+    // As the orchestrator does (wire.ts): an operator connection kept open to every ready lab.
+    const warm = createWarmConnections({ store, ssh: claimSsh, platform, operatorKey, pools: [POOL] });
+    warm.start();
+    warmStop = () => warm.stop();
     const learnerKey = generateEd25519('learner@bench').publicKey;
     let next = 0;
     const warmSeconds: number[] = [];
@@ -84,6 +95,9 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
         mode,
         warmup: settings.warmup,
         warm: (count) => warmPool(provisioner, POOL, count, () => `c${next++}`),
+        settle: async () => {
+          await warm.settled();
+        },
         claim: async (learner) => {
           const { environment } = await access.claim({
             pool: POOL,
@@ -91,12 +105,14 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
             scenario: 'trivial',
             ttlMs: 3_600_000,
             publicKey: learnerKey,
+            // The key install and the trivial break in one command, as the orchestrator's break does.
             prepare: async (lab) => {
               const cp = lab.nodes.cp;
               if (cp === undefined) throw new Error(`lab ${lab.labId} has no control plane`);
-              const result = await claimSsh.exec(cp, 'true', { sudo: true });
+              const result = await claimSsh.exec(cp, `{ ${lab.setup.cp}\n} && true`, { sudo: true, idempotent: true });
               if (result.code !== 0) throw new Error(`trivial break exited ${result.code}`);
             },
+            prepareRunsSetup: true,
           });
           return environment.id;
         },
@@ -117,6 +133,7 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
       failures: warmFailures,
     });
   } finally {
+    await warmStop?.();
     for (const runner of runners) runner.close();
     for (const connection of connections) connection.disconnect();
     await sandbox.stop();

@@ -64,16 +64,22 @@ export function createLabService(options: LabServiceOptions) {
 
   const generatedKey = (id: string) => `${prefix}generated-key:${id}`;
 
-  async function connectionOf(env: Environment): Promise<ConnectionBody | null> {
+  /** What a view reads from Redis beside the record, when the caller already knows it (a claim just made). */
+  interface Known {
+    revealed: number;
+    generated: boolean;
+  }
+
+  async function connectionOf(env: Environment, known?: Known): Promise<ConnectionBody | null> {
     if (env.state !== 'claimed' || env.access === undefined) return null;
     const { host, port, user, knownHosts } = env.access;
-    const generated = (await redis.exists(generatedKey(env.id))) === 1;
+    const generated = known?.generated ?? (await redis.exists(generatedKey(env.id))) === 1;
     return { host, port, user, knownHosts, command: sshCommand(env.id, { host, port, user }, generated) };
   }
 
-  async function view(env: Environment): Promise<LabBody> {
+  async function view(env: Environment, known?: Known): Promise<LabBody> {
     const scenario = env.scenario === undefined ? undefined : catalog.get(env.scenario);
-    const revealed = Number((await redis.get(hintsKey(env.id))) ?? 0);
+    const revealed = known?.revealed ?? Number((await redis.get(hintsKey(env.id))) ?? 0);
     const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
     return {
       id: env.id,
@@ -90,7 +96,7 @@ export function createLabService(options: LabServiceOptions) {
       hintsRevealed: revealed,
       hintsTotal: scenario?.hints.length ?? 0,
       attention: env.attention?.reason ?? null,
-      connection: await connectionOf(env),
+      connection: await connectionOf(env, known),
       // An extension withdraws a warning at once (the idle reaper's next pass clears the record).
       idle:
         env.state === 'claimed' && env.idle !== undefined && (env.extendedAt ?? 0) < env.idle.warnedAt
@@ -144,8 +150,11 @@ export function createLabService(options: LabServiceOptions) {
      */
     async claim(input: { learner: string; scenario: string; publicKey?: string }): Promise<ClaimResultBody> {
       const scenario = scenarioOf(input.scenario);
-      const pool = await poolFor(scenario, options.pools, store);
-      const registered = await redis.get(keyOf(input.learner));
+      // Independent reads, so one round trip's wait rather than two.
+      const [pool, registered] = await Promise.all([
+        poolFor(scenario, options.pools, store),
+        redis.get(keyOf(input.learner)),
+      ]);
       const publicKey = input.publicKey ?? registered ?? undefined;
       try {
         const { environment, connection } = await options.access.claim({
@@ -154,16 +163,20 @@ export function createLabService(options: LabServiceOptions) {
           scenario: scenario.id,
           ttlMs: scenario.timeLimitMinutes * 60_000,
           ...(publicKey === undefined ? {} : { publicKey }),
+          // The claim's key install rides in the break's SSH command: one command per node.
           prepare: async (lab) => {
-            await options.runner.applyBreak(scenario, lab);
+            await options.runner.applyBreak(scenario, lab, { before: lab.setup });
           },
+          prepareRunsSetup: true,
         });
-        await redis.del(hintsKey(environment.id));
+        const fresh = redis.multi().del(hintsKey(environment.id));
         if (connection.privateKey !== undefined) {
           // Remembered (the fact, never the key) so later views name the key file in the command.
-          await redis.set(generatedKey(environment.id), '1', 'PX', scenario.timeLimitMinutes * 60_000 * factor);
+          fresh.set(generatedKey(environment.id), '1', 'PX', scenario.timeLimitMinutes * 60_000 * factor);
         }
-        const lab = await view(environment);
+        await fresh.exec();
+        // A new claim has no hints revealed, and we know whether its key was generated.
+        const lab = await view(environment, { revealed: 0, generated: connection.privateKey !== undefined });
         const { host, port, user, knownHosts, privateKey } = connection;
         return {
           lab,

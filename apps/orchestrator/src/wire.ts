@@ -4,6 +4,7 @@ import {
   type ClaimTrace,
   createLabAccess,
   createLabActivity,
+  createWarmConnections,
   EnvironmentStore,
   NodePortAllocator,
 } from '@breakfix/pool';
@@ -38,6 +39,11 @@ export interface OrchestratorConfig {
   ssh?: SshRunnerOptions;
   /** Told of every step of every claim, timed (benchmarks; see LabAccessOptions.trace). */
   trace?: ClaimTrace;
+  /**
+   * How often the ready labs are read to keep an operator SSH connection open to each (ADR 22),
+   * in ms. Default 1000; 0 keeps none (every claim opens its own).
+   */
+  keepConnectionsEveryMs?: number;
   log?: (message: string) => void;
 }
 
@@ -71,6 +77,17 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     ...(config.trace === undefined ? {} : { trace: config.trace }),
     ...(config.log === undefined ? {} : { log: config.log }),
   });
+  const keepEveryMs = config.keepConnectionsEveryMs ?? 1_000;
+  const warm = createWarmConnections({
+    store,
+    ssh,
+    platform: config.platform,
+    operatorKey: config.operatorKey,
+    pools: config.pools.map((pool) => pool.name),
+    intervalMs: Math.max(keepEveryMs, 1),
+    ...(config.log === undefined ? {} : { log: config.log }),
+  });
+  if (keepEveryMs > 0) warm.start();
   const runner = createScenarioRunner({
     ssh,
     ...(config.scenarioStateDir === undefined ? {} : { stateDir: config.scenarioStateDir }),
@@ -107,7 +124,10 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     store,
     /** Browser terminals' WebSockets: attach to the HTTP server (`terminals.attach(server)`). */
     terminals,
+    /** The operator connections kept open to ready labs (`settled()` waits for them). */
+    warm,
     async close(): Promise<void> {
+      await warm.stop();
       await terminals.close();
       await queues.close();
       ssh.close();

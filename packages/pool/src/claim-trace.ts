@@ -3,13 +3,16 @@ import { performance } from 'node:perf_hooks';
 /**
  * The steps of a claim, in the order they run (see createLabAccess):
  * - `redis_claim`: the atomic claim of a ready lab (one Lua script);
- * - `vmi_lookup`: the lab's VMIs read from the apiserver, for the nodes' addresses;
+ * - `vmi_lookup`: the nodes' addresses: as the provisioner recorded them (no I/O), else the lab's VMIs read;
  * - `keys_generate`: the claim's ed25519 pairs (lab key, terminal key, the learner's when none was given);
  * - `nodeport_lease`: the lab's NodePort leased in Redis (one Lua script; not with `vmAddress`);
  * - `service_apply`: the lab's `ssh` Service applied on that port (both again when the port was taken);
- * - `key_install`: the authorized keys written on one node over the operator's SSH, handshake included (per node);
- * - `lab_key`: the lab key and known_hosts placed on the control plane as the learner, handshake included;
- * - `prepare`: the caller's preparation (the scenario's break), any handshake it needs included;
+ * - `key_install`: the authorized keys written on one node over the operator's SSH, handshake included (per
+ *   node); absent when the preparation runs them in its own command (ClaimRequest.prepareRunsSetup);
+ * - `lab_key`: the lab key and known_hosts placed on the control plane as the learner, handshake included
+ *   (labs with more than one node only);
+ * - `prepare`: the caller's preparation (the scenario's break, with the keys when it runs them), any
+ *   handshake it needs included; it runs beside `nodeport_lease` and `service_apply`;
  * - `connection_address`: where learners connect (the control plane's Node read, unless publicHost is set);
  * - `record`: the access details saved and the record read back;
  * - `release_after_failure`: handing the lab back when a step failed;

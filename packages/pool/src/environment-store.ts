@@ -31,12 +31,24 @@ export interface Environment {
    * a new boot from a fresh containerDisk: not the lab that was checked (see lab-health.ts).
    */
   vmis?: Record<string, string>;
+  /**
+   * Where each node's VM was reached when the lab became ready (its address on the pod network
+   * and the host node running it), by node name: claims connect there without reading the VMIs.
+   */
+  nodes?: Record<string, LabNode>;
   /** When the learner last extended the lab (an extension is activity: it resets idleness). */
   extendedAt?: number;
   /** Set while the learner is warned that the lab is idle, with when it goes unless they come back. */
   idle?: { warnedAt: number; releaseAt: number };
   /** Why and when a claimed lab ended (set by whichever path released it). */
   ended?: { reason: LabEndReason; at: number };
+}
+
+/** A node of a ready lab as the provisioner found it. */
+export interface LabNode {
+  address: string;
+  /** The host node running the VM, once scheduled. */
+  nodeName?: string;
 }
 
 /** Where a learner's SSH command points; recorded at claim so status calls can repeat it. */
@@ -257,7 +269,7 @@ while true do
     redis.call('SET', KEYS[2], id)
     redis.call('ZREM', KEYS[3], learner)
     redis.call('ZREM', KEYS[6], learner)
-    return {'claimed', id}
+    return {'claimed', id, redis.call('HGETALL', key)}
   end
 end
 -- Arrival order, not the clock: learners arriving in the same millisecond still queue in order.
@@ -495,10 +507,14 @@ export class EnvironmentStore {
       this.#now(),
       input.ttlMs,
       this.#keys.env(''),
-    )) as [string, string | number, number | undefined];
+    )) as [string, string | number, number | string[] | undefined];
     if (outcome === 'held') throw new LearnerHasLabError(input.learner, String(first));
     if (outcome === 'empty') throw new PoolExhaustedError(input.pool, Number(first), Number(second ?? 0));
-    return await this.get(String(first));
+    // The claimed record comes back with the claim: one round trip.
+    const flat = second as string[];
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+    return parseEnvironment(fields);
   }
 
   /**
@@ -554,9 +570,42 @@ export class EnvironmentStore {
     await this.#redis.hset(this.#keys.env(id), 'access', JSON.stringify(access));
   }
 
-  /** Records the uid of each node's VMI, the boot this environment was checked on. */
-  async setVmis(id: string, vmis: Record<string, string>): Promise<void> {
-    await this.#redis.hset(this.#keys.env(id), 'vmis', JSON.stringify(vmis));
+  /** Records how the learner reaches a claimed lab and returns the record as it is then (one round trip). */
+  async recordAccess(id: string, access: LabAccessDetails): Promise<Environment> {
+    const key = this.#keys.env(id);
+    const replies = (await this.#redis.multi().hset(key, 'access', JSON.stringify(access)).hgetall(key).exec()) ?? [];
+    const [error, fields] = replies[1] ?? [new Error('no reply')];
+    if (error) throw error;
+    const record = fields as Record<string, string>;
+    if (record.id === undefined) throw new NotFoundError(`no environment ${id}`);
+    return parseEnvironment(record);
+  }
+
+  /**
+   * Records the boot a lab was checked on: each node's VMI uid (see `vmis`) and where the node
+   * was reached (see `nodes`), in one write.
+   */
+  async setBoot(id: string, nodes: Record<string, LabNode & { uid: string }>): Promise<void> {
+    const entries = Object.entries(nodes);
+    await this.#redis.hset(
+      this.#keys.env(id),
+      'vmis',
+      JSON.stringify(Object.fromEntries(entries.map(([name, node]) => [name, node.uid]))),
+      'nodes',
+      JSON.stringify(
+        Object.fromEntries(
+          entries.map(([name, node]) => [
+            name,
+            { address: node.address, ...(node.nodeName === undefined ? {} : { nodeName: node.nodeName }) },
+          ]),
+        ),
+      ),
+    );
+  }
+
+  /** The ids of a pool's ready environments, oldest first. */
+  async readyIds(pool: string): Promise<string[]> {
+    return await this.#redis.zrange(this.#keys.ready(pool), 0, -1);
   }
 
   /** Records the nodes' SSH host public keys, which every later SSH connection pins. */
@@ -647,6 +696,7 @@ function parseEnvironment(fields: Record<string, string>): Environment {
       ? {}
       : { attention: JSON.parse(fields.attention) as { reason: string; at: number } }),
     ...(fields.vmis === undefined ? {} : { vmis: JSON.parse(fields.vmis) as Record<string, string> }),
+    ...(fields.nodes === undefined ? {} : { nodes: JSON.parse(fields.nodes) as Record<string, LabNode> }),
     ...(number('extendedAt') === undefined ? {} : { extendedAt: number('extendedAt') as number }),
     ...(fields.idleWarnedAt === undefined || fields.idleReleaseAt === undefined
       ? {}

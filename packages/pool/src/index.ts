@@ -9,6 +9,7 @@ export {
   emptyCounts,
   type IdleReleaseOutcome,
   type LabAccessDetails,
+  type LabNode,
   LearnerHasLabError,
   PoolExhaustedError,
   type PoolFailure,
@@ -26,6 +27,7 @@ export {
   type LabAccessOptions,
   type LabConnection,
   type LabTargets,
+  type PreparedLab,
 } from './lab-access.js';
 export {
   createLabActivity,
@@ -65,3 +67,4 @@ export {
   reconcileNodePorts,
 } from './ssh-exposure.js';
 export { requestTopUp, wakeChannel } from './wake.js';
+export { createWarmConnections, type WarmConnections, type WarmConnectionsOptions } from './warm-connections.js';

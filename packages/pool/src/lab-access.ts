@@ -5,8 +5,8 @@ import { LABELS, type PlatformConfig } from '@breakfix/manifests';
 import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import { type ClaimTrace, claimTimer } from './claim-trace.js';
-import type { Environment, EnvironmentStore, LabAccessDetails } from './environment-store.js';
-import { type NodeVmi, waitForNodes } from './lab-vmis.js';
+import type { Environment, EnvironmentStore, LabAccessDetails, LabNode } from './environment-store.js';
+import { waitForNodes } from './lab-vmis.js';
 import type { NodePortAllocator } from './nodeport-allocator.js';
 import { closeSsh, openSsh } from './ssh-exposure.js';
 
@@ -57,7 +57,21 @@ export interface ClaimRequest {
   /** The learner's registered public key; without one a fresh ed25519 pair is made for this claim. */
   publicKey?: string;
   /** Runs before the learner gets the lab (the scenario's break). A failure hands the lab back. */
-  prepare?: (lab: LabTargets) => Promise<void>;
+  prepare?: (lab: PreparedLab) => Promise<unknown>;
+  /**
+   * `prepare` runs `lab.setup[node]` through sudo on every node before anything else it does
+   * there, in the same SSH command (ScenarioRunner.applyBreak's `before`), and fails when it fails.
+   * Then a claim is one SSH command per node. Otherwise the claim runs the setup itself first.
+   */
+  prepareRunsSetup?: boolean;
+}
+
+/**
+ * A claimed lab as its preparation sees it: the operator's targets, and per node the shell
+ * command that installs this claim's authorized keys (the claim's setup), to be run as root.
+ */
+export interface PreparedLab extends LabTargets {
+  setup: Readonly<Record<string, string>>;
 }
 
 /** What a learner needs to log in, with `StrictHostKeyChecking=yes`. */
@@ -104,28 +118,37 @@ export function createLabAccess(options: LabAccessOptions) {
   // can derive: whoever could open it could already log in to every lab as the operator.
   const sealingKey = deriveSealingKey(options.operatorKey.privateKey, 'breakfix terminal key');
 
-  /** The operator's SSH targets for every node of an environment (by VM name: cp, w1, ...). */
+  /**
+   * The operator's SSH targets for every node of an environment (by VM name: cp, w1, ...): at the
+   * addresses the provisioner recorded when the lab became ready, else (labs recorded before
+   * addresses were) read from the VMIs. A VMI replaced since is a lost lab either way
+   * (lab-health.ts); its pinned host key keeps a stale address from reaching another lab.
+   */
   async function targets(
     environment: Environment,
     waitMs = timeoutMs,
-  ): Promise<LabTargets & { vmis: Record<string, NodeVmi> }> {
+  ): Promise<LabTargets & { where: Record<string, LabNode> }> {
     const names = Object.keys(environment.hostKeys ?? {});
-    const vmis = await waitForNodes(kube, environment.namespace, names, {
-      what: `the VMs of lab ${environment.id} to run with an address`,
-      timeoutMs: waitMs,
-    }).catch((error: unknown) => {
-      throw new UpstreamError(`lab ${environment.id}: ${(error as Error).message}`, { cause: error });
-    });
+    const recorded = environment.nodes;
+    const where =
+      recorded !== undefined && names.every((name) => recorded[name]?.address)
+        ? recorded
+        : await waitForNodes(kube, environment.namespace, names, {
+            what: `the VMs of lab ${environment.id} to run with an address`,
+            timeoutMs: waitMs,
+          }).catch((error: unknown) => {
+            throw new UpstreamError(`lab ${environment.id}: ${(error as Error).message}`, { cause: error });
+          });
     const nodes: Record<string, SshTarget> = {};
     for (const [name, hostKey] of Object.entries(environment.hostKeys ?? {})) {
       nodes[name] = {
-        host: vmis[name]?.address ?? '',
+        host: where[name]?.address ?? '',
         username: platform.operator.user,
         privateKey: options.operatorKey.privateKey,
         hostKey,
       };
     }
-    return { labId: environment.id, environment, nodes, vmis };
+    return { labId: environment.id, environment, nodes, where };
   }
 
   /** Where learners connect: the node running the control plane + NodePort, or the VM itself. */
@@ -135,7 +158,7 @@ export function createLabAccess(options: LabAccessOptions) {
     if (options.reach === 'vmAddress' || nodePort === undefined)
       return { host: options.publicHost ?? cp.host, port: 22 };
     if (options.publicHost !== undefined) return { host: options.publicHost, port: nodePort };
-    const nodeName = lab.vmis.cp?.nodeName;
+    const nodeName = lab.where.cp?.nodeName;
     const node =
       nodeName === undefined
         ? undefined
@@ -154,14 +177,19 @@ export function createLabAccess(options: LabAccessOptions) {
     return { host: address, port: nodePort };
   }
 
-  /** Writes the learner's authorized keys on one node (root-owned, outside the learner's home). */
-  async function installKeys(target: SshTarget, keyLines: readonly string[]): Promise<void> {
-    const file = `${LEARNER_KEYS_DIR}/${learnerUser}`;
-    const result = await ssh.exec(
-      target,
-      `{ test -d ${LEARNER_KEYS_DIR} || mkdir -m 755 ${LEARNER_KEYS_DIR}; } && cat > ${quote(file)} && chmod 644 ${quote(file)}`,
-      { sudo: true, stdin: `${keyLines.join('\n')}\n`, timeoutMs },
-    );
+  /**
+   * The shell command (run as root) that writes the learner's authorized keys on one node:
+   * root-owned, outside the learner's home. The keys are in the command itself, so it can share
+   * one SSH command with the break (whose script comes on standard input). Idempotent.
+   */
+  function keysCommand(keyLines: readonly string[]): string {
+    const file = quote(`${LEARNER_KEYS_DIR}/${learnerUser}`);
+    return `{ test -d ${LEARNER_KEYS_DIR} || mkdir -m 755 ${LEARNER_KEYS_DIR}; } && printf '%s\\n' ${keyLines.map(quote).join(' ')} > ${file} && chmod 644 ${file}`;
+  }
+
+  /** Runs a node's setup (the keys) on its own, when the preparation does not. */
+  async function installKeys(target: SshTarget, command: string): Promise<void> {
+    const result = await ssh.exec(target, command, { sudo: true, timeoutMs, idempotent: true });
     if (result.code !== 0) throw new UpstreamError(`installing the learner's key failed: ${result.stderr.trim()}`);
   }
 
@@ -169,6 +197,7 @@ export function createLabAccess(options: LabAccessOptions) {
     const result = await ssh.exec(target, `rm -f ${quote(`${LEARNER_KEYS_DIR}/${learnerUser}`)}`, {
       sudo: true,
       timeoutMs,
+      idempotent: true,
     });
     if (result.code !== 0) throw new UpstreamError(`removing the learner's key failed: ${result.stderr.trim()}`);
   }
@@ -182,7 +211,8 @@ export function createLabAccess(options: LabAccessOptions) {
    * (`~/.ssh/id_ed25519`) on the control plane, and `~/.ssh/known_hosts` there pins every node's
    * host key under its short and cluster names. Written as the learner (logged in with the lab
    * key), so ownership is right without root touching the learner's home. The release removes
-   * the authorized keys on every node, which revokes the lab key with the learner's.
+   * the authorized keys on every node, which revokes the lab key with the learner's. A one-node
+   * lab has no other node to hop to, and skips it (and its learner handshake).
    */
   async function placeLabKey(
     environment: Environment,
@@ -293,7 +323,19 @@ export function createLabAccess(options: LabAccessOptions) {
       });
       const { generated, learnerKey, labKey, terminalKey } = keys;
 
-      const nodePort =
+      const labKeyLine = parsePublicKey(labKey.publicKey).line;
+      const terminalLine = `restrict,pty ${parsePublicKey(terminalKey.publicKey).line}`;
+      const setup = Object.fromEntries(
+        Object.keys(lab.nodes).map((name) => [
+          name,
+          keysCommand(name === 'cp' ? [learnerKey.line, labKeyLine, terminalLine] : [learnerKey.line, labKeyLine]),
+        ]),
+      );
+
+      // The port and the nodes are prepared side by side: neither needs the other, and the
+      // learner hears of the lab only once both are done (the port is useless without the key,
+      // and nobody knows it yet).
+      const exposing = async () =>
         options.reach === 'vmAddress'
           ? undefined
           : (
@@ -307,24 +349,26 @@ export function createLabAccess(options: LabAccessOptions) {
                 timer.step,
               )
             ).nodePort;
-      const labKeyLine = parsePublicKey(labKey.publicKey).line;
-      const terminalLine = `restrict,pty ${parsePublicKey(terminalKey.publicKey).line}`;
-      await Promise.all(
-        Object.entries(lab.nodes).map(([name, node]) =>
-          timer.step(
-            'key_install',
-            () =>
-              installKeys(
-                node,
-                name === 'cp' ? [learnerKey.line, labKeyLine, terminalLine] : [learnerKey.line, labKeyLine],
-              ),
-            name,
-          ),
-        ),
-      );
-      await timer.step('lab_key', () => placeLabKey(environment, cp, labKey));
-      const prepare = request.prepare;
-      if (prepare !== undefined) await timer.step('prepare', () => prepare(lab));
+      const preparing = async () => {
+        const prepare = request.prepare;
+        const setupInPrepare = prepare !== undefined && request.prepareRunsSetup === true;
+        if (!setupInPrepare)
+          await Promise.all(
+            Object.entries(setup).map(([name, command]) =>
+              timer.step('key_install', () => installKeys(lab.nodes[name] as SshTarget, command), name),
+            ),
+          );
+        if (prepare !== undefined) {
+          const { where: _where, ...targets } = lab;
+          await timer.step('prepare', () => prepare({ ...targets, setup }));
+        }
+        // Only a lab with other nodes needs the lab key: it is how the learner hops to them.
+        if (Object.keys(lab.nodes).length > 1) await timer.step('lab_key', () => placeLabKey(environment, cp, labKey));
+      };
+      const [exposed, prepared] = await Promise.allSettled([exposing(), preparing()]);
+      if (exposed.status === 'rejected') throw exposed.reason;
+      if (prepared.status === 'rejected') throw prepared.reason;
+      const nodePort = exposed.value;
 
       const { host, port } = await timer.step('connection_address', () => endpoint(lab, nodePort));
       const hostPattern = port === 22 ? host : `[${host}]:${port}`;
@@ -338,10 +382,7 @@ export function createLabAccess(options: LabAccessOptions) {
         learnerKeyFingerprint: learnerKey.fingerprint,
         terminalKey: sealSecret(sealingKey, terminalKey.privateKey, environment.id),
       };
-      const recorded = await timer.step('record', async () => {
-        await store.setAccess(environment.id, access);
-        return await store.get(environment.id);
-      });
+      const recorded = await timer.step('record', () => store.recordAccess(environment.id, access));
       const { terminalKey: _sealed, ...shown } = access;
       const identity = generated === undefined ? '' : `-i breakfix-${environment.id}.key `;
       return {

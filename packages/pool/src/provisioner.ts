@@ -121,7 +121,8 @@ export function createProvisioner(options: ProvisionerOptions) {
       );
 
       // The boot that was checked: the pool fails (or flags) the lab if another VMI replaces it.
-      await store.setVmis(request.id, Object.fromEntries(Object.entries(running).map(([n, v]) => [n, v.uid])));
+      // Its addresses too: claims and the orchestrator's kept connections go there without a VMI read.
+      await store.setBoot(request.id, running);
       await store.apply(request.id, 'provisioned');
       log(`${request.id} ready in pool ${request.pool}`);
       return 'ready';
