@@ -144,11 +144,17 @@ describe('virt-launcher pods and nodes, as KubeVirt makes them', () => {
       vmi.status?.conditions?.find((c) => c.type === 'PodScheduled')?.message ?? '',
       /^0\/\d+ nodes are available: \d+ node\(s\) didn't match Pod's node affinity\/selector\.$/,
     );
-    const vm = await kube.get<KubeObject & { status?: { printableStatus?: string } }>({
-      ...vmiRef(ns),
-      kind: 'VirtualMachine',
-    });
-    assert.equal(vm?.status?.printableStatus, 'ErrorUnschedulable');
+    // The VM's status follows the VMI's, in a later update
+    await waitFor(
+      async () => {
+        const vm = await kube.get<KubeObject & { status?: { printableStatus?: string } }>({
+          ...vmiRef(ns),
+          kind: 'VirtualMachine',
+        });
+        return vm?.status?.printableStatus === 'ErrorUnschedulable' ? true : undefined;
+      },
+      { what: 'VM ErrorUnschedulable', timeoutMs: 60_000 },
+    );
     const pod = (await kube.list<Pod>('v1', 'Pod', { namespace: ns }))[0];
     assert.equal(pod?.spec?.nodeName, undefined, 'the pod is not bound');
     await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });

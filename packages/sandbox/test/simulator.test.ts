@@ -204,7 +204,7 @@ describe('virt simulator', () => {
         const current = await kube.get<Vm>(vmRef(ns, 'cp'));
         return current?.status?.printableStatus === 'ErrorUnschedulable' ? current : undefined;
       },
-      { what: 'VM ErrorUnschedulable', timeoutMs: 10_000 },
+      { what: 'VM ErrorUnschedulable', timeoutMs: 60_000 },
     );
     assert.equal(vm.status?.ready, false);
     const vmi = await kube.get<Vmi>(vmiRef(ns, 'cp'));
@@ -289,7 +289,7 @@ describe('virt simulator', () => {
           ? found
           : undefined;
       },
-      { what: 'the launcher pod waiting for its volumes', timeoutMs: 10_000 },
+      { what: 'the launcher pod waiting for its volumes', timeoutMs: 60_000 },
     );
     assert.equal(pod.status?.phase, 'Pending');
     assert.equal((await kube.get<Vmi>(vmiRef(ns, 'cp')))?.status?.phase, 'Scheduling');

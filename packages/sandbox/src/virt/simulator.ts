@@ -300,8 +300,9 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       guest.sshd.exited.then((code) => {
         if (!signal.aborted) log(`sshd of ${namespace}/${name} exited with ${code}; see ${guest.sshd.logFile}`);
       });
-      // The guest agent connects once the guest is up; we report both when sshd answers.
-      await guest.listening();
+      // The guest agent connects once the guest is up; we report both when sshd answers. A guest
+      // slow to start (fifty at once on a busy host) is late, not failed: KubeVirt fails no VMI for it.
+      await guest.listening(60_000);
     }
     const agent = faults.fault === 'no-ssh' ? [] : [condition('AgentConnected', 'True')];
     await phase('Running', {
