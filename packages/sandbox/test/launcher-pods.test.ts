@@ -73,7 +73,7 @@ describe('virt-launcher pods and nodes, as KubeVirt makes them', () => {
   });
 
   test("a Running VMI has KubeVirt's launcher pod: containers, requests, labels, node and address", {
-    timeout: 60_000,
+    timeout: 240_000,
   }, async () => {
     // Given a VM with 2 vCPU, 2Gi requested, a containerDisk and a cloud-init Secret
     const kube = await adminKube();
@@ -120,12 +120,13 @@ describe('virt-launcher pods and nodes, as KubeVirt makes them', () => {
     assert.equal(pod.status?.phase, 'Running');
     assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 
-    // And deleting the namespace ends the pod too, as a kubelet would (no pod left Terminating)
+    // And deleting the namespace ends the pod too, as a kubelet would (no pod left Terminating).
+    // The launcher's 30 s grace period paces the namespace controller, as on KubeVirt.
     await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: ns });
     await waitFor(
       async () =>
         (await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: ns })) === undefined ? true : undefined,
-      { what: 'the namespace to be gone', timeoutMs: 40_000, intervalMs: 250 },
+      { what: 'the namespace to be gone', timeoutMs: 120_000, intervalMs: 250 },
     );
   });
 
