@@ -279,6 +279,11 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
       [['solve-w1.sh', 'w1']],
     );
     assert.match(scenario.scripts.solve[0]?.content ?? '', /\nsystemctl enable --now kubelet\n/);
+    // Killercoda's solution stops once typed; the import waits until w1 is Ready before the check
+    assert.match(
+      scenario.scripts.solve[0]?.content ?? '',
+      /enable --now kubelet\n# Added on import: wait \(at most 150 s\)[\s\S]*get node "\$\(hostname\)"[\s\S]*== True \]\] && break\n/,
+    );
     for (const script of [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve])
       assert.doesNotMatch(script.content, /\bssh\b/, script.file);
     assert.deepEqual(warnings, [NO_DECOY_WARNING]);
@@ -310,6 +315,10 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
       ],
     );
     assert.match(scenario.scripts.check[1]?.content ?? '', /fail-message\(\) \{\n {2}echo "\$\*"\n {2}exit 1\n\}/);
+    // Solves wait for their node to be Ready; breaks and checks do not
+    for (const solve of scenario.scripts.solve) assert.match(solve.content, /# Added on import: wait/, solve.file);
+    for (const script of [...scenario.scripts.break, ...scenario.scripts.check])
+      assert.doesNotMatch(script.content, /# Added on import: wait/, script.file);
     assert.deepEqual(scenario.hints, [
       'Where to look: The kubelet talks to the container runtime over a socket. Is the runtime up on `worker`?',
       'Answer: Run `systemctl enable --now containerd` on `worker`.',

@@ -9,7 +9,14 @@ import { writeScenario } from '../write.js';
 import type { ImportResult } from './killercoda.js';
 import { slug } from './killercoda.js';
 import { detailsBlocks, hintText, scriptBody, withoutDetails } from './markdown.js';
-import { DECOY_FILE, DECOY_PLACEHOLDER, DECOY_WARNING, KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
+import {
+  DECOY_FILE,
+  DECOY_PLACEHOLDER,
+  DECOY_WARNING,
+  KUBECTL_TIMEOUT_SHIM,
+  renameNodes,
+  SETTLE_SHIM,
+} from './shims.js';
 
 const trackSchema = z.looseObject({
   title: z.string().min(1),
@@ -77,6 +84,7 @@ export function importInstruqt(sourceDir: string, outDir: string, options: { id?
           `# Imported from Instruqt: ${basename(dir)}/${lifecycle}-${host}`,
           ...(phase === 'check' ? [FAIL_MESSAGE_SHIM, KUBECTL_TIMEOUT_SHIM] : []),
           renameNodes(body, Object.fromEntries(hosts.map((h) => [h, nodeOf(h)]))),
+          ...(phase === 'solve' ? [SETTLE_SHIM] : []),
           '',
         ].join('\n');
         scripts[phase].push({ run: name, on: node });

@@ -6,7 +6,14 @@ import { z } from 'zod';
 import { writeScenario } from '../write.js';
 import { codeBlocks, detailsBlocks, hintText, isSolution, scriptBody, withoutDetails } from './markdown.js';
 import { type Segment, splitRemoteCommands } from './remote.js';
-import { DECOY_FILE, DECOY_PLACEHOLDER, DECOY_WARNING, KUBECTL_TIMEOUT_SHIM, renameNodes } from './shims.js';
+import {
+  DECOY_FILE,
+  DECOY_PLACEHOLDER,
+  DECOY_WARNING,
+  KUBECTL_TIMEOUT_SHIM,
+  renameNodes,
+  SETTLE_SHIM,
+} from './shims.js';
 
 /** Killercoda's kubeadm images name their nodes `controlplane` and `node01`. */
 const NODE_NAMES = { controlplane: 'cp', node01: 'w1' };
@@ -162,7 +169,8 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
     solves = split(
       'solve',
       solution.join('\n'),
-      (body) => `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${body}\n`,
+      (body) =>
+        `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${body}\n${SETTLE_SHIM}\n`,
     );
   }
   const files: Record<string, string> = Object.fromEntries(

@@ -8,6 +8,23 @@
 export const KUBECTL_TIMEOUT_SHIM = 'kubectl() { command kubectl --request-timeout=10s "$@"; }';
 
 /**
+ * Killercoda and Instruqt solutions end when the fix is typed; breakfix runs the check right
+ * after the solve (`labctl scenario test`), and a kubelet started a second ago fails the check it
+ * passes twenty seconds later. Imported solves end by waiting, at most 150 s, until their node
+ * is Ready as the API server sees it (admin.conf on a control plane, the kubelet's own
+ * credentials on a worker); past that, the check says what is still wrong.
+ */
+export const SETTLE_SHIM = [
+  '# Added on import: wait (at most 150 s) until this node is Ready as the API server sees it.',
+  'settle_kubeconfig=/etc/kubernetes/admin.conf',
+  '[[ -f $settle_kubeconfig ]] || settle_kubeconfig=/etc/kubernetes/kubelet.conf',
+  'for _ in $(seq 50); do',
+  `  [[ $(command kubectl --kubeconfig "$settle_kubeconfig" --request-timeout=5s get node "$(hostname)" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break`,
+  '  sleep 3',
+  'done',
+].join('\n');
+
+/**
  * The source platform's node names as breakfix's labs name them (`node01` -> `w1`), as whole
  * words only, so `node011` and `my-node01.log` stay as they are.
  */
