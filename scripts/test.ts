@@ -58,13 +58,6 @@ const files = ['apps', 'packages', 'scripts', 'tests']
   .filter((dir) => existsSync(join(root, dir)))
   .flatMap((dir) => testFiles(join(root, dir)))
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
-  // Scenarios on a real kubeadm lab take 15-40 minutes under emulation: they run when named
-  // (`npm test -- tests/real-scenarios`), not in every run.
-  .filter(
-    (file) =>
-      !relative(root, file).startsWith('tests/real-scenarios/') ||
-      filters.some((f) => f.startsWith('tests/real-scenarios')),
-  )
   .sort();
 
 // Tests that boot or inspect the golden node image need it built (cached per recipe afterwards).

@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useSandbox } from '@breakfix/testkit';
 
-// Scenarios on a real lab (`npm test -- tests/real-scenarios`): one 1+1 kubeadm lab booted under QEMU from the
-// golden image with the platform's own cloud-init, then a control-plane fault, a worker fault and
-// a scheduling fault proven on it one after another (break, check fails, decoys, solve, check
-// passes) through `labctl scenario test`, exactly as an instructor runs it. The whole catalog is
-// `labctl scenario test --all` (docs/instructor-guide.md).
+// Scenarios on a real lab, in every `npm test` (after the other tests, alone: about 10 minutes on a
+// quiet 2-core machine under emulation): one 1+1 kubeadm lab booted under QEMU from the golden
+// image with the platform's own cloud-init, then a control-plane fault, a worker fault, a
+// scheduling fault and a scenario imported from Killercoda, proven on it one after another (break,
+// check fails, decoys, solve, check passes) through `labctl scenario test`, exactly as an
+// instructor runs it. The whole catalog is `labctl scenario test --all` (docs/scenario-results.md).
 
-const LABCTL = fileURLToPath(new URL('../../apps/labctl/bin/labctl.mjs', import.meta.url));
-const SCENARIOS = ['scheduler-bad-kubeconfig', 'kubelet-stopped', 'scheduling-tainted-worker'];
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
+const FROM_CATALOG = ['scheduler-bad-kubeconfig', 'kubelet-stopped', 'scheduling-tainted-worker'];
+const IMPORTED = 'kubelet-down';
 
 interface Run {
   scenario: string;
@@ -26,21 +29,59 @@ interface Run {
   error?: string;
 }
 
-test('a control-plane, a worker and a scheduling fault, each proven on one real 1+1 lab', {
-  timeout: 75 * 60_000,
-}, async () => {
-  const { info } = await useSandbox();
-  const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
-  writeFileSync(sandboxFile, JSON.stringify(info));
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [LABCTL, 'scenario', 'test', ...SCENARIOS, '--json', '--sandbox', sandboxFile],
-      { timeout: 74 * 60_000, maxBuffer: 64 * 1024 * 1024 },
+      [LABCTL, ...args],
+      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
       (error, out, err) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout: out, stderr: err }),
     );
   });
+}
+
+test('a control-plane, a worker, a scheduling fault and an imported scenario, each proven on one real 1+1 lab', {
+  timeout: 75 * 60_000,
+}, async () => {
+  const { info } = await useSandbox();
+  const work = mkdtempSync(join(tmpdir(), 'real-scenarios-'));
+  const sandboxFile = join(work, 'sandbox.json');
+  writeFileSync(sandboxFile, JSON.stringify(info));
+
+  // A catalog of three of ours and one imported the way an instructor imports: labctl scenario
+  // import, then the decoy the importer asks for (Killercoda has none).
+  const catalog = join(work, 'catalog');
+  for (const id of FROM_CATALOG) cpSync(join(ROOT, 'scenarios', id), join(catalog, id), { recursive: true });
+  const imported = await labctl(
+    [
+      'scenario',
+      'import',
+      'killercoda',
+      join(ROOT, 'packages/scenarios/test/fixtures/killercoda', IMPORTED),
+      '--out',
+      join(catalog, IMPORTED),
+    ],
+    60_000,
+  );
+  assert.equal(imported.code, 0, imported.stderr);
+  const spec = join(catalog, IMPORTED, 'scenario.yaml');
+  const yaml = readFileSync(spec, 'utf8');
+  const decoyOnWorker = yaml.replace('  - run: decoy.sh\n    on: control-plane\n', '  - run: decoy.sh\n    on: w1\n');
+  assert.notEqual(decoyOnWorker, yaml, 'the imported scenario.yaml names its placeholder decoy as expected');
+  writeFileSync(spec, decoyOnWorker);
+  writeFileSync(
+    join(catalog, IMPORTED, 'decoy.sh'),
+    '#!/bin/bash\n# Wrong fix: start the kubelet without enabling it; the next reboot brings the fault back.\n' +
+      'set -euo pipefail\nsystemctl start kubelet\n',
+  );
+  const lint = await labctl(['scenario', 'lint', 'all', '--catalog', catalog], 120_000);
+  assert.equal(lint.code, 0, lint.stdout + lint.stderr);
+
+  const { code, stdout, stderr } = await labctl(
+    ['scenario', 'test', '--all', '--catalog', catalog, '--json', '--sandbox', sandboxFile],
+    74 * 60_000,
+  );
   // What the guests went through, for whoever reads a failure
   console.log(stderr);
   const runs = stdout
@@ -50,14 +91,14 @@ test('a control-plane, a worker and a scheduling fault, each proven on one real 
     .map((line) => JSON.parse(line) as Run);
   console.log(JSON.stringify(runs.map((r) => ({ scenario: r.scenario, ok: r.ok, seconds: r.seconds }))));
   assert.deepEqual(
-    runs.map((r) => [r.scenario, r.ok, r.error]),
-    SCENARIOS.map((id) => [id, true, undefined]),
+    runs.map((r) => [r.scenario, r.ok, r.error]).sort(),
+    [...FROM_CATALOG, IMPORTED].map((id) => [id, true, undefined]).sort(),
   );
   assert.equal(code, 0);
   // one boot: each scenario left the lab solved with both nodes Ready for the next
   assert.deepEqual(
     runs.map((r) => r.reusedLab),
-    [false, true, true],
+    [false, true, true, true],
   );
   assert.equal(new Set(runs.map((r) => r.labId)).size, 1);
   for (const run of runs)
