@@ -10,6 +10,7 @@ import type { SandboxInfo } from '@breakfix/testkit';
 import { type Binaries, resolveBinaries } from './binaries.js';
 import { startControlPlane } from './control-plane.js';
 import { installCrds, loadKubevirtCrds } from './crds/install.js';
+import { type AddressPrefix, claimAddressPrefix } from './ports.js';
 import { startRedis } from './redis.js';
 import { BUSYBOX, SSHD, UNSHARE } from './virt/guest.js';
 import { nodeImageResolver } from './virt/node-images.js';
@@ -76,6 +77,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const processes: ManagedProcess[] = [];
   let simulator: VirtSimulator | undefined;
   let qemuHost: Promise<QemuHost> | undefined;
+  let addressPrefix: AddressPrefix | undefined;
   // sshd only chroots into paths whose every component is root-owned and not writable by others.
   const guestsDir = join(GUESTS_ROOT, `${process.pid}-${basename(dir)}-${randomBytes(3).toString('hex')}`);
   if (simulate) removeStaleGuests();
@@ -84,6 +86,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await simulator?.stop();
     await (await qemuHost?.catch(() => undefined))?.stop();
     for (const process of [...processes].reverse()) await process.stop();
+    await addressPrefix?.release();
     rmSync(guestsDir, { recursive: true, force: true });
     if (temporary && !options.keepDir) rmSync(dir, { recursive: true, force: true });
   };
@@ -116,6 +119,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     if (simulate) {
       mkdirSync(guestsDir, { recursive: true, mode: 0o755 });
+      addressPrefix = await claimAddressPrefix();
       const vms = options.vms ?? parseVms(process.env.BREAKFIX_VMS);
       // Made on the first real guest: a sandbox of simulated guests needs no QEMU installed.
       const qemuDir = join(dir, 'qemu');
@@ -126,7 +130,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       simulator = createVirtSimulator({
         kube: createKube({ kubeconfig, fieldManager: 'virt-controller' }),
         guestsDir,
-        addressPrefix: `127.${64 + ((randomBytes(1)[0] ?? 0) % 128)}`,
+        addressPrefix: addressPrefix.prefix,
         defaultBootDelayMs: options.defaultBootDelayMs ?? 0,
         qemu: {
           guests: createQemuGuests({
