@@ -15,6 +15,7 @@ import { wireOrchestrator } from '../../apps/orchestrator/src/wire.js';
 import type { BenchSettings } from '../bench.js';
 import { claimRounds, warmPool } from './claim-rounds.js';
 import { createTraceCollector, type TraceCollector } from './claim-trace.js';
+import { type Learners, startLearners } from './learners.js';
 import { type Figure, latency, value } from './stats.js';
 
 const POOL = 'bench';
@@ -64,6 +65,7 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
   // The pool worker's runner: the orchestrator's own (wired above) never shares its connections.
   const provisionerSsh = createSshRunner();
   const checkSsh = createSshRunner({ reuseConnectionsMs: 0 });
+  let learners: Learners | undefined;
   try {
     const store = new EnvironmentStore({ redis });
     const provisioner = createProvisioner({
@@ -78,7 +80,10 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
       decorate: emulatedBootstrap,
     });
     await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
-    const client = createClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token });
+    const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    learners = startLearners({ baseUrl, token });
+    const learnerThread = learners;
+    const client = createClient({ baseUrl, token });
     const learnerKey = generateEd25519('learner@bench');
 
     /** Undefined when the claim holds: the learner's key logs in, the break is there, the port is the Service's. */
@@ -116,7 +121,7 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
     for (const mode of ['one_at_a_time', 'concurrent'] as const) {
       const series = createTraceCollector({ operator: platform.operator.user, learner: platform.learner.user });
       collector = series;
-      const httpMs = new Map<string, number>();
+      const httpMs = new Map<string, { sentAt: number; ms: number }>();
       let checked = 0;
       let checkFailures = 0;
       const samples = await claimRounds({
@@ -131,14 +136,14 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
           await orchestrator.warm.settled();
         },
         claim: async (learner) => {
-          const started = performance.now();
-          const { lab, connection } = await client.labs.claim(
-            { learner, scenario: SCENARIO, publicKey: learnerKey.publicKey },
-            { idempotencyKey: randomBytes(16).toString('hex') },
-          );
-          httpMs.set(learner, performance.now() - started);
-          ports.set(lab.id, connection.port);
-          return lab.id;
+          const answer = await learnerThread.claim({ learner, scenario: SCENARIO, publicKey: learnerKey.publicKey });
+          const ms = answer.doneAt - answer.sentAt;
+          if (answer.error !== undefined || answer.labId === undefined || answer.port === undefined)
+            throw Object.assign(new Error(answer.error ?? 'no lab in the answer'), { ms });
+          // On this thread's clock, as the trace is.
+          httpMs.set(learner, { sentAt: answer.sentAt - performance.timeOrigin, ms });
+          ports.set(answer.labId, answer.port);
+          return { labId: answer.labId, ms };
         },
         clear: async () => {
           for (const env of await store.list()) {
@@ -182,12 +187,24 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
       );
       yield* series.figures(name);
       const totals = series.totals();
-      const overhead = [...httpMs].flatMap(([learner, ms]) => {
+      // The orchestrator runs in this process, so its trace and the client share one clock.
+      const before: number[] = [];
+      const after: number[] = [];
+      for (const [learner, http] of httpMs) {
         const total = totals.get(learner);
-        return total === undefined ? [] : [ms - total];
-      });
-      if (overhead.length > 0)
-        yield latency(`${name}.http_overhead (HTTP latency minus the claim path's total)`, overhead, { digits: 2 });
+        if (total === undefined) continue;
+        before.push(total.startedAt - http.sentAt);
+        after.push(http.sentAt + http.ms - (total.startedAt + total.ms));
+      }
+      if (before.length > 0) {
+        yield latency(
+          `${name}.http_overhead (HTTP latency minus the claim path's total)`,
+          before.map((ms, i) => ms + (after[i] ?? 0)),
+          { digits: 2 },
+        );
+        yield latency(`${name}.http_before (request sent → claim path starts)`, before, { digits: 2 });
+        yield latency(`${name}.http_after (claim path done → answer received)`, after, { digits: 2 });
+      }
     }
     yield latency(`api.pool_warm (${settings.learners} labs provisioned at once, zero boot delay)`, warmSeconds, {
       unit: 's',
@@ -196,6 +213,7 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
   } finally {
     provisionerSsh.close();
     checkSsh.close();
+    await learners?.close();
     server.close();
     await orchestrator.close();
     redis.disconnect();

@@ -22,8 +22,12 @@ export interface ClaimRoundsOptions {
    * while has, such as the orchestrator's kept SSH connections to its labs (ADR 22).
    */
   settle?(): Promise<void>;
-  /** One claim; resolves with the lab's id, rejects when the claim failed. */
-  claim(learner: string): Promise<string>;
+  /**
+   * One claim; resolves with the lab's id, rejects when the claim failed. It may resolve with
+   * the claim's own duration too, measured where the request was made (another thread), which
+   * then stands for the sample instead of the time this thread took to hear of it.
+   */
+  claim(learner: string): Promise<string | { labId: string; ms: number }>;
   /** Releases every claimed lab and tears down every lab of the pool (not timed). */
   clear(): Promise<void>;
   /** Told true just before a round's claims start and false once they all ended (trace recording). */
@@ -127,14 +131,21 @@ export async function claimRounds(options: ClaimRoundsOptions): Promise<ClaimSam
     const one = async (i: number) => {
       const learner = `${options.label}-r${round}-${i}`;
       const started = performance.now();
+      let ms: number | undefined;
       try {
-        claimed.push({ learner, labId: await options.claim(learner) });
+        const result = await options.claim(learner);
+        if (typeof result === 'string') claimed.push({ learner, labId: result });
+        else {
+          claimed.push({ learner, labId: result.labId });
+          ms = result.ms;
+        }
       } catch (error) {
         samples.failures++;
         const message = String((error as Error).message).split('\n')[0] ?? '';
         samples.errors.set(message, (samples.errors.get(message) ?? 0) + 1);
+        ms = (error as { ms?: number }).ms;
       } finally {
-        samples.ms.push(performance.now() - started);
+        samples.ms.push(ms ?? performance.now() - started);
       }
     };
     options.measuring?.(true);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ClaimStep, ClaimStepEvent } from '@breakfix/pool';
@@ -23,6 +23,52 @@ function machineTicks(): { busy: number; total: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Linux's USER_HZ: /proc's CPU times are in these ticks (100 on every mainstream architecture). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU ticks so far of this process and every process below it, by pid with its command: the sandbox's
+ * apiserver, etcd, Redis and each lab's sshd are children of the benchmark, and the commands an
+ * SSH session ran are counted in their sshd once it reaped them (cutime/cstime). Other work on
+ * the machine is left out. Undefined where there is no /proc.
+ */
+function treeTicks(): Map<number, { command: string; ticks: number }> | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  const stats = new Map<number, { parent: number; command: string; ticks: number }>();
+  for (const entry of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
+    // pid (comm) state ppid … utime(14) stime(15) cutime(16) cstime(17): comm may hold spaces.
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+    stats.set(Number(entry), {
+      parent: Number(fields[1]),
+      command: stat.slice(stat.indexOf('(') + 1, close),
+      ticks,
+    });
+  }
+  const inTree = (pid: number): boolean => {
+    for (let at = pid, hops = 0; at > 1 && hops < 64; hops++) {
+      if (at === process.pid) return true;
+      at = stats.get(at)?.parent ?? 0;
+    }
+    return false;
+  };
+  return new Map(
+    [...stats].filter(([pid]) => inTree(pid)).map(([pid, { command, ticks }]) => [pid, { command, ticks }]),
+  );
 }
 
 /** The steps in the order a claim runs them (claim-trace.ts in packages/pool says what each is). */
@@ -53,7 +99,16 @@ export function createTraceCollector(users: { operator: string; learner: string 
   const handshakes: SshConnectEvent[] = [];
   const loopDelays: number[] = [];
   let probe: NodeJS.Timeout | undefined;
-  let since: { cpu: NodeJS.CpuUsage; wall: number; machine?: { busy: number; total: number } } | undefined;
+  let since:
+    | {
+        cpu: NodeJS.CpuUsage;
+        wall: number;
+        machine?: { busy: number; total: number };
+        tree?: Map<number, { command: string; ticks: number }>;
+      }
+    | undefined;
+  /** CPU ticks while recording, by command, of this process's tree. */
+  const treeBusy = new Map<string, number>();
   const watchLoop = (due: number) => {
     probe = setTimeout(() => {
       const now = performance.now();
@@ -69,7 +124,13 @@ export function createTraceCollector(users: { operator: string; learner: string 
       if (on) {
         watchLoop(performance.now() + LOOP_PROBE_MS);
         const machine = machineTicks();
-        since = { cpu: process.cpuUsage(), wall: performance.now(), ...(machine === undefined ? {} : { machine }) };
+        const tree = treeTicks();
+        since = {
+          cpu: process.cpuUsage(),
+          wall: performance.now(),
+          ...(machine === undefined ? {} : { machine }),
+          ...(tree === undefined ? {} : { tree }),
+        };
       } else if (since !== undefined) {
         clearTimeout(probe);
         const cpu = process.cpuUsage(since.cpu);
@@ -81,6 +142,15 @@ export function createTraceCollector(users: { operator: string; learner: string 
           busy.machineBusy += machine.busy - since.machine.busy;
           busy.machineTotal += machine.total - since.machine.total;
         }
+        const tree = treeTicks();
+        if (tree !== undefined && since.tree !== undefined) {
+          // Per process, then by command: a process that exited in the window took its ticks
+          // along unless its parent reaped it (then they are in the parent's cutime/cstime).
+          for (const [pid, { command, ticks }] of tree) {
+            const delta = ticks - (since.tree.get(pid)?.ticks ?? 0);
+            if (delta > 0) treeBusy.set(command, (treeBusy.get(command) ?? 0) + delta);
+          }
+        }
       }
     },
     step(event: ClaimStepEvent): void {
@@ -90,8 +160,10 @@ export function createTraceCollector(users: { operator: string; learner: string 
       if (recording) handshakes.push(event);
     },
     /** The total of each claim, by learner (to set against what the caller measured). */
-    totals(): Map<string, number> {
-      return new Map(steps.filter((e) => e.step === 'total').map((e) => [e.learner, e.ms]));
+    totals(): Map<string, { startedAt: number; ms: number }> {
+      return new Map(
+        steps.filter((e) => e.step === 'total').map((e) => [e.learner, { startedAt: e.startedAt, ms: e.ms }]),
+      );
     },
 
     /**
@@ -169,6 +241,17 @@ export function createTraceCollector(users: { operator: string; learner: string 
           'ms',
           { n: claims, digits: 1 },
         );
+      }
+      if (treeBusy.size > 0 && claims > 0) {
+        // Where the machine's CPU went: the sandbox's processes are this one's children.
+        for (const [command, ticks] of [...treeBusy].sort((a, b) => b[1] - a[1])) {
+          const ms = (ticks * 1000) / TICKS_PER_SECOND / claims;
+          if (ms < 0.05) continue;
+          yield value(`${prefix}.tree.cpu_per_claim.${command.replace(/[^\w.-]/g, '_')}`, ms, 'ms', {
+            n: claims,
+            digits: 1,
+          });
+        }
       }
       if (loopDelays.length > 0)
         yield latency(

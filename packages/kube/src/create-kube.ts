@@ -1,5 +1,6 @@
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
 import { ConflictError, DeadlineExceededError, InvalidInputError, NotFoundError, UpstreamError } from '@breakfix/core';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Kube } from './kube.js';
@@ -44,6 +45,30 @@ export function createKube(options: CreateKubeOptions): Kube {
   const fieldManager = options.fieldManager ?? 'breakfix';
   const timeoutMs = options.requestTimeoutMs ?? 30_000;
   const discovery = new Map<string, Promise<Map<string, ApiResource>>>();
+  // Connections are kept and reused: a new one costs a TLS handshake on both sides (measured:
+  // with 50 claims at once, new connections were a fifth of the orchestrator's CPU). Free ones
+  // never keep the process alive (the agent unrefs them) and close after a minute unused.
+  const agent = new https.Agent({ keepAlive: true, maxFreeSockets: 256, timeout: 60_000, scheduling: 'lifo' });
+  // One TLS context for every connection, instead of parsing the CA and key again for each.
+  let secureContext: { material: string; context: tls.SecureContext } | undefined;
+  const contextFor = (options: https.RequestOptions): tls.SecureContext => {
+    const material = [options.ca, options.cert, options.key, options.pfx, options.passphrase]
+      .map((part) => (part === undefined ? '' : String(part)))
+      .join('\0');
+    if (secureContext?.material !== material) {
+      secureContext = {
+        material,
+        context: tls.createSecureContext({
+          ...(options.ca === undefined ? {} : { ca: options.ca }),
+          ...(options.cert === undefined ? {} : { cert: options.cert }),
+          ...(options.key === undefined ? {} : { key: options.key }),
+          ...(options.pfx === undefined ? {} : { pfx: options.pfx }),
+          ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+        }),
+      };
+    }
+    return secureContext.context;
+  };
 
   async function request<T>(
     method: string,
@@ -60,6 +85,9 @@ export function createKube(options: CreateKubeOptions): Kube {
       timeout: timeoutMs,
     };
     await config.applyToHTTPSOptions(requestOptions);
+    requestOptions.agent = agent;
+    // https.request hands it on to tls.connect (its RequestOptions type does not list it).
+    (requestOptions as tls.ConnectionOptions).secureContext = contextFor(requestOptions);
     const payload = body === undefined ? undefined : JSON.stringify(body.data);
     if (body !== undefined && payload !== undefined) {
       requestOptions.headers = {

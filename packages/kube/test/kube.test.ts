@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { InvalidInputError, NotFoundError, waitFor } from '@breakfix/core';
 import { pinnedNodePort, uniqueName, useSandbox } from '@breakfix/testkit';
@@ -196,4 +197,39 @@ describe('kube port against the sandbox apiserver', () => {
     });
     await kube.delete({ apiVersion: 'v1', kind: 'Namespace', name });
   });
+});
+
+/** This process's established TCP connections to `port` on loopback (from /proc/net/tcp and its fds). */
+function connectionsTo(port: number): number {
+  const mine = new Set(
+    readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1] ?? ''];
+      } catch {
+        return []; // closed since the listing
+      }
+    }),
+  );
+  const remote = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[2]?.endsWith(remote) && f[3] === '01' && mine.has(f[9] ?? '-')).length;
+}
+
+test('requests reuse their TLS connections instead of a handshake each', { timeout: 60_000 }, async () => {
+  // Given a fresh client (watches elsewhere in this file hold connections of their own)
+  const kube = await adminKube();
+  const apiPort = Number(new URL((await useSandbox()).info.apiServerUrl).port);
+  const before = connectionsTo(apiPort);
+  // When it makes 30 requests one after another, then 10 at once, then 10 more one at a time
+  for (let i = 0; i < 30; i++) await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' });
+  await Promise.all(
+    Array.from({ length: 10 }, () => kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'kube-system' })),
+  );
+  for (let i = 0; i < 10; i++) await kube.get({ apiVersion: 'v1', kind: 'Namespace', name: 'default' });
+  // Then it opened at most one connection per request in flight at once, and keeps them
+  const opened = connectionsTo(apiPort) - before;
+  assert.ok(opened >= 1 && opened <= 10, `expected 1 to 10 new kept connections, saw ${opened}`);
 });
