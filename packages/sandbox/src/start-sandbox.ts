@@ -13,6 +13,7 @@ import { installCrds, loadKubevirtCrds } from './crds/install.js';
 import { type AddressPrefix, claimAddressPrefix } from './ports.js';
 import { startRedis } from './redis.js';
 import { BUSYBOX, SSHD } from './virt/guest.js';
+import { guestInitBinary } from './virt/guest-init.js';
 import { nodeImageResolver } from './virt/node-images.js';
 import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
@@ -229,7 +230,11 @@ function checkHost(simulate: boolean): void {
       },
     );
   }
-  if (simulate) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  if (simulate) {
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    // Built (once per source) now rather than at the first boot, where it would stall the simulator.
+    guestInitBinary();
+  }
 }
 
 function onPath(command: string): boolean {
