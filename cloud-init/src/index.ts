@@ -1,4 +1,4 @@
 export { kubeadmConfig, kubeadmPatches } from './kubeadm.js';
 export { BOOTSTRAP_SCRIPT, bootstrapEnv } from './scripts.js';
 export { IMAGE_PATHS, type NodeBootstrap } from './types.js';
-export { renderUserData } from './user-data.js';
+export { renderUserData, SSHD_DROP_IN } from './user-data.js';

@@ -21,6 +21,17 @@ const LIMITS = [
 ];
 
 /**
+ * breakfix's sshd drop-in: root-owned per-user key files next to ~/.ssh. breakfix adds and removes
+ * the learner's key there without touching the learner's home (which the learner may break or
+ * rewrite). sshd reads it with its defaults, StrictModes on: the directory and file must be
+ * root's and writable by root only.
+ */
+export const SSHD_DROP_IN = {
+  path: IMAGE_PATHS.sshdDropIn,
+  content: `AuthorizedKeysFile .ssh/authorized_keys ${IMAGE_PATHS.learnerKeysDir}/%u\n`,
+} as const;
+
+/**
  * Renders a node's `#cloud-config` user-data (https://cloudinit.readthedocs.io/en/latest/reference/modules.html).
  * It installs the pinned host key (deleting the image's and generating none, so breakfix can pin
  * it), the operator and learner accounts, the CA (before kubeadm runs, so kubeadm reuses it), the kubeadm
@@ -33,13 +44,7 @@ export function renderUserData(node: NodeBootstrap): string {
     { path: IMAGE_PATHS.bootstrapScript, content: BOOTSTRAP_SCRIPT, permissions: '0755' },
     { path: '/etc/sysctl.d/99-breakfix.conf', content: `${SYSCTLS.join('\n')}\n`, permissions: '0644' },
     { path: '/etc/security/limits.d/99-breakfix.conf', content: `${LIMITS.join('\n')}\n`, permissions: '0644' },
-    // Root-owned per-user key files next to ~/.ssh: breakfix adds and removes the learner's key
-    // there without touching the learner's home (which the learner may break or rewrite).
-    {
-      path: IMAGE_PATHS.sshdDropIn,
-      content: `AuthorizedKeysFile .ssh/authorized_keys ${IMAGE_PATHS.learnerKeysDir}/%u\n`,
-      permissions: '0644',
-    },
+    { ...SSHD_DROP_IN, permissions: '0644' },
   ];
   if (node.role === 'control-plane') {
     files.push(

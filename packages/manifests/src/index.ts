@@ -1,3 +1,5 @@
+// What the node image and its cloud-init provide, for code that works on nodes over SSH.
+export { IMAGE_PATHS } from '@breakfix/cloud-init';
 export {
   type Footprint,
   type HostCapacity,

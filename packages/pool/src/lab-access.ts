@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { BreakfixError, ConflictError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
-import { LABELS, type PlatformConfig } from '@breakfix/manifests';
+import { IMAGE_PATHS, LABELS, type PlatformConfig } from '@breakfix/manifests';
 import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import { type ClaimTrace, claimTimer } from './claim-trace.js';
@@ -10,8 +10,8 @@ import { waitForNodes } from './lab-vmis.js';
 import type { NodePortAllocator } from './nodeport-allocator.js';
 import { closeSsh, openSsh } from './ssh-exposure.js';
 
-/** Where `AuthorizedKeysFile` also looks (cloud-init's sshd drop-in; see cloud-init IMAGE_PATHS). */
-const LEARNER_KEYS_DIR = '/etc/ssh/breakfix-keys';
+/** Where `AuthorizedKeysFile` also looks: cloud-init's sshd drop-in names it, root-owned, StrictModes on. */
+const LEARNER_KEYS_DIR = IMAGE_PATHS.learnerKeysDir;
 
 export interface LabAccessOptions {
   kube: Kube;

@@ -12,7 +12,8 @@ import { startControlPlane } from './control-plane.js';
 import { installCrds, loadKubevirtCrds } from './crds/install.js';
 import { type AddressPrefix, claimAddressPrefix } from './ports.js';
 import { startRedis } from './redis.js';
-import { BUSYBOX, SSHD, UNSHARE } from './virt/guest.js';
+import { BUSYBOX, SSHD } from './virt/guest.js';
+import { guestInitBinary } from './virt/guest-init.js';
 import { nodeImageResolver } from './virt/node-images.js';
 import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
@@ -215,7 +216,6 @@ function checkHost(simulate: boolean): void {
   if (simulate) {
     if (!existsSync(SSHD)) missing.push('openssh-server');
     if (!existsSync(BUSYBOX)) missing.push('busybox-static');
-    if (!existsSync(UNSHARE)) missing.push('util-linux');
   }
   if (missing.length > 0) {
     throw new UnsupportedEnvironmentError(`missing Debian packages: ${missing.join(', ')}`, {
@@ -224,13 +224,17 @@ function checkHost(simulate: boolean): void {
   }
   if (simulate && process.getuid?.() !== 0) {
     throw new UnsupportedEnvironmentError(
-      'the virt simulator needs root: each simulated VM is an sshd on port 22 of its own loopback address, chrooted into its own root',
+      'the virt simulator needs root: each simulated VM is an sshd on port 22 of its own loopback address, in namespaces of its own',
       {
         hint: 'run as root (a container or VM of your own works), or start the sandbox with simulator: false',
       },
     );
   }
-  if (simulate) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  if (simulate) {
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    // Built (once per source) now rather than at the first boot, where it would stall the simulator.
+    guestInitBinary();
+  }
 }
 
 function onPath(command: string): boolean {

@@ -18,6 +18,10 @@ export function userData(options: {
   users: Record<string, string[]>;
   hostname?: string;
   runcmd?: string[];
+  /** Users cloud-init gives no sudo rule (the others get breakfix's passwordless one). */
+  withoutSudo?: string[];
+  /** cloud-init write_files (mode 0644). */
+  files?: { path: string; content: string }[];
 }): string {
   const indent = (text: string) =>
     text
@@ -26,7 +30,12 @@ export function userData(options: {
       .map((line) => `    ${line}`)
       .join('\n');
   const users = Object.entries(options.users)
-    .map(([name, keys]) => `  - name: ${name}\n    ssh_authorized_keys:\n${keys.map((k) => `      - ${k}`).join('\n')}`)
+    .map(
+      ([name, keys]) =>
+        // As breakfix's own user-data: passwordless sudo (cloud-init/src/user-data.ts).
+        `  - name: ${name}\n${options.withoutSudo?.includes(name) ? '' : '    sudo: ALL=(ALL) NOPASSWD:ALL\n'}` +
+        `    ssh_authorized_keys: [${keys.map((k) => JSON.stringify(k)).join(', ')}]`,
+    )
     .join('\n');
   return [
     '#cloud-config',
@@ -38,6 +47,14 @@ export function userData(options: {
     'users:',
     users,
     ...(options.runcmd === undefined ? [] : ['runcmd:', ...options.runcmd.map((command) => `  - ${command}`)]),
+    ...(options.files === undefined
+      ? []
+      : [
+          'write_files:',
+          ...options.files.map(
+            (file) => `  - path: ${file.path}\n    permissions: '0644'\n    content: ${JSON.stringify(file.content)}`,
+          ),
+        ]),
     '',
   ].join('\n');
 }

@@ -65,7 +65,7 @@ export const scenarioFileSchema = z.strictObject({
   cni: z.enum(CNIS).default('flannel'),
   /** `internet` opens egress to the internet for this lab (docs/adr/0005); most scenarios need none. */
   egress: z.enum(['none', 'internet']).default('none'),
-  /** Written for the sandbox's simulated guests (busybox, no root, no kubelet): never offered to learners. */
+  /** Written for the sandbox's simulated guests (busybox, no kubelet): never offered to learners. */
   simulator: z.boolean().default(false),
   /** Revealed one at a time, in this order; the last may give the answer away. */
   hints: z.array(z.string().trim().min(1, 'is empty')).min(2, 'needs at least two hints, from a nudge to the answer'),

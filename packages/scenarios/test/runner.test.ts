@@ -289,7 +289,11 @@ describe('scenario runner over real SSH', () => {
     assert.equal(await read('w1', 'setup'), 'w1\n');
 
     // And applied again (a retried claim), the script is skipped but the setup still runs
-    await ssh.exec(lab.nodes.cp ?? assert.fail('cp'), `rm -f /tmp/${id}-setup /tmp/${id}-broken`);
+    // (root's files, as the break wrote them through sudo, in the sticky /tmp: only root removes them)
+    const removed = await ssh.exec(lab.nodes.cp ?? assert.fail('cp'), `rm /tmp/${id}-setup /tmp/${id}-broken`, {
+      sudo: true,
+    });
+    assert.equal(removed.code, 0, removed.stderr);
     const again = await runner.applyBreak(scenario, lab, { before });
     assert.deepEqual(
       again.map((step) => [step.node, step.skipped]),

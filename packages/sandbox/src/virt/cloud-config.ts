@@ -5,7 +5,8 @@ import { parse } from 'yaml';
 export interface GuestIdentity {
   hostname: string | undefined;
   hostKeys: { type: 'ed25519' | 'ecdsa' | 'rsa'; privateKey: string; publicKey: string | undefined }[];
-  users: { name: string; authorizedKeys: string[] }[];
+  /** `sudo`: the user's sudoers rules (cloud-init writes them to /etc/sudoers.d/90-cloud-init-users). */
+  users: { name: string; authorizedKeys: string[]; sudo?: string[] }[];
   /** cloud-init `write_files` entries (path, content, octal mode). */
   files: { path: string; content: string; mode: number }[];
   /** cloud-init `runcmd`, each command as one string. */
@@ -43,6 +44,7 @@ export function parseGuestIdentity(userData: string, defaultUser = 'ubuntu'): Gu
   }
 
   const users = new Map<string, string[]>();
+  const sudoRules = new Map<string, string[]>();
   const addKeys = (name: string, keys: unknown) => {
     if (!USER_NAME.test(name) || name === 'root') {
       throw new InvalidInputError(`user-data names user "${name}", which the simulator will not create`);
@@ -55,7 +57,12 @@ export function parseGuestIdentity(userData: string, defaultUser = 'ubuntu'): Gu
     for (const entry of config.users) {
       if (entry === 'default') addKeys(defaultUser, []);
       else if (typeof entry === 'object' && entry !== null && typeof (entry as { name?: unknown }).name === 'string') {
-        addKeys((entry as { name: string }).name, (entry as { ssh_authorized_keys?: unknown }).ssh_authorized_keys);
+        const user = entry as { name: string; ssh_authorized_keys?: unknown; sudo?: unknown };
+        addKeys(user.name, user.ssh_authorized_keys);
+        const rules = (Array.isArray(user.sudo) ? user.sudo : [user.sudo]).filter(
+          (rule): rule is string => typeof rule === 'string',
+        );
+        if (rules.length > 0) sudoRules.set(user.name, rules);
       }
     }
   }
@@ -81,6 +88,9 @@ export function parseGuestIdentity(userData: string, defaultUser = 'ubuntu'): Gu
     files,
     runcmd,
     hostKeys,
-    users: [...users].map(([name, authorizedKeys]) => ({ name, authorizedKeys })),
+    users: [...users].map(([name, authorizedKeys]) => {
+      const sudo = sudoRules.get(name);
+      return sudo === undefined ? { name, authorizedKeys } : { name, authorizedKeys, sudo };
+    }),
   };
 }

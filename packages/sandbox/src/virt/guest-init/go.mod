@@ -1,0 +1,3 @@
+module breakfix.dev/sandbox/guest-init
+
+go 1.22
