@@ -21,7 +21,7 @@ import type { ReplicaSettings } from './replica.js';
 // observers on B (a process of its own, so it can die without a clean close).
 
 /** Watchers and the watched terminal are renewed this often and expire after three of these. */
-const HEARTBEAT_MS = 500;
+const HEARTBEAT_MS = 1_000;
 /** What B queues for one observer before dropping it. */
 const OBSERVER_BUFFER = 64 * 1024;
 const WAIT_MS = 20_000;
