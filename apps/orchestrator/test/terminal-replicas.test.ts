@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
-import { EnvironmentStore } from '@breakfix/pool';
+import { createLabActivity, EnvironmentStore, type LabActivity } from '@breakfix/pool';
 import { loadCatalog, type Scenario } from '@breakfix/scenarios';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { serve } from '@hono/node-server';
@@ -33,6 +33,7 @@ after(async () => {
 let a: string;
 let labId: string;
 let settings: ReplicaSettings;
+let activity: LabActivity;
 
 /** A socket and everything it was sent: output as text, control messages, and how it closed. */
 class Client {
@@ -108,6 +109,11 @@ async function startReplicaB(extra: Partial<ReplicaSettings> = {}): Promise<{ ba
 
 /** The learner's browser on A: a one-time link spent for the lab's session cookie, then the socket. */
 async function learnerOnA(): Promise<Client> {
+  return learnerOn(a, await sessionCookie());
+}
+
+/** A learner's browser session: a one-time link from A, spent for the lab-scoped cookie. */
+async function sessionCookie(): Promise<string> {
   const linked = await fetch(`${a}/v1/labs/${labId}/terminal-link`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${TOKENS.bot.token}` },
@@ -118,7 +124,12 @@ async function learnerOnA(): Promise<Client> {
   assert.equal(page.status, 200);
   const cookie = /breakfix_terminal=[^;]+/.exec(page.headers.get('set-cookie') ?? '')?.[0];
   assert.ok(cookie !== undefined, 'the link sets the session cookie');
-  const learner = await Client.open(`${a.replace('http', 'ws')}/labs/${labId}/terminal/socket`, a, cookie);
+  return cookie;
+}
+
+/** A learner's terminal on the replica at `base` (the session lives in Redis: any replica takes it). */
+async function learnerOn(base: string, cookie: string): Promise<Client> {
+  const learner = await Client.open(`${base.replace('http', 'ws')}/labs/${labId}/terminal/socket`, base, cookie);
   await learner.until('the learner to be connected', () => learner.status() === 'connected');
   return learner;
 }
@@ -178,6 +189,7 @@ before(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   a = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  activity = createLabActivity({ redis, prefix: name });
   settings = {
     redisUrl: info.redisUrl,
     kubeconfig: info.kubeconfig,
@@ -315,4 +327,39 @@ test('an observer that does not read is dropped once its queue passes the bound;
   assert.deepEqual(observer.closed, { code: 4011, reason: 'fell behind the terminal; catching up' });
   assert.ok(observer.output.length < 6_000_000, 'it never got the whole output');
   learner.socket.close();
+});
+
+test('the cap of 4 browser terminals per lab holds across replicas', { timeout: 180_000 }, async () => {
+  const b = await startReplicaB();
+  closers.unshift(async () => {
+    b.child.stdin?.end();
+  });
+  // Given no terminal left open on the lab by the tests before
+  await waitFor(async () => ((await activity.openTerminals(labId)) === 0 ? true : undefined), {
+    what: 'earlier terminals to be unregistered',
+    timeoutMs: WAIT_MS,
+  });
+  // When the learner opens two tabs that reach A and two that reach B
+  const cookie = await sessionCookie();
+  const tabs = [
+    await learnerOn(a, cookie),
+    await learnerOn(b.base, cookie),
+    await learnerOn(a, cookie),
+    await learnerOn(b.base, cookie),
+  ];
+  // Then a fifth is refused on either replica, though each holds only two
+  for (const base of [b.base, a]) {
+    const fifth = new Client(
+      new WebSocket(`${base.replace('http', 'ws')}/labs/${labId}/terminal/socket`, {
+        origin: base,
+        headers: { Cookie: cookie },
+      }),
+    );
+    await fifth.until('the fifth tab to be closed', () => fifth.closed !== undefined);
+    assert.deepEqual(fifth.closed, {
+      code: 4003,
+      reason: '4 browser terminals are open on this lab already: close one, then reload',
+    });
+  }
+  for (const tab of tabs) tab.socket.close();
 });
