@@ -17,8 +17,10 @@ needs=(
   "shellcheck:shellcheck"
   # scenario lint reads scripts through shfmt's parser (packages/scenarios/src/shell-syntax.ts)
   "shfmt:shfmt"
-  # labctl's zsh completion is tested in zsh (apps/labctl/test/cli.test.ts)
+  # labctl's zsh completion is tested in zsh (apps/labctl/test/cli.test.ts), and on the Tab key in
+  # interactive zsh and bash under util-linux's `script` (apps/labctl/test/completion-keys.test.ts)
   "zsh:zsh"
+  "script:bsdutils"
   "cloud-init:cloud-init"
   "chromium:chromium"
   # the node image (images/build.sh) and real labs under QEMU (packages/qemu)

@@ -191,3 +191,76 @@ test('the pools and platform settings the overlays ship are accepted by the apps
     }
   }
 });
+
+type Ingress = KubeObject & {
+  metadata: { annotations?: Record<string, string> };
+  spec: {
+    rules: {
+      host: string;
+      http: {
+        paths: { path: string; pathType: string; backend: { service: { name: string; port: { name: string } } } }[];
+      };
+    }[];
+  };
+};
+
+/** Where an Ingress sends a request path (Exact, or Prefix by whole path elements), as the API defines it. */
+function route(ingress: Ingress, path: string): string | undefined {
+  const elements = (p: string) => p.split('/').filter((e) => e !== '');
+  const matches = ingress.spec.rules.flatMap((rule) =>
+    rule.http.paths.filter((p) =>
+      p.pathType === 'Exact' ? p.path === path : elements(p.path).every((element, i) => elements(path)[i] === element),
+    ),
+  );
+  const longest = matches.sort((x, y) => y.path.length - x.path.length)[0];
+  return longest === undefined ? undefined : `${longest.backend.service.name}:${longest.backend.service.port.name}`;
+}
+
+test('one Ingress publishes the API, dashboard and terminal WebSockets to any replica; /metrics stays inside', async () => {
+  const { info } = await useSandbox();
+  const kubectl = await kubectlPath(info);
+  for (const overlay of OVERLAYS) {
+    const objects = renderOverlay(kubectl, overlay);
+    const ingresses = objects.filter((o): o is Ingress => o.kind === 'Ingress');
+    assert.equal(ingresses.length, 1, `${overlay} has one Ingress`);
+    const ingress = ingresses[0] as Ingress;
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'orchestrator') as
+      | (KubeObject & { spec: { ports: { name: string }[]; sessionAffinity?: string } })
+      | undefined;
+    assert.ok(
+      service?.spec.ports.some((p) => p.name === 'http'),
+      'the orchestrator Service has the port it names',
+    );
+
+    // Then every path a browser or client uses reaches the orchestrator, and nothing else does
+    const cases: [string, string | undefined][] = [
+      ['/v1/labs', 'orchestrator:http'],
+      ['/admin', 'orchestrator:http'],
+      ['/admin/labs/e-1/terminal', 'orchestrator:http'],
+      ['/admin/labs/e-1/terminal/socket', 'orchestrator:http'],
+      ['/labs/e-1/terminal', 'orchestrator:http'],
+      ['/labs/e-1/terminal/socket', 'orchestrator:http'],
+      ['/terminal/assets/xterm.mjs', 'orchestrator:http'],
+      ['/openapi.json', 'orchestrator:http'],
+      ['/docs', 'orchestrator:http'],
+      ['/metrics', undefined],
+      ['/healthz', undefined],
+      ['/readyz', undefined],
+      ['/labsx', undefined],
+    ];
+    for (const [path, backend] of cases) assert.equal(route(ingress, path), backend, `${overlay}: ${path}`);
+
+    // And a terminal left quiet for an hour stays open through ingress-nginx
+    const annotations = ingress.metadata.annotations ?? {};
+    for (const name of ['proxy-read-timeout', 'proxy-send-timeout']) {
+      assert.ok(Number(annotations[`nginx.ingress.kubernetes.io/${name}`]) >= 3600, `${overlay}: ${name}`);
+    }
+    // And no replica has to be pinned: watching works across replicas (docs/adr/0027)
+    assert.deepEqual(
+      Object.keys(annotations).filter((a) => /affinity|upstream-hash-by|session-cookie/.test(a)),
+      [],
+      `${overlay}: no sticky sessions`,
+    );
+    assert.notEqual(service?.spec.sessionAffinity, 'ClientIP');
+  }
+});

@@ -277,7 +277,7 @@ describe('labctl completion', () => {
 
   for (const [shell, registration] of [
     ['bash', 'complete -F _labctl labctl'],
-    ['zsh', 'compdef _labctl labctl'],
+    ['zsh', 'compdef _labctl labctl labctl.mjs'],
   ] as const) {
     test(
       `${shell}: the script registers labctl and completes commands, flags, choices and scenario ids`,

@@ -16,7 +16,7 @@ import { createApp } from './app.js';
 import type { ApiToken } from './http/auth.js';
 import { createApiMetrics } from './http/metrics.js';
 import { createWorkerQueues } from './queues.js';
-import { createTerminalSockets } from './terminal/sockets.js';
+import { createTerminalSockets, type TerminalSocketsOptions } from './terminal/sockets.js';
 
 export interface OrchestratorConfig {
   redisUrl: string;
@@ -44,6 +44,11 @@ export interface OrchestratorConfig {
    * in ms. Default 1000; 0 keeps none (every claim opens its own).
    */
   keepConnectionsEveryMs?: number;
+  /** Browser terminals' timings and bounds (defaults in TerminalSocketsOptions). */
+  terminals?: Pick<
+    TerminalSocketsOptions,
+    'watchHeartbeatMs' | 'maxObserverBufferBytes' | 'maxTerminalsPerLab' | 'pingIntervalMs'
+  >;
   log?: (message: string) => void;
 }
 
@@ -101,6 +106,7 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     activity: createLabActivity({ redis, prefix: prefix.replace(/:$/, '') }),
     subscriber: connect(),
     tokens: config.tokens,
+    ...config.terminals,
     ...(config.publicUrl === undefined ? {} : { publicOrigin: config.publicUrl }),
     ...(config.log === undefined ? {} : { log: config.log }),
   });

@@ -8,6 +8,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import { type ApiToken, createTokenLookup, presentedToken } from '../http/auth.js';
 import { createTerminalAccess, readCookie, SESSION_COOKIE, type TerminalGrant } from './access-links.js';
 import { CLOSE, parseClientFrame, type ServerControl } from './protocol.js';
+import { createWatchRelay, type WatchRelay } from './watch-relay.js';
 
 export interface TerminalSocketsOptions {
   redis: Redis;
@@ -17,7 +18,10 @@ export interface TerminalSocketsOptions {
   access: Pick<LabAccess, 'terminalTarget'>;
   /** Open terminals are registered here and input touches the lab (idle reaping). */
   activity?: Pick<LabActivity, 'terminalOpened' | 'touch' | 'openTerminals'>;
-  /** A connection of its own for lab events (SUBSCRIBE takes it over). None: no banners, no `ended`. */
+  /**
+   * A connection of its own for lab events and terminal watching (SUBSCRIBE takes it over).
+   * None: no banners, no `ended`, and nobody can watch.
+   */
   subscriber?: Redis;
   /** Who may watch (admin and instructor tokens; the dashboard's cookie). */
   tokens: readonly ApiToken[];
@@ -37,6 +41,13 @@ export interface TerminalSocketsOptions {
   touchEveryMs?: number;
   /** Output kept per terminal for an observer who joins late. Default 64 KiB. */
   replayBytes?: number;
+  /**
+   * Output queued for one observer's socket before it is dropped (its page reconnects and starts
+   * again from the last `replayBytes`), so a slow observer cannot grow memory. Default 1 MiB.
+   */
+  maxObserverBufferBytes?: number;
+  /** How often watchers and the watched terminal are renewed in Redis; both expire after 3 of these. Default 5 s. */
+  watchHeartbeatMs?: number;
   log?: (message: string) => void;
 }
 
@@ -48,7 +59,7 @@ interface Terminal {
   shell?: Shell;
   /** The pty's size, which observers copy so the output lays out as the learner sees it. */
   size: { cols: number; rows: number };
-  /** The last output, for observers who join late. */
+  /** The last output, for observers who join late (on any replica). */
   replay: Buffer[];
   replaySize: number;
   close(code: number, reason: string): void;
@@ -61,7 +72,8 @@ const OBSERVER_PATH = /^\/admin\/labs\/([A-Za-z0-9-]{1,64})\/terminal\/socket$/;
  * The WebSocket side of browser terminals. A learner's socket needs the orchestrator's own Origin,
  * the lab-scoped session cookie, and the lab still claimed by that learner; then it gets a login
  * shell on the control plane (the claim's terminal key, pinned host key, a pty). Observers
- * (admin, instructor) get the same bytes and nothing they send is read.
+ * (admin, instructor) get the same bytes through Redis, whichever replica each side reached
+ * (watch-relay.ts), and nothing they send is read.
  */
 export function createTerminalSockets(options: TerminalSocketsOptions) {
   const log = options.log ?? (() => {});
@@ -71,6 +83,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
   const recheckMs = options.recheckMs ?? 60_000;
   const replayBytes = options.replayBytes ?? 64 * 1024;
   const touchEveryMs = options.touchEveryMs ?? 10_000;
+  const maxObserverBuffer = options.maxObserverBufferBytes ?? 1024 * 1024;
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? 64 * 1024 });
   const terminals = new Map<string, Terminal[]>();
   const observers = new Map<string, Set<WebSocket>>();
@@ -82,11 +95,19 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
   };
   const learnersOf = (labId: string) => terminals.get(labId) ?? [];
   const observersOf = (labId: string) => observers.get(labId) ?? new Set<WebSocket>();
-  /** Observers follow the lab's oldest open terminal. */
-  const watched = (labId: string) => learnersOf(labId).find((t) => t.shell !== undefined);
-  const tellWatchers = (labId: string) => {
-    for (const t of learnersOf(labId)) send(t.socket, { t: 'watchers', count: observersOf(labId).size });
-  };
+  const relay =
+    options.subscriber === undefined
+      ? undefined
+      : createWatchRelay({
+          redis: options.redis,
+          subscriber: options.subscriber,
+          prefix: options.prefix,
+          ...(options.watchHeartbeatMs === undefined ? {} : { heartbeatMs: options.watchHeartbeatMs }),
+          onWatchers: (labId, count) => {
+            for (const t of learnersOf(labId)) send(t.socket, { t: 'watchers', count });
+          },
+          log,
+        });
 
   const pinger = setInterval(() => {
     for (const socket of wss.clients) {
@@ -220,7 +241,18 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
     const shell = terminal.shell;
     terminals.set(labId, [...learnersOf(labId), terminal]);
     send(socket, { t: 'status', text: 'connected' });
-    tellWatchers(labId);
+    // Observers (any replica) may follow this terminal; output before the relay answers is in the replay.
+    let watch: Awaited<ReturnType<WatchRelay['learnerOpened']>> | undefined;
+    const watching = relay
+      ?.learnerOpened(labId, { size: () => terminal.size, replay: () => terminal.replay })
+      .then((handle) => {
+        watch = handle;
+        return handle;
+      })
+      .catch((error: unknown) => {
+        log(`watching ${labId}: ${(error as Error).message}`);
+        return undefined;
+      });
 
     shell.onData((chunk) => {
       if (socket.readyState === socket.OPEN) socket.send(chunk);
@@ -229,7 +261,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
       while (terminal.replaySize > replayBytes && terminal.replay.length > 1) {
         terminal.replaySize -= terminal.replay.shift()?.length ?? 0;
       }
-      if (watched(labId) === terminal) for (const o of observersOf(labId)) if (o.readyState === o.OPEN) o.send(chunk);
+      watch?.output(chunk);
     });
     shell.onClose((reason) => {
       send(socket, { t: 'status', text: reason });
@@ -243,7 +275,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
       if (frame.t === 'r') {
         shell.resize(frame.cols, frame.rows);
         terminal.size = { cols: frame.cols, rows: frame.rows };
-        if (watched(labId) === terminal) for (const o of observersOf(labId)) send(o, { t: 'size', ...terminal.size });
+        watch?.resized();
       } else shell.write(frame.d);
       if (frame.t === 'i' && Date.now() - lastTouch >= touchEveryMs) {
         lastTouch = Date.now();
@@ -263,25 +295,17 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
 
     socket.once('close', () => {
       clearInterval(recheck);
-      const before = watched(labId);
       const rest = learnersOf(labId).filter((t) => t !== terminal);
       if (rest.length === 0) terminals.delete(labId);
       else terminals.set(labId, rest);
       shell.close();
       closeActivity?.().catch(() => undefined);
-      const next = watched(labId);
-      if (before === terminal && next !== undefined) {
-        // Observers switch to the next terminal: a reset, then what it showed lately.
-        for (const o of observersOf(labId)) {
-          send(o, { t: 'reset' });
-          send(o, { t: 'size', ...next.size });
-          for (const chunk of next.replay) o.send(chunk);
-        }
-      }
+      // Observers switch to the lab's next terminal, on this replica or another.
+      watching?.then((handle) => handle?.closed()).catch(() => undefined);
     });
   }
 
-  function observerConnected(socket: WebSocket, request: IncomingMessage, labId: string) {
+  async function observerConnected(socket: WebSocket, request: IncomingMessage, labId: string) {
     const caller = (() => {
       const token = presentedToken(undefined, request.headers.cookie);
       return token === undefined ? undefined : lookup(token);
@@ -292,23 +316,36 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
     }
     // Whatever an observer sends is dropped unread: nothing reaches the lab.
     socket.on('message', () => undefined);
+    if (relay === undefined) {
+      socket.close(CLOSE.refused, 'watching needs the orchestrator to subscribe to Redis');
+      return;
+    }
     const set = observers.get(labId) ?? new Set<WebSocket>();
     set.add(socket);
     observers.set(labId, set);
     log(`${caller.name} watches the browser terminal of ${labId}`);
-    const current = watched(labId);
-    send(socket, {
-      t: 'status',
-      text: current === undefined ? 'no browser terminal is open on this lab yet' : 'watching',
+    // A slow observer is dropped rather than buffered without end; its page reconnects and is
+    // sent the recent screen again.
+    const behind = () => {
+      if (socket.bufferedAmount <= maxObserverBuffer) return false;
+      socket.close(CLOSE.unavailable, 'fell behind the terminal; catching up');
+      return true;
+    };
+    const watching = await relay.observe(labId, {
+      output(chunk) {
+        if (socket.readyState === socket.OPEN && !behind()) socket.send(chunk);
+      },
+      control(message) {
+        if (!behind()) send(socket, message);
+      },
     });
-    if (current !== undefined) send(socket, { t: 'size', ...current.size });
-    for (const chunk of current?.replay ?? []) socket.send(chunk);
-    tellWatchers(labId);
-    socket.once('close', () => {
+    const leave = () => {
       set.delete(socket);
-      if (set.size === 0) observers.delete(labId);
-      tellWatchers(labId);
-    });
+      if (set.size === 0 && observers.get(labId) === set) observers.delete(labId);
+      watching.close().catch(() => undefined);
+    };
+    if (socket.readyState === socket.CLOSED) leave();
+    else socket.once('close', leave);
   }
 
   /** Takes a matching upgrade request; false when the path is not a terminal's (the caller decides). */
@@ -358,6 +395,7 @@ export function createTerminalSockets(options: TerminalSocketsOptions) {
     endLab,
     async close(): Promise<void> {
       clearInterval(pinger);
+      relay?.close();
       for (const socket of wss.clients) socket.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       if (options.subscriber !== undefined) await options.subscriber.unsubscribe(channel).catch(() => undefined);

@@ -25,7 +25,11 @@ export function zshCompletion(program: Command, options: CompletionOptions): str
       `flags=(${described(node.flags.flatMap((f) => f.names.map((name) => ({ name, description: f.description }))))}); _describe flag flags`,
     commands: (node) => `commands=(${described(node.commands)}); _describe command commands`,
   });
-  return `#compdef ${options.name}
+  // Also registered for labctl.mjs: zsh completes an alias by what it expands to (unless the user
+  // set complete_aliases), and the README's `alias labctl=…/bin/labctl.mjs` expands to that file,
+  // whose basename compsys looks up when the full path has no completion.
+  const names = `${options.name} ${options.name}.mjs`;
+  return `#compdef ${names}
 # ${options.name} completion for zsh, written by \`${options.name} completion zsh\` from its commands.
 # Load it in ~/.zshrc after compinit:  source <(${options.name} completion zsh)
 ${fn}_catalog=${quote(options.catalogDir)}
@@ -51,7 +55,7 @@ ${body}
 if [[ $funcstack[1] == ${fn} ]]; then
   ${fn} "$@"
 else
-  compdef ${fn} ${options.name}
+  compdef ${fn} ${names}
 fi
 `;
 }
