@@ -6,8 +6,9 @@
 # The apps run their TypeScript sources through tsx (there is no separate build step), so the
 # runtime needs tsx and the workspace packages' sources, but no dev tooling.
 
-ARG NODE_IMAGE=node:22-bookworm-slim
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs22-debian12:nonroot
+# Node 24, the major scripts/ensure-node.sh runs the tests and the sandbox on (tests/runtime/node.test.ts).
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
 FROM ${NODE_IMAGE} AS build
 ARG APP

@@ -38,6 +38,9 @@ function testFiles(dir: string): string[] {
   return found;
 }
 
+// npm test starts through scripts/ensure-node.sh: this process and every node it starts (the
+// sandbox, the test runner, each test file) run on the Node it pins.
+console.log(`▶ Node ${process.version} (${process.execPath})`);
 step('dependencies: Debian packages, Go-built test binaries', 'bash', ['scripts/ensure-deps.sh']);
 // The repository-wide checks run on every full run (and so in CI); a run narrowed to some paths
 // is for iterating on those tests, and skips them.

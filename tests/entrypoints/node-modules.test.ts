@@ -58,3 +58,29 @@ test('a fresh clone gets npm ci before npm test runs, once; a newer package-lock
   run();
   assert.equal(npmCalls().length, 2, 'lock file newer than what npm installed: install again');
 });
+
+test('node_modules built by another Node gets its native addons rebuilt (npm rebuild), once', {
+  timeout: 30_000,
+}, () => {
+  const { root, run, npmCalls } = checkout();
+  run();
+  // Given node_modules that a Node 20's npm built (ABI 115)
+  writeFileSync(join(root, 'node_modules/.breakfix-node-abi'), '115\n');
+  // When a script runs on this Node
+  run();
+  // Then the addons are rebuilt for it, and the next run has nothing to do
+  assert.deepEqual(npmCalls().slice(1), [`${root} rebuild`]);
+  assert.equal(readFileSync(join(root, 'node_modules/.breakfix-node-abi'), 'utf8').trim(), process.versions.modules);
+  run();
+  assert.equal(npmCalls().length, 2);
+});
+
+test('with a command after it, the script runs that command once node_modules is ready', { timeout: 30_000 }, () => {
+  const { root } = checkout();
+  const out = execFileSync('bash', [join(root, 'scripts/ensure-node-modules.sh'), 'echo', 'ran'], {
+    env: { ...process.env, PATH: `${join(root, 'bin')}:${process.env.PATH}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10_000,
+  });
+  assert.equal(out.toString(), 'ran\n');
+});
