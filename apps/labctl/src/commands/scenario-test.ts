@@ -5,7 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError, NotFoundError, UnsupportedEnvironmentError } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
-import { type LabSpec, labNodes, type PlatformConfig, parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
+import {
+  type LabSpec,
+  labNodes,
+  type PlatformConfig,
+  parseLabSpec,
+  parsePlatformConfig,
+  type SizeProfileName,
+} from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore, waitForNodes } from '@breakfix/pool';
 import { ANNOTATION_BACKEND, annotateVms, emulatedBootstrap, nodeImageResolver } from '@breakfix/sandbox';
 import { createScenarioRunner, type LabTargets, type Scenario, type SelfTestStep, selfTest } from '@breakfix/scenarios';
@@ -99,6 +106,14 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
   };
 }
 
+/**
+ * Prints what the guest kernel killed because the guest ran out of memory, one `Killed process
+ * <pid> (<name>)` a line: the line after each `oom-kill:constraint=CONSTRAINT_NONE` (a global OOM;
+ * a pod over its own limit logs CONSTRAINT_MEMCG instead). Nothing when there was none.
+ */
+export const GLOBAL_OOM_KILLS =
+  "sudo -n dmesg | grep -A1 'oom-kill:constraint=CONSTRAINT_NONE' | grep -o 'Killed process [0-9]* ([^)]*)' || true";
+
 /** One scenario on one release: what `--json` prints, one line each. */
 export interface ScenarioRun {
   scenario: string;
@@ -116,6 +131,8 @@ export interface ScenarioRun {
 export interface ScenarioTestOptions {
   /** A release (`1.35`), `all` of each scenario's releases, or undefined for each one's newest. */
   k8s?: string | undefined;
+  /** The labs' VM size profile (SIZE_PROFILES). Default: a lab spec's default, `medium`. */
+  size?: SizeProfileName | undefined;
   keep?: boolean | undefined;
   out: (line: string) => void;
   /** Hears what is going on now (booting a lab, a phase of a scenario), for a status line. */
@@ -146,7 +163,7 @@ export async function testScenarios(
 ): Promise<ScenarioRun[]> {
   const { out } = options;
   const status = options.status ?? (() => {});
-  const planned = plan(scenarios, target, options.k8s);
+  const planned = plan(scenarios, target, options.k8s, options.size);
   const kube = createKube({ kubeconfig: target.kubeconfig });
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 1 });
   const store = new EnvironmentStore({ redis, prefix: 'breakfix-scenario-test:' });
@@ -195,7 +212,16 @@ export async function testScenarios(
               status(`${item.scenario.id}: ${phases.shift() ?? 'checking the lab is healthy'}`);
             });
             run.ok = report.ok;
-            const healthy = report.ok && (await harness.healthy(lab.targets, item.spec));
+            // A guest that ran out of memory passes nothing: its size profile is too small.
+            const started = Date.now();
+            const outOfMemory = await harness.outOfMemory(lab.targets);
+            if (outOfMemory !== undefined) {
+              run.seconds.memory = (Date.now() - started) / 1000;
+              run.ok = false;
+              run.error = outOfMemory;
+              out(`FAIL memory: ${outOfMemory}`);
+            }
+            const healthy = run.ok && (await harness.healthy(lab.targets, item.spec));
             if (!healthy) await drop();
           } catch (error) {
             run.error = (error as Error).message;
@@ -229,7 +255,12 @@ function phasesOf(scenario: Scenario): string[] {
 }
 
 /** Each scenario's releases to test, refused before anything boots when one cannot run. */
-function plan(scenarios: readonly Scenario[], target: Target, k8s: string | undefined): Planned[] {
+function plan(
+  scenarios: readonly Scenario[],
+  target: Target,
+  k8s: string | undefined,
+  size: SizeProfileName | undefined,
+): Planned[] {
   const planned: Planned[] = [];
   for (const scenario of scenarios) {
     const wanted =
@@ -248,6 +279,7 @@ function plan(scenarios: readonly Scenario[], target: Target, k8s: string | unde
         workers: scenario.topology.workers,
         cni: scenario.cni,
         egress: scenario.egress,
+        ...(size === undefined ? {} : { size }),
       });
       const simulated = target.kind === 'sandbox' && scenario.simulator;
       if (target.kind === 'sandbox' && !simulated) {
@@ -342,6 +374,23 @@ function createHarness(
         await provisioner.teardown(id).catch(() => undefined);
         throw error;
       }
+    },
+    /**
+     * Whether a guest's kernel ran out of memory (a global OOM kill, `constraint=CONSTRAINT_NONE`:
+     * the guest itself was full, not a pod over its own limit, which a scenario may mean to
+     * cause): undefined when none did, else which nodes and what the kernel killed.
+     */
+    async outOfMemory(lab: LabTargets): Promise<string | undefined> {
+      if (simulated) return undefined; // a simulated guest has no kernel of its own
+      const found: string[] = [];
+      for (const [node, sshTarget] of Object.entries(lab.nodes)) {
+        const result = await ssh.exec(sshTarget, GLOBAL_OOM_KILLS, { timeoutMs: 60_000 });
+        const killed = result.stdout.trim().split('\n').filter(Boolean);
+        if (killed.length > 0) found.push(`${node}: ${killed.join(', ')}`);
+      }
+      return found.length === 0
+        ? undefined
+        : `a guest ran out of memory (${found.join('; ')}): this size profile is too small for the scenario`;
     },
     /**
      * Every node Ready and the apiserver ready: fit to hand to the next scenario. Asked up to

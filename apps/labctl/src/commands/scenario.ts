@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidInputError, NotFoundError } from '@breakfix/core';
-import { KUBERNETES_RELEASES } from '@breakfix/manifests';
+import { KUBERNETES_RELEASES, SIZE_PROFILES, type SizeProfileName } from '@breakfix/manifests';
 import {
   DEFAULT_CATALOG_DIR,
   formatProblem,
@@ -141,6 +141,7 @@ function scenarioFolder(what: string, catalogDir: string): string {
 
 interface TestOptions extends ScenarioTestFlags {
   catalog?: string;
+  size?: SizeProfileName;
   all?: boolean;
   keep?: boolean;
   json?: boolean;
@@ -166,6 +167,11 @@ function testCommand(): Command {
         {
           words: [...KUBERNETES_RELEASES.map((r) => r.minor), 'all'],
         },
+      ),
+    )
+    .addOption(
+      new Option('--size <profile>', "the labs' VM size profile (default: medium, as a pool's)").choices(
+        Object.keys(SIZE_PROFILES),
       ),
     )
     .addOption(jsonOption())
@@ -207,6 +213,7 @@ async function test(positionals: string[], values: TestOptions): Promise<void> {
   const progress = (line: string) => status.line(line, print);
   const runs = await testScenarios(scenarios, resolveTarget(values), {
     k8s: values.k8s,
+    size: values.size,
     keep: values.keep,
     out: progress,
     status: (label) => status.status(label),
