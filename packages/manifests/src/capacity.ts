@@ -1,4 +1,11 @@
-import { SIZE_PROFILES, type SizeProfileName } from './catalog.js';
+import {
+  LAUNCHER_SIDECARS,
+  MEASURED_NODE_MEMORY,
+  type NodeRole,
+  SIZE_PROFILES,
+  type SizeProfileName,
+  VM_OVERHEAD_MIB,
+} from './catalog.js';
 import { launcherPodRequests } from './render.js';
 
 export interface LabShape {
@@ -24,6 +31,22 @@ export function labFootprint(shape: LabShape): Footprint {
   };
 }
 
+/**
+ * What one lab was measured to hold on its host (MEASURED_NODE_MEMORY): per VM, the guest's used
+ * memory and page cache (at most the guest's size: cache grows until the guest is full, and a
+ * guest's pages stay resident on the host), KubeVirt's overhead and the support containers. What
+ * the host needs with no page shared between labs (KSM) and no swap.
+ */
+export function measuredLabMemoryMiB(shape: LabShape): number {
+  const profile = SIZE_PROFILES[shape.size];
+  const roles: NodeRole[] = ['control-plane', ...Array.from({ length: shape.workers }, () => 'worker' as const)];
+  return roles.reduce((sum, role) => {
+    const measured = MEASURED_NODE_MEMORY[role];
+    const resident = Math.min(measured.usedMiB + measured.cacheMiB, profile[role].memoryMiB);
+    return sum + resident + VM_OVERHEAD_MIB + LAUNCHER_SIDECARS.memoryMiB;
+  }, 0);
+}
+
 export interface HostCapacity {
   /** Allocatable memory of one host, MiB. */
   memoryMiB: number;
@@ -31,7 +54,7 @@ export interface HostCapacity {
   cpuMilli?: number;
 }
 
-/** How many labs of one shape fit on a host, and what bounds it. */
+/** How many labs of one shape fit on a host by their requests, and what bounds it. */
 export function labsPerHost(host: HostCapacity, shape: LabShape): { labs: number; limitedBy: 'memory' | 'cpu' } {
   const footprint = labFootprint(shape);
   const byMemory = Math.floor(host.memoryMiB / footprint.memoryMiB);

@@ -33,8 +33,14 @@ export type NodeRole = 'control-plane' | 'worker';
 
 export interface NodeSize {
   cores: number;
-  /** Guest memory in MiB. */
+  /** Guest memory in MiB: what the guest's kernel sees (`domain.memory.guest`). */
   memoryMiB: number;
+  /**
+   * Memory the VM requests from the host cluster for its guest, MiB (`resources.requests.memory`).
+   * Below `memoryMiB` it is KubeVirt's memory overcommit: the scheduler and the lab's quota count
+   * this, the guest still sees `memoryMiB` (docs/adr/0030).
+   */
+  requestMemoryMiB: number;
   /** CPU the virt-launcher pod requests, in millicores (VMs may burst above it). */
   cpuRequestMilli: number;
 }
@@ -42,21 +48,46 @@ export interface NodeSize {
 export type SizeProfileName = 'small' | 'medium' | 'large';
 
 /**
+ * What a lab node's memory holds once kubeadm, flannel and a scenario's workload are up, measured
+ * on real labs (guest `free -m` and the kubelet's summary API, mid-scenario; docs/adr/0030 has the
+ * runs). `usedMiB` is what the guest cannot give back (processes, kernel); `cacheMiB` its page
+ * cache, which grows to whatever the guest has and stays resident on the host.
+ */
+export const MEASURED_NODE_MEMORY: Readonly<Record<NodeRole, { usedMiB: number; cacheMiB: number }>> = {
+  'control-plane': { usedMiB: 872, cacheMiB: 837 },
+  worker: { usedMiB: 415, cacheMiB: 486 },
+};
+
+/** The margin over the measured `usedMiB` that an overcommitted profile requests (40 %). */
+export const MEASURED_HEADROOM = 1.4;
+
+/** The measured used memory with headroom, rounded up to 128 MiB: what `small` requests. */
+const measuredRequest = (role: NodeRole) =>
+  Math.ceil((MEASURED_NODE_MEMORY[role].usedMiB * MEASURED_HEADROOM) / 128) * 128;
+
+/**
  * Size profiles. Memory is what the guest sees; kubeadm wants 2 vCPU and ~1.7 GiB on a control
- * plane. CPU requests are below the vCPU count: labs idle most of the time.
+ * plane. CPU requests are below the vCPU count: labs idle most of the time. `small` overcommits
+ * memory (requests what a node was measured to use, plus headroom, not its whole guest), so many
+ * small labs fit a host; `medium` and `large` request their whole guest (docs/adr/0030).
  */
 export const SIZE_PROFILES: Readonly<Record<SizeProfileName, Readonly<Record<NodeRole, NodeSize>>>> = {
   small: {
-    'control-plane': { cores: 2, memoryMiB: 2048, cpuRequestMilli: 500 },
-    worker: { cores: 1, memoryMiB: 1536, cpuRequestMilli: 250 },
+    'control-plane': {
+      cores: 2,
+      memoryMiB: 2048,
+      requestMemoryMiB: measuredRequest('control-plane'),
+      cpuRequestMilli: 500,
+    },
+    worker: { cores: 1, memoryMiB: 1536, requestMemoryMiB: measuredRequest('worker'), cpuRequestMilli: 250 },
   },
   medium: {
-    'control-plane': { cores: 2, memoryMiB: 3072, cpuRequestMilli: 1000 },
-    worker: { cores: 2, memoryMiB: 2048, cpuRequestMilli: 500 },
+    'control-plane': { cores: 2, memoryMiB: 3072, requestMemoryMiB: 3072, cpuRequestMilli: 1000 },
+    worker: { cores: 2, memoryMiB: 2048, requestMemoryMiB: 2048, cpuRequestMilli: 500 },
   },
   large: {
-    'control-plane': { cores: 4, memoryMiB: 4096, cpuRequestMilli: 2000 },
-    worker: { cores: 2, memoryMiB: 4096, cpuRequestMilli: 1000 },
+    'control-plane': { cores: 4, memoryMiB: 4096, requestMemoryMiB: 4096, cpuRequestMilli: 2000 },
+    worker: { cores: 2, memoryMiB: 4096, requestMemoryMiB: 4096, cpuRequestMilli: 1000 },
   },
 };
 

@@ -6,6 +6,7 @@ export {
   type LabShape,
   labFootprint,
   labsPerHost,
+  measuredLabMemoryMiB,
   parseMemoryMiB,
 } from './capacity.js';
 export {
@@ -15,6 +16,8 @@ export {
   type KubernetesRelease,
   LAUNCHER_SIDECARS,
   MAX_WORKERS,
+  MEASURED_HEADROOM,
+  MEASURED_NODE_MEMORY,
   type NodeRole,
   type NodeSize,
   SIZE_PROFILES,

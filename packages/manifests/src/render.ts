@@ -180,9 +180,9 @@ function nodeService(namespace: string, labels: Record<string, string>, labId: s
   };
 }
 
-/** Memory a node's compute container requests: the guest plus KubeVirt's overhead. */
+/** Memory a node's compute container requests: the guest's request plus KubeVirt's overhead. */
 export function podMemoryMiB(size: NodeSize): number {
-  return size.memoryMiB + VM_OVERHEAD_MIB;
+  return size.requestMemoryMiB + VM_OVERHEAD_MIB;
 }
 
 /**
@@ -276,7 +276,10 @@ function virtualMachine(
             firmware: { bootloader: { efi: { secureBoot: false } } },
             cpu: { cores: node.size.cores },
             memory: { guest: `${node.size.memoryMiB}Mi` },
-            resources: { requests: { cpu: `${node.size.cpuRequestMilli}m`, memory: `${node.size.memoryMiB}Mi` } },
+            // A request below the guest's memory is KubeVirt's memory overcommit (docs/adr/0030).
+            resources: {
+              requests: { cpu: `${node.size.cpuRequestMilli}m`, memory: `${node.size.requestMemoryMiB}Mi` },
+            },
             devices: {
               disks: [
                 { name: 'root', disk: { bus: 'virtio' } },

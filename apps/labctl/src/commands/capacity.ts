@@ -3,6 +3,8 @@ import {
   LAUNCHER_SIDECARS,
   labFootprint,
   labsPerHost,
+  MEASURED_NODE_MEMORY,
+  measuredLabMemoryMiB,
   parseMemoryMiB,
   SIZE_PROFILES,
   type SizeProfileName,
@@ -23,8 +25,11 @@ export function capacityCommand(): Command {
   const command = new Command('capacity')
     .summary('how many labs fit on one host')
     .description(
-      'How many labs fit on one host, per size and topology, from the same requests and overheads the ' +
-        'manifests use (guest memory, KubeVirt overhead, virt-launcher support containers).',
+      'How many labs fit on one host, per size and topology: by what the labs request (the same requests and ' +
+        'overheads the manifests use: the guest memory request, KubeVirt overhead, virt-launcher support ' +
+        'containers), which is what the scheduler packs by, and by what labs were measured to hold (used memory ' +
+        'and page cache of real lab nodes, at most their guest size), which is what the host needs when no ' +
+        'page is shared between labs. The small profile overcommits memory: see the operator guide on KSM.',
     )
     .addOption(
       completes(new Option('--host-memory <quantity>', "the host's allocatable memory, e.g. 64Gi (required)"), {
@@ -68,12 +73,15 @@ async function capacity(values: CapacityOptions): Promise<void> {
     workerCounts.map((workers) => {
       const footprint = labFootprint({ workers, size });
       const fit = labsPerHost({ memoryMiB, ...(cpuMilli === undefined ? {} : { cpuMilli }) }, { workers, size });
+      const measuredPerLabMiB = measuredLabMemoryMiB({ workers, size });
       return {
         size,
         vms: footprint.vms,
         memoryPerLabMiB: footprint.memoryMiB,
         cpuPerLabMilli: footprint.cpuMilli,
         ...fit,
+        measuredMemoryPerLabMiB: measuredPerLabMiB,
+        labsByMeasured: Math.min(fit.labs, Math.floor(memoryMiB / measuredPerLabMiB)),
       };
     }),
   );
@@ -83,7 +91,16 @@ async function capacity(values: CapacityOptions): Promise<void> {
     );
     return;
   }
-  const header = ['SIZE', 'VMS', 'MEMORY/LAB', 'CPU/LAB', 'LABS/HOST', 'LIMITED BY'];
+  const header = [
+    'SIZE',
+    'VMS',
+    'MEMORY/LAB',
+    'CPU/LAB',
+    'LABS/HOST',
+    'LIMITED BY',
+    'MEASURED/LAB',
+    'LABS BY MEASURED',
+  ];
   const table = [
     header,
     ...rows.map((r) => [
@@ -93,6 +110,8 @@ async function capacity(values: CapacityOptions): Promise<void> {
       `${r.cpuPerLabMilli / 1000}`,
       String(r.labs),
       r.limitedBy,
+      `${(r.measuredMemoryPerLabMiB / 1024).toFixed(1)} GiB`,
+      String(r.labsByMeasured),
     ]),
   ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
@@ -104,6 +123,7 @@ async function capacity(values: CapacityOptions): Promise<void> {
         .trimEnd()}\n`,
     );
   process.stdout.write(
-    `\nper VM: guest memory + ${'0.4'} GiB KubeVirt overhead + virt-launcher support containers (${LAUNCHER_SIDECARS.cpuMilli}m CPU, ${LAUNCHER_SIDECARS.memoryMiB} MiB); host: ${(memoryMiB / 1024).toFixed(1)} GiB allocatable\n`,
+    `\nper VM: guest memory request + ${'0.4'} GiB KubeVirt overhead + virt-launcher support containers (${LAUNCHER_SIDECARS.cpuMilli}m CPU, ${LAUNCHER_SIDECARS.memoryMiB} MiB); host: ${(memoryMiB / 1024).toFixed(1)} GiB allocatable\n` +
+      `measured per node (real labs, mid-scenario): control plane ${MEASURED_NODE_MEMORY['control-plane'].usedMiB} MiB used + ${MEASURED_NODE_MEMORY['control-plane'].cacheMiB} MiB cache, worker ${MEASURED_NODE_MEMORY.worker.usedMiB} + ${MEASURED_NODE_MEMORY.worker.cacheMiB}; small labs request less than their guests (KubeVirt memory overcommit): the host needs the measured figure unless KSM shares their identical pages\n`,
   );
 }
