@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { GLOBAL_OOM_KILLS } from '../src/commands/scenario-test.js';
+import { GUEST_MEMORY, parseGuestMemory } from '../src/commands/scenario-test.js';
 
 // What a guest kernel (Linux 6.12) logs for a global OOM and for a pod over its own memory limit.
 const GLOBAL = [
@@ -14,18 +14,39 @@ const MEMCG = [
   '[  901.100100] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=cri-containerd-1.scope,mems_allowed=0,oom_memcg=/kubepods.slice/pod1,task_memcg=/kubepods.slice/pod1,task=stress,pid=4410,uid=0',
   '[  901.100200] Memory cgroup out of memory: Killed process 4410 (stress) total-vm:300000kB, anon-rss:120000kB',
 ];
+// `free -m` on a small control plane.
+const FREE = [
+  '               total        used        free      shared  buff/cache   available',
+  'Mem:            1967         912         120           3        1080         1055',
+  'Swap:              0           0           0',
+];
 
-/** Runs the check's shell pipeline with `dmesg` printing `lines` (and `sudo -n` running its command). */
-function killsIn(lines: readonly string[]): string {
-  const fake = `sudo() { shift; "$@"; }; dmesg() { printf '%s\\n' ${lines.map((l) => `'${l}'`).join(' ')}; }`;
-  return execFileSync('bash', ['-c', `${fake}; ${GLOBAL_OOM_KILLS}`], { encoding: 'utf8', timeout: 10_000 });
+/** Runs the check's shell script with `dmesg` printing `lines` (or failing) and `free -m` as above. */
+function runCheck(lines: readonly string[] | 'refused') {
+  const quote = (l: string) => `'${l}'`;
+  const dmesg = lines === 'refused' ? 'return 1' : `printf '%s\\n' ${lines.map(quote).join(' ')}`;
+  const fakes = `sudo() { shift; "$@"; }; dmesg() { ${dmesg}; }; free() { printf '%s\\n' ${FREE.map(quote).join(' ')}; }`;
+  return spawnSync('bash', ['-c', `${fakes}\n${GUEST_MEMORY}`], { encoding: 'utf8', timeout: 10_000 });
 }
 
 test('the guest memory check names what a global OOM killed, and ignores a pod over its own limit', {
   timeout: 30_000,
 }, () => {
-  assert.equal(killsIn(GLOBAL), 'Killed process 2291 (kube-apiserver)\n');
-  assert.equal(killsIn(MEMCG), '');
-  assert.equal(killsIn([...MEMCG, ...GLOBAL]), 'Killed process 2291 (kube-apiserver)\n');
-  assert.equal(killsIn(['[    0.000000] Linux version 6.12.57+deb13-amd64']), '');
+  const killed = (lines: readonly string[]) => parseGuestMemory(runCheck(lines).stdout).killed;
+  assert.deepEqual(killed(GLOBAL), ['Killed process 2291 (kube-apiserver)']);
+  assert.deepEqual(killed(MEMCG), []);
+  assert.deepEqual(killed([...MEMCG, ...GLOBAL]), ['Killed process 2291 (kube-apiserver)']);
+  assert.deepEqual(killed(['[    0.000000] Linux version 6.12.57+deb13-amd64']), []);
+});
+
+test("the guest memory check reads the guest's used memory and page cache", { timeout: 30_000 }, () => {
+  const result = runCheck(MEMCG);
+  assert.equal(result.status, 0);
+  assert.deepEqual(parseGuestMemory(result.stdout).memory, { totalMiB: 1967, usedMiB: 912, cacheMiB: 1080 });
+});
+
+test('a kernel log the check cannot read fails it instead of passing for a clean one', { timeout: 30_000 }, () => {
+  const result = runCheck('refused');
+  assert.equal(result.status, 3);
+  assert.match(result.stderr, /cannot read the kernel log/);
 });

@@ -107,12 +107,35 @@ export function resolveTarget(flags: ScenarioTestFlags, env: NodeJS.ProcessEnv =
 }
 
 /**
- * Prints what the guest kernel killed because the guest ran out of memory, one `Killed process
- * <pid> (<name>)` a line: the line after each `oom-kill:constraint=CONSTRAINT_NONE` (a global OOM;
- * a pod over its own limit logs CONSTRAINT_MEMCG instead). Nothing when there was none.
+ * Reads a guest's memory after a scenario: `memory <total> <used> <cache>` (MiB, from `free -m`),
+ * then what the kernel killed because the guest ran out of memory, one `Killed process <pid>
+ * (<name>)` a line: the line after each `oom-kill:constraint=CONSTRAINT_NONE` (a global OOM; a pod
+ * over its own limit logs CONSTRAINT_MEMCG instead). Exits 3 when the kernel log cannot be read,
+ * so that an unreadable log never passes for a clean one.
  */
-export const GLOBAL_OOM_KILLS =
-  "sudo -n dmesg | grep -A1 'oom-kill:constraint=CONSTRAINT_NONE' | grep -o 'Killed process [0-9]* ([^)]*)' || true";
+export const GUEST_MEMORY = [
+  "log=$(sudo -n dmesg) || { echo 'cannot read the kernel log (sudo -n dmesg)' >&2; exit 3; }",
+  'free -m | awk \'/^Mem:/ { print "memory", $2, $3, $6 }\'',
+  "printf '%s\\n' \"$log\" | grep -A1 'oom-kill:constraint=CONSTRAINT_NONE' | grep -o 'Killed process [0-9]* ([^)]*)' || true",
+].join('\n');
+
+export interface GuestMemory {
+  totalMiB: number;
+  usedMiB: number;
+  cacheMiB: number;
+}
+
+/** What GUEST_MEMORY printed: the guest's memory, and what a global OOM killed (empty when nothing). */
+export function parseGuestMemory(stdout: string): { memory?: GuestMemory; killed: string[] } {
+  const lines = stdout.split('\n').map((line) => line.trim());
+  const figures = /^memory (\d+) (\d+) (\d+)$/.exec(lines.find((line) => line.startsWith('memory ')) ?? '');
+  return {
+    ...(figures === null
+      ? {}
+      : { memory: { totalMiB: Number(figures[1]), usedMiB: Number(figures[2]), cacheMiB: Number(figures[3]) } }),
+    killed: lines.filter((line) => line.startsWith('Killed process ')),
+  };
+}
 
 /** One scenario on one release: what `--json` prints, one line each. */
 export interface ScenarioRun {
@@ -126,6 +149,8 @@ export interface ScenarioRun {
   seconds: Record<string, number>;
   /** Why it did not get to a verdict (a lab that never became ready, a deadline, a lost connection). */
   error?: string;
+  /** Each real guest's memory after the scenario (`free -m`), by node. */
+  memory?: Record<string, GuestMemory>;
 }
 
 export interface ScenarioTestOptions {
@@ -213,13 +238,19 @@ export async function testScenarios(
             });
             run.ok = report.ok;
             // A guest that ran out of memory passes nothing: its size profile is too small.
-            const started = Date.now();
-            const outOfMemory = await harness.outOfMemory(lab.targets);
-            if (outOfMemory !== undefined) {
-              run.seconds.memory = (Date.now() - started) / 1000;
-              run.ok = false;
-              run.error = outOfMemory;
-              out(`FAIL memory: ${outOfMemory}`);
+            const memory = await harness.guestMemory(lab.targets);
+            if (memory !== undefined) {
+              run.memory = memory.byNode;
+              out(
+                `guest memory: ${Object.entries(memory.byNode)
+                  .map(([node, m]) => `${node} ${m.usedMiB} MiB used + ${m.cacheMiB} cache of ${m.totalMiB}`)
+                  .join(', ')}`,
+              );
+              if (memory.problem !== undefined) {
+                run.ok = false;
+                run.error = memory.problem;
+                out(`FAIL memory: ${memory.problem}`);
+              }
             }
             const healthy = run.ok && (await harness.healthy(lab.targets, item.spec));
             if (!healthy) await drop();
@@ -376,21 +407,31 @@ function createHarness(
       }
     },
     /**
-     * Whether a guest's kernel ran out of memory (a global OOM kill, `constraint=CONSTRAINT_NONE`:
-     * the guest itself was full, not a pod over its own limit, which a scenario may mean to
-     * cause): undefined when none did, else which nodes and what the kernel killed.
+     * Each guest's memory after a scenario, and a problem when a guest's kernel ran out of memory
+     * (a global OOM kill: the guest itself was full, not a pod over its own limit, which a
+     * scenario may mean to cause) or its kernel log could not be read. Undefined for simulated
+     * guests, which have no kernel of their own.
      */
-    async outOfMemory(lab: LabTargets): Promise<string | undefined> {
-      if (simulated) return undefined; // a simulated guest has no kernel of its own
-      const found: string[] = [];
+    async guestMemory(lab: LabTargets): Promise<{ byNode: Record<string, GuestMemory>; problem?: string } | undefined> {
+      if (simulated) return undefined;
+      const byNode: Record<string, GuestMemory> = {};
+      const problems: string[] = [];
       for (const [node, sshTarget] of Object.entries(lab.nodes)) {
-        const result = await ssh.exec(sshTarget, GLOBAL_OOM_KILLS, { timeoutMs: 60_000 });
-        const killed = result.stdout.trim().split('\n').filter(Boolean);
-        if (killed.length > 0) found.push(`${node}: ${killed.join(', ')}`);
+        const result = await ssh.exec(sshTarget, GUEST_MEMORY, { timeoutMs: 60_000 });
+        if (result.code !== 0) {
+          problems.push(`${node}: ${result.stderr.trim() || `exit ${result.code}`}`);
+          continue;
+        }
+        const { memory, killed } = parseGuestMemory(result.stdout);
+        if (memory !== undefined) byNode[node] = memory;
+        if (killed.length > 0) problems.push(`${node} ran out of memory: ${killed.join(', ')}`);
       }
-      return found.length === 0
-        ? undefined
-        : `a guest ran out of memory (${found.join('; ')}): this size profile is too small for the scenario`;
+      return problems.length === 0
+        ? { byNode }
+        : {
+            byNode,
+            problem: `guest memory (${problems.join('; ')}): a killed guest means the size profile is too small`,
+          };
     },
     /**
      * Every node Ready and the apiserver ready: fit to hand to the next scenario. Asked up to
