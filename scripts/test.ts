@@ -1,5 +1,6 @@
 // `npm test`: installs what is missing, checks format, lint, types and shell scripts, starts one
-// shared sandbox, runs every *.test.ts with node's test runner, and ends with "N passed, M failed".
+// shared sandbox, runs every *.test.ts with node's test runner, and ends with "N passed, M failed,
+// K skipped".
 //
 //   npm test                         everything
 //   npm test -- packages/kube        only test files under these paths (no repo-wide checks)
@@ -17,7 +18,7 @@ const filters = process.argv.slice(2);
 
 function fail(title: string): never {
   console.log(`\n${title} failed`);
-  console.log('0 passed, 1 failed');
+  console.log('0 passed, 1 failed, 0 skipped');
   process.exit(1);
 }
 
@@ -36,6 +37,17 @@ function testFiles(dir: string): string[] {
     else if (entry.endsWith('.test.ts')) found.push(path);
   }
   return found;
+}
+
+const files = ['apps', 'packages', 'scripts', 'tests']
+  .filter((dir) => existsSync(join(root, dir)))
+  .flatMap((dir) => testFiles(join(root, dir)))
+  .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
+  .sort();
+const unmatched = filters.filter((f) => !files.some((file) => relative(root, file).startsWith(f)));
+if (unmatched.length > 0) {
+  // A typo in a path must not pass as a green run of nothing.
+  fail(`finding test files under ${unmatched.join(', ')} (paths are relative to the repository root)`);
 }
 
 // npm test starts through scripts/ensure-node.sh: this process and every node it starts (the
@@ -57,12 +69,6 @@ if (filters.length === 0) {
   );
 }
 
-const files = ['apps', 'packages', 'scripts', 'tests']
-  .filter((dir) => existsSync(join(root, dir)))
-  .flatMap((dir) => testFiles(join(root, dir)))
-  .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).startsWith(f)))
-  .sort();
-
 // Tests that boot or inspect the golden node image need it built (cached per recipe afterwards).
 const NEEDS_NODE_IMAGE = ['tests/images/', 'tests/real-labs/', 'tests/real-scenarios/', 'packages/qemu/'];
 if (files.some((file) => NEEDS_NODE_IMAGE.some((prefix) => relative(root, file).startsWith(prefix)))) {
@@ -82,13 +88,21 @@ console.log(`sandbox up: apiserver ${sandbox.info.apiServerUrl}, redis ${sandbox
 // file at a time, so they neither starve nor are starved by the orchestration tests.
 const REAL_GUESTS = ['tests/real-labs/', 'tests/real-scenarios/', 'packages/qemu/test/boot.test.ts'];
 const isRealGuest = (file: string) => REAL_GUESTS.some((prefix) => relative(root, file).startsWith(prefix));
+// Every test has a deadline: one that sets none gets the batch's, so a hung SSH channel or
+// sandbox fails the run instead of stalling it.
 const batches = [
   {
     title: 'tests',
     files: files.filter((file) => !isRealGuest(file)),
     concurrency: process.env.BREAKFIX_TEST_CONCURRENCY ?? '4',
+    timeoutMs: 10 * 60_000,
   },
-  { title: 'tests with real guests (QEMU)', files: files.filter(isRealGuest), concurrency: '1' },
+  {
+    title: 'tests with real guests (QEMU)',
+    files: files.filter(isRealGuest),
+    concurrency: '1',
+    timeoutMs: 60 * 60_000,
+  },
 ].filter((batch) => batch.files.length > 0);
 
 const countsFile = join(mkdtempSync(join(tmpdir(), 'breakfix-counts-')), 'counts.jsonl');
@@ -102,6 +116,7 @@ for (const batch of batches) {
       'tsx',
       '--test',
       `--test-concurrency=${batch.concurrency}`,
+      `--test-timeout=${batch.timeoutMs}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'scripts/summary-reporter.mjs')}`,
@@ -117,16 +132,19 @@ for (const batch of batches) {
   const exit = await new Promise<number>((resolve) => tests.on('exit', (c) => resolve(c ?? 1)));
   if (exit !== 0) code = exit;
 }
-// One closing line for every batch together: "N passed, M failed".
+// One closing line for every batch together: "N passed, M failed, K skipped".
 const totals = (existsSync(countsFile) ? readFileSync(countsFile, 'utf8').trim().split('\n') : [])
   .filter((line) => line !== '')
-  .map((line) => JSON.parse(line) as { passed: number; failed: number })
-  .reduce((sum, c) => ({ passed: sum.passed + c.passed, failed: sum.failed + c.failed }), { passed: 0, failed: 0 });
+  .map((line) => JSON.parse(line) as { passed: number; failed: number; skipped: number })
+  .reduce(
+    (sum, c) => ({ passed: sum.passed + c.passed, failed: sum.failed + c.failed, skipped: sum.skipped + c.skipped }),
+    { passed: 0, failed: 0, skipped: 0 },
+  );
 if (code !== 0) {
   // What the sandbox (apiserver, simulator) said during a failed run, for whoever debugs it.
   mkdirSync(join(root, 'test-results'), { recursive: true });
   writeFileSync(join(root, 'test-results', 'sandbox.log'), sandbox.output());
 }
 await sandbox.stop();
-console.log(`${totals.passed} passed, ${totals.failed} failed`);
+console.log(`${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(code);

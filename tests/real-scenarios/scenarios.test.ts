@@ -12,7 +12,9 @@ import { useSandbox } from '@breakfix/testkit';
 // image with the platform's own cloud-init, then a control-plane fault, a worker fault, a
 // scheduling fault and a scenario imported from Killercoda, proven on it one after another (break,
 // check fails, decoys, solve, check passes) through `labctl scenario test`, exactly as an
-// instructor runs it. The whole catalog is `labctl scenario test --all` (docs/scenario-results.md).
+// instructor runs it. The lab is of the `small` profile, whose memory is overcommitted
+// (docs/adr/0030): each scenario also proves that no guest ran out of memory. The whole catalog
+// is `labctl scenario test --all` (docs/scenario-results.md).
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
@@ -27,6 +29,7 @@ interface Run {
   labId?: string;
   seconds: Record<string, number>;
   error?: string;
+  memory?: Record<string, { totalMiB: number; usedMiB: number; cacheMiB: number }>;
 }
 
 function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -79,7 +82,7 @@ test('a control-plane, a worker, a scheduling fault and an imported scenario, ea
   assert.equal(lint.code, 0, lint.stdout + lint.stderr);
 
   const { code, stdout, stderr } = await labctl(
-    ['scenario', 'test', '--all', '--catalog', catalog, '--json', '--sandbox', sandboxFile],
+    ['scenario', 'test', '--all', '--catalog', catalog, '--size', 'small', '--json', '--sandbox', sandboxFile],
     74 * 60_000,
   );
   // What the guests went through, for whoever reads a failure
@@ -89,7 +92,9 @@ test('a control-plane, a worker, a scheduling fault and an imported scenario, ea
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Run);
-  console.log(JSON.stringify(runs.map((r) => ({ scenario: r.scenario, ok: r.ok, seconds: r.seconds }))));
+  console.log(
+    JSON.stringify(runs.map((r) => ({ scenario: r.scenario, ok: r.ok, seconds: r.seconds, memory: r.memory }))),
+  );
   assert.deepEqual(
     runs.map((r) => [r.scenario, r.ok, r.error]).sort(),
     [...FROM_CATALOG, IMPORTED].map((id) => [id, true, undefined]).sort(),
@@ -101,8 +106,11 @@ test('a control-plane, a worker, a scheduling fault and an imported scenario, ea
     [false, true, true, true],
   );
   assert.equal(new Set(runs.map((r) => r.labId)).size, 1);
-  for (const run of runs)
+  for (const run of runs) {
     for (const phase of ['break', 'break again', 'check fails', 'decoy', 'solve', 'check passes'])
       assert.equal(typeof run.seconds[phase], 'number', `${run.scenario}: ${phase}`);
+    // Both guests' memory was read after the scenario (and no global OOM, or ok would be false).
+    assert.deepEqual(Object.keys(run.memory ?? {}).sort(), ['cp', 'w1'], run.scenario);
+  }
   assert.match(stderr, /tore down lab st-[0-9a-f]{8}/);
 });
