@@ -237,6 +237,12 @@ describe('runStrategy like KubeVirt', () => {
     });
     const crashed = await vmiWhere(kube, crashing, 'Running', reachable);
     await vmiWhere(kube, crashing, 'a new VMI', (v) => v.metadata.uid !== crashed.metadata.uid && reachable(v));
+    // (then halted: it would crash and restart for ever)
+    await kube.apply(virtualMachine(crashing, 'cp', { secret: 'cp-cloud-init', runStrategy: 'Halted' }));
+    await waitFor(async () => ((await kube.get(vmiRef(crashing))) === undefined ? true : undefined), {
+      what: 'the crashing VM stopped',
+      timeoutMs: 30_000,
+    });
 
     const poweringOff = await lab(kube, {
       runStrategy: 'RerunOnFailure',
@@ -338,5 +344,8 @@ describe('runStrategy like KubeVirt', () => {
     assert.notEqual(second?.lastFailedVMIUID, first?.lastFailedVMIUID);
     const secondWait = Date.parse(second?.retryAfterTimestamp ?? '') - Date.now();
     assert.ok(secondWait > 35_000 && secondWait <= 60_000, `second back-off ${secondWait} ms`);
+    // (stopped as virt-api stops Always: runStrategy Halted)
+    await kube.apply(virtualMachine(ns, 'cp', { secret: 'cp-cloud-init', runStrategy: 'Halted' }));
+    await vmWhere(kube, ns, 'Stopped', (v) => v.status?.printableStatus === 'Stopped');
   });
 });

@@ -376,6 +376,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   }
 
   function startBoot(key: string, vm: VirtualMachine, vmi: VirtualMachineInstance): void {
+    if (stopped) return; // a reconcile that was under way when the simulator stopped
     const controller = new AbortController();
     const boot: Boot = { uid: vmi.metadata.uid ?? '', controller, done: Promise.resolve(), transitions: [] };
     boot.done = runBoot(boot, vm, vmi).catch(async (error: unknown) => {
