@@ -4,7 +4,14 @@ import tls from 'node:tls';
 import { ConflictError, DeadlineExceededError, InvalidInputError, NotFoundError, UpstreamError } from '@breakfix/core';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Kube } from './kube.js';
-import { type ApplyOptions, describeRef, type KubeObject, type ObjectRef, refOf } from './types.js';
+import {
+  type ApplyOptions,
+  describeRef,
+  type JsonPatchOperation,
+  type KubeObject,
+  type ObjectRef,
+  refOf,
+} from './types.js';
 
 export interface CreateKubeOptions {
   /** A loaded KubeConfig, or the path of a kubeconfig file. */
@@ -236,6 +243,18 @@ export function createKube(options: CreateKubeOptions): Kube {
         },
       );
       if (code >= 300) throw failure(`patch status of ${describeRef(ref)}`, code, json);
+      return json as T;
+    },
+
+    async patch<T extends KubeObject>(ref: ObjectRef, operations: readonly JsonPatchOperation[]) {
+      const { path } = await objectPath(ref);
+      const { status, json } = await request<T & Status>(
+        'PATCH',
+        `${path}?fieldManager=${encodeURIComponent(fieldManager)}`,
+        { contentType: 'application/json-patch+json', data: operations },
+      );
+      if (status === 404) return undefined;
+      if (status >= 300) throw failure(`patch ${describeRef(ref)}`, status, json);
       return json as T;
     },
 

@@ -3,6 +3,7 @@ export type { Kube } from './kube.js';
 export {
   type ApplyOptions,
   describeRef,
+  type JsonPatchOperation,
   type KubeObject,
   type ListOptions,
   type ObjectMeta,

@@ -1,4 +1,12 @@
-import type { ApplyOptions, KubeObject, ListOptions, ObjectRef, WatchEventType, WatchHandle } from './types.js';
+import type {
+  ApplyOptions,
+  JsonPatchOperation,
+  KubeObject,
+  ListOptions,
+  ObjectRef,
+  WatchEventType,
+  WatchHandle,
+} from './types.js';
 
 /**
  * The narrow port breakfix uses to talk to a Kubernetes API server. Every call has a deadline;
@@ -13,6 +21,15 @@ export interface Kube {
    * apply: for kinds without the subresource, one manager applying only status would drop its spec.)
    */
   patchStatus<T extends KubeObject = KubeObject>(ref: ObjectRef, status: Record<string, unknown>): Promise<T>;
+  /**
+   * A JSON patch (RFC 6902), as controllers change fields they share with others: a `test`
+   * operation makes it conditional (a failed test is an InvalidInputError, the apiserver's 422).
+   * Resolves undefined when the object is gone: a patch never creates one.
+   */
+  patch<T extends KubeObject = KubeObject>(
+    ref: ObjectRef,
+    operations: readonly JsonPatchOperation[],
+  ): Promise<T | undefined>;
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, options?: ListOptions): Promise<T[]>;
   /**

@@ -48,6 +48,11 @@ export interface ApplyOptions {
   force?: boolean;
 }
 
+/** One operation of a JSON patch (RFC 6902). */
+export type JsonPatchOperation =
+  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
+  | { op: 'remove'; path: string };
+
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface WatchHandle {

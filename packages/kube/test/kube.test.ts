@@ -166,6 +166,35 @@ describe('kube port against the sandbox apiserver', () => {
     assert.equal(current?.spec.runStrategy, 'Halted');
   });
 
+  test('patch changes finalizers only while a test holds, and never creates a missing object', async () => {
+    const kube = await adminKube();
+    const name = uniqueName('kube');
+    await kube.apply(ns(name));
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace: name, name: 'held' };
+    await kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', namespace: name } });
+    await kube.patch(ref, [{ op: 'add', path: '/metadata/finalizers', value: ['example.com/hold'] }]);
+
+    // A test on a stale value refuses the change, as controllers rely on
+    await assert.rejects(
+      kube.patch(ref, [
+        { op: 'test', path: '/metadata/finalizers', value: ['example.com/other'] },
+        { op: 'replace', path: '/metadata/finalizers', value: [] },
+      ]),
+      InvalidInputError,
+    );
+    assert.deepEqual((await kube.get(ref))?.metadata.finalizers, ['example.com/hold']);
+
+    // The object waits for its finalizer, and goes once the patch removes it
+    assert.equal(await kube.delete(ref), true);
+    assert.ok((await kube.get(ref))?.metadata.deletionTimestamp, 'held by its finalizer');
+    await kube.patch(ref, [
+      { op: 'test', path: '/metadata/finalizers', value: ['example.com/hold'] },
+      { op: 'replace', path: '/metadata/finalizers', value: [] },
+    ]);
+    assert.equal(await kube.get(ref), undefined);
+    assert.equal(await kube.patch(ref, [{ op: 'add', path: '/metadata/finalizers', value: [] }]), undefined);
+  });
+
   test('bind places a pending pod on a node; a bound pod deletes gracefully until deleted with grace 0', {
     timeout: 60_000,
   }, async () => {

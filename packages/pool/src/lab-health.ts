@@ -23,6 +23,8 @@ export function lostReason(env: Environment, vmis: ReadonlyMap<string, Vmi>): st
     const vmi = vmis.get(node);
     if (vmi === undefined) problems.push(`VMI ${node} is gone`);
     else if (vmi.metadata.uid !== uid) problems.push(`VMI ${node} was replaced (a fresh disk)`);
+    // KubeVirt's finalizers hold a deleted VMI, still Running, until its guest has stopped.
+    else if (vmi.metadata.deletionTimestamp !== undefined) problems.push(`VMI ${node} is being deleted`);
     else if (vmi.status?.phase !== 'Running') problems.push(`VMI ${node} is ${vmi.status?.phase ?? 'in no phase'}`);
     else if (runningNode(vmi) === undefined) problems.push(`VMI ${node} has no address`);
   }

@@ -22,15 +22,36 @@ export async function listLabVmis(kube: Kube, namespace: string): Promise<Map<st
   return new Map(vmis.map((vmi) => [vmi.metadata.name, vmi]));
 }
 
-/** The node's VMI if it is Running and has an address on its `default` interface. */
+/** The node's VMI if it is Running, not being deleted, and has an address on its `default` interface. */
 export function runningNode(vmi: Vmi | undefined): NodeVmi | undefined {
   const address = vmiAddress(vmi);
   if (vmi?.status?.phase !== 'Running' || address === undefined) return undefined;
+  // Held by KubeVirt's finalizers while its guest stops: still Running, but going.
+  if (vmi.metadata.deletionTimestamp !== undefined) return undefined;
   return {
     address,
     uid: vmi.metadata.uid ?? '',
     ...(vmi.status.nodeName === undefined ? {} : { nodeName: vmi.status.nodeName }),
   };
+}
+
+/**
+ * How the nodes' VMIs differ from the ones in `booted` (each node's VMI by uid): gone, replaced
+ * by another VMI (a fresh disk), or no longer Running; undefined while all are the same.
+ */
+export function changedNodes(
+  booted: Readonly<Record<string, Pick<NodeVmi, 'uid'>>>,
+  vmis: ReadonlyMap<string, Vmi>,
+): string | undefined {
+  const changes = Object.entries(booted).flatMap(([node, { uid }]) => {
+    const vmi = vmis.get(node);
+    if (vmi === undefined) return [`VMI ${node} vanished`];
+    if (vmi.metadata.uid !== uid) return [`VMI ${node} was replaced (a fresh disk)`];
+    if (vmi.metadata.deletionTimestamp !== undefined) return [`VMI ${node} is being deleted`];
+    if (vmi.status?.phase !== 'Running') return [`VMI ${node} is ${vmi.status?.phase ?? 'in no phase'}`];
+    return [];
+  });
+  return changes.length === 0 ? undefined : changes.join('; ');
 }
 
 /**
@@ -40,6 +61,7 @@ export function runningNode(vmi: Vmi | undefined): NodeVmi | undefined {
  */
 export function whyNotRunning(vmi: Vmi | undefined): string {
   if (vmi === undefined) return 'no VMI';
+  if (vmi.metadata.deletionTimestamp !== undefined) return 'being deleted';
   const phase = vmi.status?.phase ?? 'no phase';
   const conditions = (vmi.status as { conditions?: { status?: string; reason?: string; message?: string }[] })
     ?.conditions;

@@ -11,7 +11,7 @@ import {
 import { createLabSecrets, type SshKeyPair } from '@breakfix/secrets';
 import type { SshRunner } from '@breakfix/ssh';
 import type { EnvironmentStore } from './environment-store.js';
-import { waitForNodes } from './lab-vmis.js';
+import { changedNodes, listLabVmis, waitForNodes } from './lab-vmis.js';
 
 export interface ProvisionerOptions {
   kube: Kube;
@@ -90,6 +90,7 @@ export function createProvisioner(options: ProvisionerOptions) {
         what: `${nodes.length} VMs of ${request.id} to run with an address`,
         timeoutMs: options.vmsRunningTimeoutMs ?? 600_000,
       });
+      log(`${request.id}: every VM runs with an address; waiting for the control plane`);
 
       const target = {
         host: running.cp?.address ?? '',
@@ -99,6 +100,11 @@ export function createProvisioner(options: ProvisionerOptions) {
       };
       await waitFor(
         async () => {
+          // A VMI that vanished, was replaced or ended since it ran is a lost boot (a new VMI is a
+          // fresh disk): the lab is failed now, with the reason, not at the deadline or after it
+          // is handed out.
+          const lost = changedNodes(running, await listLabVmis(kube, env.namespace));
+          if (lost !== undefined) throw new LostVmError(`${lost} while ${request.id} was provisioning`);
           const probe = await ssh.exec(
             target,
             `if test -f ${FAILED_MARKER}; then echo failed; cat ${FAILED_MARKER}; elif test -f ${READY_MARKER}; then echo ready; fi`,
@@ -116,7 +122,7 @@ export function createProvisioner(options: ProvisionerOptions) {
           timeoutMs: options.readyTimeoutMs ?? 900_000,
           intervalMs: options.probeIntervalMs ?? 5_000,
           // A bootstrap that said "failed" is final: no retry until the deadline.
-          isFinal: (error) => error instanceof FatalBootstrapError,
+          isFinal: (error) => error instanceof FatalBootstrapError || error instanceof LostVmError,
         },
       );
 
@@ -135,6 +141,7 @@ export function createProvisioner(options: ProvisionerOptions) {
       if (
         error instanceof DeadlineExceededError ||
         error instanceof FatalBootstrapError ||
+        error instanceof LostVmError ||
         error instanceof IncompleteLabError
       )
         return 'failed';
@@ -161,6 +168,9 @@ export function createProvisioner(options: ProvisionerOptions) {
 
 /** The node bootstrap wrote its failure marker: retrying the probe cannot help. */
 class FatalBootstrapError extends UpstreamError {}
+
+/** A node's VMI vanished, was replaced or ended after it ran: its disk and boot are gone. */
+class LostVmError extends UpstreamError {}
 
 /** A retried provision found a half-applied lab it cannot finish without the lost secrets. */
 class IncompleteLabError extends UpstreamError {}

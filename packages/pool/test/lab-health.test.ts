@@ -51,6 +51,10 @@ describe('reading a VMI', () => {
   test('an address on a VMI that is not Running is no running node', () => {
     assert.equal(runningNode(vmi('cp', 'u', 'Failed', [{ name: 'default', ipAddress: '10.0.0.7' }])), undefined);
   });
+  test('a Running VMI being deleted is no running node', () => {
+    const deleting = { ...up('cp'), metadata: { ...up('cp').metadata, deletionTimestamp: '2026-12-01T12:00:00Z' } };
+    assert.equal(runningNode(deleting), undefined);
+  });
 });
 
 describe('when a lab is lost', () => {
@@ -67,6 +71,11 @@ describe('when a lab is lost', () => {
       'a VMI that lost its address',
       [up('cp'), vmi('w1', 'uid-w1', 'Running', [{ name: 'default' }])],
       /^VMI w1 has no address$/,
+    ],
+    [
+      'a VMI being deleted (KubeVirt holds it by its finalizers while the guest stops)',
+      [up('cp'), { ...up('w1'), metadata: { ...up('w1').metadata, deletionTimestamp: '2026-12-01T12:00:00Z' } }],
+      /^VMI w1 is being deleted$/,
     ],
     ['two at once', [], /VMI cp is gone; VMI w1 is gone/],
   ];

@@ -11,12 +11,25 @@ export { defaultNodes, type SimulatedNode } from './virt/nodes.js';
 export type { ImageResolver } from './virt/qemu-guests.js';
 export type { GuestInfo, VirtSimulator } from './virt/simulator.js';
 export {
+  decide,
+  firstRequestDone,
+  nextStartFailure,
+  restingPrintableStatus,
+  type StartBackoff,
+  startBackoffMs,
+  VM_CONTROLLER_FINALIZER,
+  VMI_FINALIZER,
+} from './virt/vm-controller.js';
+export {
+  ANNOTATION_ADDRESS_DELAY,
   ANNOTATION_BACKEND,
   ANNOTATION_BOOT_DELAY,
   ANNOTATION_BOOTSTRAP,
   ANNOTATION_CRASH_AFTER,
   ANNOTATION_EMULATE_BOOTSTRAP,
   ANNOTATION_FAULT,
+  ANNOTATION_GUEST_AGENT,
+  ANNOTATION_POWEROFF_AFTER,
   annotateVms,
   emulatedBootstrap,
   type VirtualMachine,

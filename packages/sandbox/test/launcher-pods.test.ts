@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { waitFor } from '@breakfix/core';
 import { createKube, type Kube, type KubeObject } from '@breakfix/kube';
-import { launcherMemoryOverheadBytes } from '@breakfix/manifests';
+import { launcherMemoryOverheadBytes, vmiAddress } from '@breakfix/manifests';
 import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { cloudInitSecret, keyPair, namespace, userData, virtualMachine } from './fixtures.js';
 
@@ -17,7 +17,12 @@ interface Pod extends KubeObject {
   status?: { phase?: string; podIP?: string; hostIP?: string; conditions?: Condition[] };
 }
 interface Vmi extends KubeObject {
-  status?: { phase?: string; nodeName?: string; interfaces?: { ipAddress?: string }[]; conditions?: Condition[] };
+  status?: {
+    phase?: string;
+    nodeName?: string;
+    interfaces?: { name?: string; ipAddress?: string }[];
+    conditions?: Condition[];
+  };
 }
 interface Node extends KubeObject {
   status?: { addresses?: { type: string; address: string }[]; allocatable?: Record<string, string> };
@@ -79,8 +84,13 @@ describe('virt-launcher pods and nodes, as KubeVirt makes them', () => {
     const kube = await adminKube();
     const ns = await vmIn(kube);
 
-    // When it runs
-    const vmi = await vmiWhere(kube, ns, 'VMI Running', (v) => v.status?.phase === 'Running');
+    // When it runs and reports its address
+    const vmi = await vmiWhere(
+      kube,
+      ns,
+      'VMI Running with an address',
+      (v) => v.status?.phase === 'Running' && vmiAddress(v) !== undefined,
+    );
 
     // Then one launcher pod, owned by the VMI, laid out as virt-controller renders it
     const pods = await kube.list<Pod>('v1', 'Pod', { namespace: ns });
@@ -115,7 +125,7 @@ describe('virt-launcher pods and nodes, as KubeVirt makes them', () => {
     assert.equal(pod.spec?.nodeName, vmi.status?.nodeName);
     const node = await kube.get<Node>({ apiVersion: 'v1', kind: 'Node', name: pod.spec?.nodeName ?? '' });
     assert.equal(node?.metadata.labels?.['kubevirt.io/schedulable'], 'true');
-    assert.equal(pod.status?.podIP, vmi.status?.interfaces?.[0]?.ipAddress);
+    assert.equal(pod.status?.podIP, vmiAddress(vmi));
     assert.equal(pod.status?.hostIP, node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address);
     assert.equal(pod.status?.phase, 'Running');
     assert.equal(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');

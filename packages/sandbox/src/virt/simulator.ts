@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IMAGE_PATHS } from '@breakfix/cloud-init';
-import { DeadlineExceededError, UpstreamError } from '@breakfix/core';
+import { assertNever, DeadlineExceededError, InvalidInputError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest } from './guest.js';
@@ -10,8 +10,18 @@ import { LAUNCHER_LABEL, launcherPod, UNPAUSED_CONDITION } from './launcher-pod.
 import { defaultNodes, type PodForScheduling, registerNodes, type SimulatedNode, schedule } from './nodes.js';
 import type { createQemuGuests, QemuGuest } from './qemu-guests.js';
 import {
+  decide,
+  firstRequestDone,
+  isFinal,
+  nextStartFailure,
+  restingPrintableStatus,
+  runStrategyOf,
+  type StartBackoff,
+  VM_CONTROLLER_FINALIZER,
+  VMI_FINALIZER,
+} from './vm-controller.js';
+import {
   ANNOTATION_BACKEND,
-  desiredRunning,
   type Faults,
   faultsOf,
   readUserData,
@@ -31,8 +41,14 @@ export interface SimulatorOptions {
   sshPort?: number;
   /** Boot delay for VMs without a `sim.breakfix.dev/boot-delay-ms` annotation. Default 0. */
   defaultBootDelayMs?: number;
-  /** Delay before a failed VMI is replaced (KubeVirt backs off too). Default 1 s. */
-  restartBackoffMs?: number;
+  /**
+   * How long after Running the `default` interface's address is reported, for VMs without a
+   * `sim.breakfix.dev/address-delay-ms` annotation. Default 250 ms: KubeVirt reports the address
+   * after the domain runs, so code that reads it at Running must see none.
+   */
+  defaultAddressDelayMs?: number;
+  /** The start-failure back-off (KubeVirt's constants by default: 10 s x failures², at most 300 s). */
+  startBackoff?: StartBackoff;
   /** The host nodes launcher pods are scheduled on. Default: defaultNodes() (three large ones). */
   nodes?: readonly SimulatedNode[];
   /**
@@ -80,6 +96,8 @@ interface Boot {
   guest?: RunningGuest;
   /** The VMI's virt-launcher pod, once created. */
   pod?: LauncherPod;
+  /** The phases this boot reported, with when (`status.phaseTransitionTimestamps`). */
+  transitions: { phase: string; phaseTransitionTimestamp: string }[];
   done: Promise<void>;
 }
 
@@ -99,20 +117,28 @@ interface LauncherPod {
 
 /**
  * Plays virt-controller and virt-handler against a real apiserver: for each VirtualMachine it
- * creates the VirtualMachineInstance its runStrategy asks for, moves it through
- * Pending -> Scheduling -> Scheduled -> Running, reports the guest's address, node and conditions,
- * and keeps VM status (`printableStatus`, `ready`, `created`) in step. A Running guest is a real sshd
+ * creates and stops the VirtualMachineInstances its runStrategy and start/stop requests ask for
+ * (vm-controller.ts), moves each through Pending -> Scheduling -> Scheduled -> Running, one update
+ * each, reports the guest's address (after Running), node and conditions, holds VMIs and VMs by
+ * KubeVirt's finalizers until their guests stopped, and keeps VM status (`printableStatus`,
+ * `ready`, `created`, `runStrategy`, `startFailure`) in step (ADR 0024). A Running guest is a real sshd
  * (see guest.ts). Faults come from annotations on the VM, so any process can inject them:
  *   sim.breakfix.dev/boot-delay-ms: "1500"
- *   sim.breakfix.dev/fault: unschedulable | no-ssh
- *   sim.breakfix.dev/crash-after-ms: "3000"
+ *   sim.breakfix.dev/fault: unschedulable | no-ssh | bootstrap-fails | fails-to-start
+ *   sim.breakfix.dev/crash-after-ms: "3000"   (the VMI fails)
+ *   sim.breakfix.dev/poweroff-after-ms: "3000" (the VMI succeeds)
+ *   sim.breakfix.dev/address-delay-ms: "1500"  (the address comes this long after Running)
+ *   sim.breakfix.dev/guest-agent: "true"       (the guest has an agent: AgentConnected)
  */
 export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   const { guestsDir, addressPrefix } = options;
   const kube = retryingTransientErrors(options.kube);
   const sshPort = options.sshPort ?? 22;
   const nodes = options.nodes ?? defaultNodes();
-  const restartBackoffMs = options.restartBackoffMs ?? 1_000;
+  const defaultAddressDelayMs = options.defaultAddressDelayMs ?? 250;
+  /** Reconciles queued for later (a back-off's end, a retry), by key: cleared on stop. */
+  const timers = new Map<string, NodeJS.Timeout>();
+  const failures = new Map<string, number>();
   const log = options.log ?? (() => {});
   const boots = new Map<string, Boot>();
   const queues = new Map<string, Promise<void>>();
@@ -133,9 +159,13 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const previous = queues.get(key) ?? Promise.resolve();
     const next = previous
       .then(work)
+      .then(() => void failures.delete(key))
       .catch(async (error: unknown) => {
-        // A lab's namespace deleted (gone, or terminating and refusing new objects) while its VM
-        // was being reconciled: nothing is left to run.
+        // As a controller's work queue: try again later. A namespace being deleted refuses new
+        // objects, but its VMIs still wait for us to remove their finalizers.
+        const count = (failures.get(key) ?? 0) + 1;
+        failures.set(key, count);
+        if (count <= 30) later(key, Math.min(500 * count, 5_000));
         if (!(await namespaceExists(key.split('/')[0] ?? ''))) return;
         log(`reconcile ${key} failed: ${(error as Error).message}`);
       })
@@ -143,6 +173,18 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
         if (queues.get(key) === next) queues.delete(key);
       });
     queues.set(key, next);
+  }
+
+  /** Reconciles `key` again after `ms` (once, however often asked before then). */
+  function later(key: string, ms: number): void {
+    if (stopped || timers.has(key)) return;
+    const [namespace = '', name = ''] = key.split('/');
+    const timer = setTimeout(() => {
+      timers.delete(key);
+      enqueue(key, () => reconcile(namespace, name));
+    }, ms);
+    timer.unref();
+    timers.set(key, timer);
   }
 
   async function namespaceExists(namespace: string): Promise<boolean> {
@@ -158,65 +200,185 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     }
   }
 
+  /**
+   * One pass of virt-controller (the VM and VMI controllers) and virt-handler for the VM and VMI
+   * named `name`: an instance being deleted is stopped and let go; the VM's runStrategy and state
+   * change requests decide whether an instance is started or stopped.
+   */
   async function reconcile(namespace: string, name: string): Promise<void> {
     if (stopped) return;
     const key = `${namespace}/${name}`;
-    const vm = await kube.get<VirtualMachine>({
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachine',
-      namespace,
-      name,
-    });
-    const vmi = await kube.get<VirtualMachineInstance>({
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachineInstance',
-      namespace,
-      name,
-    });
-    const boot = boots.get(key);
+    const vm = await kube.get<VirtualMachine>(vmRef(namespace, name));
+    let vmi = await kube.get<VirtualMachineInstance>(vmiRef(namespace, name));
+    if (vmi !== undefined) vmi = await handleInstance(key, vmi);
+    if (vm === undefined) {
+      // A VMI whose VM is gone (created before the VM had our finalizer): the garbage collector's work.
+      if (vmi !== undefined && vmi.metadata.deletionTimestamp === undefined) await kube.delete(vmiRef(namespace, name));
+      return;
+    }
+    if (vm.metadata.deletionTimestamp !== undefined) {
+      // The VM controller stops the instance first and lets the VM go once it is gone.
+      if (vmi === undefined) await dropFinalizers(vmRef(namespace, name), vm, [VM_CONTROLLER_FINALIZER]);
+      else if (vmi.metadata.deletionTimestamp === undefined) await kube.delete(vmiRef(namespace, name));
+      return;
+    }
+    if (!(vm.metadata.finalizers ?? []).includes(VM_CONTROLLER_FINALIZER)) {
+      const current = vm.metadata.finalizers ?? [];
+      await kube.patch(vmRef(namespace, name), [
+        current.length === 0
+          ? { op: 'add', path: '/metadata/finalizers', value: [VM_CONTROLLER_FINALIZER] }
+          : { op: 'add', path: '/metadata/finalizers/-', value: VM_CONTROLLER_FINALIZER },
+      ]);
+    }
 
-    const desired = vm === undefined || vm.metadata.deletionTimestamp !== undefined ? false : desiredRunning(vm);
-    if (vm === undefined || desired === false) {
-      await shutdown(key);
-      if (vmi !== undefined && vmi.metadata.deletionTimestamp === undefined) {
-        await kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', namespace, name });
+    const now = Date.now();
+    const synced = await syncVmStatus(vm, vmi, now);
+    if (vmi !== undefined && isFinal(vmi) && vmi.metadata.deletionTimestamp === undefined) {
+      // The VM controller lets go of a final VMI once it has recorded it on the VM.
+      vmi = await dropFinalizers(vmiRef(namespace, name), vmi, [VM_CONTROLLER_FINALIZER]);
+    }
+    const decision = decide(synced, vmi, now);
+    switch (decision.kind) {
+      case 'start': {
+        await shutdown(key);
+        const created = await kube.apply(vmiFor(synced));
+        startBoot(key, synced, created);
+        return;
       }
-      if (vm !== undefined && vm.metadata.deletionTimestamp === undefined) {
-        await setVmStatus(vm, {
-          printableStatus: vmi === undefined ? 'Stopped' : 'Stopping',
-          ready: false,
-          created: vmi !== undefined,
+      case 'stop':
+        if (vmi !== undefined) await kube.delete(vmiRef(namespace, name));
+        if (decision.thenStart) {
+          await kube.patchStatus(vmRef(namespace, name), {
+            stateChangeRequests: [...(synced.status?.stateChangeRequests ?? []), { action: 'Start' }],
+          });
+        }
+        break;
+      case 'set-always':
+        // virt-controller's answer to a start request on a Halted VM.
+        await kube.patch(vmRef(namespace, name), [
+          { op: 'test', path: '/spec/runStrategy', value: 'Halted' },
+          { op: 'replace', path: '/spec/runStrategy', value: 'Always' },
+        ]);
+        break;
+      case 'wait':
+        later(key, decision.ms);
+        break;
+      case 'none':
+        break;
+      default:
+        assertNever(decision);
+    }
+    if (vmi !== undefined && !isFinal(vmi) && vmi.metadata.deletionTimestamp === undefined) {
+      // A VMI we did not boot (the simulator restarted): boot it again; its disk is gone anyway.
+      if (boots.get(key)?.uid !== vmi.metadata.uid) startBoot(key, synced, vmi);
+      return;
+    }
+    await setVmStatus(synced, {
+      printableStatus: restingPrintableStatus(synced, vmi),
+      ready: false,
+      created: vmi !== undefined,
+    });
+  }
+
+  /**
+   * virt-handler and the VMI controller for an instance that is deleted or ended: the guest is
+   * stopped, the VMI reports how it ended, its launcher pods are deleted, and only once they are
+   * gone are the finalizers removed, so a namespace being deleted waits for all of it, as on
+   * KubeVirt. Returns the VMI as it is now (undefined once gone).
+   */
+  async function handleInstance(key: string, vmi: VirtualMachineInstance): Promise<VirtualMachineInstance | undefined> {
+    const ref = vmiRef(vmi.metadata.namespace ?? '', vmi.metadata.name);
+    if (vmi.metadata.deletionTimestamp === undefined) return vmi;
+    if (boots.get(key)?.uid === vmi.metadata.uid) await shutdown(key);
+    if (!isFinal(vmi)) {
+      // A guest shut down gracefully has Succeeded; one that never ran has failed to.
+      const ran = vmi.status?.phase === 'Running';
+      await setVmiStatus(vmi, {
+        phase: ran ? 'Succeeded' : 'Failed',
+        phaseTransitionTimestamps: [
+          ...(vmi.status?.phaseTransitionTimestamps ?? []),
+          { phase: ran ? 'Succeeded' : 'Failed', phaseTransitionTimestamp: new Date().toISOString() },
+        ],
+        conditions: [condition('Ready', 'False', 'PodTerminating', 'the VMI is being deleted')],
+      });
+    }
+    const pods = await kube.list<KubeObject>('v1', 'Pod', {
+      namespace: vmi.metadata.namespace ?? '',
+      labelSelector: `kubevirt.io/created-by=${vmi.metadata.uid ?? ''}`,
+    });
+    for (const pod of pods) {
+      if (pod.metadata.deletionTimestamp === undefined) {
+        await kube.delete({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          namespace: pod.metadata.namespace,
+          name: pod.metadata.name,
         });
       }
-      return;
     }
-    if (desired === undefined) return; // runStrategy Manual: only start/stop requests move it.
+    // The pods' deletion (our kubelet ends it) queues this again; then the finalizers go.
+    if (pods.length > 0) return vmi;
+    return await dropFinalizers(ref, vmi, [VM_CONTROLLER_FINALIZER, VMI_FINALIZER, 'foregroundDeleteVirtualMachine']);
+  }
 
-    if (vmi === undefined) {
-      await shutdown(key);
-      const created = await kube.apply(vmiFor(vm));
-      startBoot(key, vm, created);
-      return;
+  /**
+   * Removes `drop` from the object's finalizers with a JSON patch that tests the list it read, as
+   * KubeVirt's controllers do; a list changed meanwhile is read again on the next pass.
+   */
+  async function dropFinalizers<T extends KubeObject>(
+    ref: { apiVersion: string; kind: string; namespace: string; name: string },
+    object: T,
+    drop: readonly string[],
+  ): Promise<T | undefined> {
+    const current = object.metadata.finalizers ?? [];
+    const kept = current.filter((finalizer) => !drop.includes(finalizer));
+    if (kept.length === current.length) return object;
+    try {
+      return await kube.patch<T>(ref, [
+        { op: 'test', path: '/metadata/finalizers', value: current },
+        { op: 'replace', path: '/metadata/finalizers', value: kept },
+      ]);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      later(`${ref.namespace}/${ref.name}`, 200);
+      return object;
     }
-    if (vmi.metadata.deletionTimestamp !== undefined) return;
-    if (vmi.status?.phase === 'Failed' || vmi.status?.phase === 'Succeeded') {
-      const strategy = vm.spec.runStrategy ?? (vm.spec.running ? 'Always' : 'Halted');
-      if (strategy === 'Always' || (strategy === 'RerunOnFailure' && vmi.status.phase === 'Failed')) {
-        await shutdown(key);
-        await sleep(restartBackoffMs);
-        await kube.delete({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', namespace, name });
-        enqueue(key, () => reconcile(namespace, name));
-      }
-      return;
+  }
+
+  /**
+   * The VM controller's status bookkeeping before it decides: start failures counted (and the
+   * back-off's end), the first state change request trimmed once acted on, `status.runStrategy`
+   * recorded once the VM has had an instance. Returns the VM with that status.
+   */
+  async function syncVmStatus(
+    vm: VirtualMachine,
+    vmi: VirtualMachineInstance | undefined,
+    now: number,
+  ): Promise<VirtualMachine> {
+    const patch: Record<string, unknown> = {};
+    const failure = nextStartFailure(vm, vmi, now, options.startBackoff);
+    if (failure !== undefined) patch.startFailure = failure;
+    if (firstRequestDone(vm, vmi)) {
+      const rest = (vm.status?.stateChangeRequests ?? []).slice(1);
+      patch.stateChangeRequests = rest.length === 0 ? null : rest;
     }
-    if (boot?.uid === vmi.metadata.uid) return;
-    // A VMI we did not boot (the simulator restarted): boot it again; its disk is gone anyway.
-    startBoot(key, vm, vmi);
+    const strategy = runStrategyOf(vm);
+    if ((vm.status?.runStrategy !== undefined || vm.status?.created === true) && vm.status?.runStrategy !== strategy) {
+      patch.runStrategy = strategy;
+    }
+    if (Object.keys(patch).length === 0) return vm;
+    if (failure)
+      log(`${keyOf(vm)}: start failure ${failure.consecutiveFailCount}, retry after ${failure.retryAfterTimestamp}`);
+    await kube.patchStatus(vmRef(vm.metadata.namespace ?? '', vm.metadata.name), patch);
+    const status = { ...vm.status, ...patch } as Record<string, unknown>;
+    for (const [field, value] of Object.entries(status)) if (value === null) delete status[field];
+    return { ...vm, status: status as VirtualMachine['status'] };
   }
 
   function startBoot(key: string, vm: VirtualMachine, vmi: VirtualMachineInstance): void {
+    if (stopped) return; // a reconcile that was under way when the simulator stopped
     const controller = new AbortController();
-    const boot: Boot = { uid: vmi.metadata.uid ?? '', controller, done: Promise.resolve() };
+    const boot: Boot = { uid: vmi.metadata.uid ?? '', controller, done: Promise.resolve(), transitions: [] };
     boot.done = runBoot(boot, vm, vmi).catch(async (error: unknown) => {
       if (controller.signal.aborted) return;
       // As when virt-launcher dies: the VMI fails, and the VM's runStrategy decides what follows.
@@ -226,6 +388,10 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
         await endPod(boot.pod, 'Failed');
         await setVmiStatus(vmi, {
           phase: 'Failed',
+          phaseTransitionTimestamps: [
+            ...boot.transitions,
+            { phase: 'Failed', phaseTransitionTimestamp: new Date().toISOString() },
+          ],
           conditions: [condition('Ready', 'False', 'BootFailed', (error as Error).message.slice(0, 200))],
         });
         enqueue(key, () => reconcile(vm.metadata.namespace ?? '', vm.metadata.name));
@@ -241,7 +407,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const faults = faultsOf(vm);
     const namespace = vm.metadata.namespace ?? '';
     const name = vm.metadata.name;
-    const transitions: { phase: string; phaseTransitionTimestamp: string }[] = [];
+    const transitions = boot.transitions;
     const phase = async (value: string, extra: Record<string, unknown> = {}) => {
       signal.throwIfAborted();
       transitions.push({ phase: value, phaseTransitionTimestamp: new Date().toISOString() });
@@ -287,6 +453,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       await runQemuGuest(boot, vm, vmi, { userData, address, nodeName, phase, signal });
       return;
     }
+    if (faults.fault === 'fails-to-start') throw new Error('simulated: the domain failed to start');
     const identity = parseGuestIdentity(userData);
     if (faults.fault !== 'no-ssh') {
       const guest = bootGuest({
@@ -300,22 +467,31 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       guest.sshd.exited.then((code) => {
         if (!signal.aborted) log(`sshd of ${namespace}/${name} exited with ${code}; see ${guest.sshd.logFile}`);
       });
-      // The guest agent connects once the guest is up; we report both when sshd answers. A guest
-      // slow to start (fifty at once on a busy host) is late, not failed: KubeVirt fails no VMI for it.
+      // Running once sshd answers. A guest slow to start (fifty at once on a busy host) is late,
+      // not failed: KubeVirt fails no VMI for it.
       await guest.listening(60_000);
     }
-    const agent = faults.fault === 'no-ssh' ? [] : [condition('AgentConnected', 'True')];
-    await phase('Running', {
-      nodeName,
-      interfaces: [defaultInterface(address)],
-      conditions: [condition('PodScheduled', 'True'), condition('Ready', 'True'), ...agent],
-      guestOSInfo: { id: 'breakfix-sim', name: 'breakfix simulated guest' },
-    });
+    // virt-handler reports the domain running first, the interface as the domain has it (no
+    // address yet), and the address in a later update; a guest agent, only if the image has one.
+    const agent = faults.guestAgent === true && faults.fault !== 'no-ssh';
+    const conditions = [condition('PodScheduled', 'True'), condition('Ready', 'True')];
+    const { ipAddress: _, ipAddresses: __, ...withoutAddress } = defaultInterface(address, agent);
+    await phase('Running', { nodeName, interfaces: [withoutAddress], conditions });
     await setVmStatus(vm, {
       printableStatus: 'Running',
       ready: true,
       created: true,
       conditions: [condition('Ready', 'True')],
+    });
+    await sleep(faults.addressDelayMs ?? defaultAddressDelayMs, undefined, { signal });
+    await setVmiStatus(vmi, {
+      interfaces: [defaultInterface(address, agent)],
+      ...(agent
+        ? {
+            conditions: [...conditions, condition('AgentConnected', 'True')],
+            guestOSInfo: { id: 'breakfix-sim', name: 'breakfix simulated guest' },
+          }
+        : {}),
     });
     if (boot.pod?.probed && boot.guest !== undefined) await setPodReady(boot.pod, true);
     log(`${namespace}/${name} running at ${address}:${sshPort}`);
@@ -323,13 +499,24 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       await emulateBootstrap(boot.guest.root, identity.runcmd, faults, signal);
     }
 
-    if (faults.crashAfterMs !== undefined) {
-      await sleep(faults.crashAfterMs, undefined, { signal });
+    const ending = [
+      faults.crashAfterMs === undefined ? undefined : { ms: faults.crashAfterMs, crash: true },
+      faults.poweroffAfterMs === undefined ? undefined : { ms: faults.poweroffAfterMs, crash: false },
+    ]
+      .filter((end) => end !== undefined)
+      .sort((a, b) => a.ms - b.ms)[0];
+    if (ending !== undefined) {
+      await sleep(ending.ms, undefined, { signal });
       await boot.guest?.stop();
-      await endPod(boot.pod, 'Failed');
-      await phase('Failed', { conditions: [condition('Ready', 'False', 'GuestCrashed', 'simulated crash')] });
-      await setVmStatus(vm, { printableStatus: 'CrashLoopBackOff', ready: false, created: true });
-      log(`${namespace}/${name} crashed (simulated)`);
+      await endPod(boot.pod, ending.crash ? 'Failed' : 'Succeeded');
+      await phase(ending.crash ? 'Failed' : 'Succeeded', {
+        conditions: [
+          ending.crash
+            ? condition('Ready', 'False', 'GuestCrashed', 'simulated crash')
+            : condition('Ready', 'False', 'GuestShutdown', 'the guest powered off'),
+        ],
+      });
+      log(`${namespace}/${name} ${ending.crash ? 'crashed' : 'powered off'} (simulated)`);
       enqueue(`${namespace}/${name}`, () => reconcile(namespace, name));
     }
   }
@@ -678,7 +865,10 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
           name: vm.metadata.name,
           namespace: vm.metadata.namespace ?? '',
         },
-        { ...status, runStrategy: vm.spec.runStrategy },
+        // KubeVirt records the runStrategy in status once the VM has had an instance.
+        status.created === true || vm.status?.runStrategy !== undefined
+          ? { ...status, runStrategy: runStrategyOf(vm) }
+          : status,
       );
     } catch (error) {
       // The VM may be deleted while we report on it; that is not a failure of the simulation.
@@ -694,7 +884,10 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       (type, object) => {
         const namespace = object.metadata.namespace ?? '';
         const name = object.metadata.name;
-        if (kind === 'VirtualMachineInstance' && type !== 'DELETED') return;
+        // Our own status updates move VMIs all the time: only a deletion, or a VMI that ended
+        // (the runStrategy decides what follows), needs the controller.
+        const ended = isFinal(object as VirtualMachineInstance) || object.metadata.deletionTimestamp !== undefined;
+        if (kind === 'VirtualMachineInstance' && type !== 'DELETED' && !ended) return;
         enqueue(keyOf(object), () => reconcile(namespace, name));
       },
       (error) => {
@@ -717,9 +910,12 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       (type, pod) => {
         const phase = (pod as PodForScheduling).status?.phase;
         if (type === 'DELETED' || phase === 'Succeeded' || phase === 'Failed') bound.delete(pod.metadata.uid ?? '');
+        const namespace = pod.metadata.namespace ?? '';
+        const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'VirtualMachineInstance')?.name ?? '';
+        // A pod gone lets its VMI's finalizers go (if the VMI is being deleted).
+        if (type === 'DELETED') enqueue(`${namespace}/${owner}`, () => reconcile(namespace, owner));
         if (type === 'DELETED' || pod.metadata.deletionTimestamp === undefined) return;
-        const owner = pod.metadata.ownerReferences?.find((ref) => ref.kind === 'VirtualMachineInstance')?.name;
-        enqueue(`${pod.metadata.namespace ?? ''}/${owner ?? ''}`, () => podDeleted(pod));
+        enqueue(`${namespace}/${owner}`, () => podDeleted(pod));
       },
       (error) => {
         if (stopped) return;
@@ -748,6 +944,8 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     },
     async stop() {
       stopped = true;
+      for (const timer of timers.values()) clearTimeout(timer);
+      timers.clear();
       heartbeats?.stop();
       for (const watch of watches) watch.stop();
       await Promise.all([...boots.keys()].map((key) => shutdown(key)));
@@ -806,6 +1004,7 @@ function retryingTransientErrors(kube: Kube): Kube {
   return {
     apply: retry(kube.apply.bind(kube)) as Kube['apply'],
     patchStatus: retry(kube.patchStatus.bind(kube)) as Kube['patchStatus'],
+    patch: retry(kube.patch.bind(kube)) as Kube['patch'],
     get: retry(kube.get.bind(kube)) as Kube['get'],
     list: retry(kube.list.bind(kube)) as Kube['list'],
     delete: retry(kube.delete.bind(kube)),
@@ -814,19 +1013,30 @@ function retryingTransientErrors(kube: Kube): Kube {
   };
 }
 
+function vmRef(namespace: string, name: string) {
+  return { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachine', namespace, name };
+}
+
+function vmiRef(namespace: string, name: string) {
+  return { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', namespace, name };
+}
+
 function podRef(pod: { namespace: string; name: string }) {
   return { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
 }
 
-/** The VMI's `default` interface (the pod network) at `address`. */
-function defaultInterface(address: string) {
+/**
+ * The VMI's `default` interface (the pod network) at `address`; the guest's own name for it only
+ * when a guest agent reports it.
+ */
+function defaultInterface(address: string, agent = false) {
   return {
     name: 'default',
-    interfaceName: 'eth0',
+    ...(agent ? { interfaceName: 'eth0' } : {}),
     ipAddress: address,
     ipAddresses: [address],
     mac: macFor(address),
-    infoSource: 'domain, guest-agent',
+    infoSource: agent ? 'domain, guest-agent' : 'domain',
     linkState: 'up',
   };
 }

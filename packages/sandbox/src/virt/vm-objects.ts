@@ -1,9 +1,11 @@
 import { Buffer } from 'node:buffer';
 import { InvalidInputError, NotFoundError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
+import { VM_CONTROLLER_FINALIZER, VMI_FINALIZER, type VmState } from './vm-controller.js';
 
 /** The fields of a KubeVirt VirtualMachine the simulator reads. */
 export interface VirtualMachine extends KubeObject {
+  status?: VmState['status'];
   spec: {
     runStrategy?: string;
     running?: boolean;
@@ -29,10 +31,14 @@ interface CloudInitSource {
 }
 
 export interface VirtualMachineInstance extends KubeObject {
-  status?: { phase?: string };
+  status?: { phase?: string; phaseTransitionTimestamps?: { phase?: string }[] };
 }
 
-export type Fault = 'unschedulable' | 'no-ssh' | 'bootstrap-fails';
+/**
+ * `fails-to-start`: the domain never starts (virt-launcher fails before Running), so the VMI is
+ * Failed without having run: a start failure, which KubeVirt backs off from.
+ */
+export type Fault = 'unschedulable' | 'no-ssh' | 'bootstrap-fails' | 'fails-to-start';
 
 export interface Faults {
   bootDelayMs?: number;
@@ -40,13 +46,20 @@ export interface Faults {
   bootstrapMs?: number;
   fault?: Fault;
   crashAfterMs?: number;
+  poweroffAfterMs?: number;
   /** Play the node bootstrap's outcome (a ready or failed marker) in a simulated guest. */
   emulateBootstrap?: boolean;
+  /** How long after Running the `default` interface's address is reported. */
+  addressDelayMs?: number;
+  /** The guest runs a guest agent that connects (the AgentConnected condition, guestOSInfo). */
+  guestAgent?: boolean;
 }
 
 export const ANNOTATION_BOOT_DELAY = 'sim.breakfix.dev/boot-delay-ms';
 export const ANNOTATION_FAULT = 'sim.breakfix.dev/fault';
 export const ANNOTATION_CRASH_AFTER = 'sim.breakfix.dev/crash-after-ms';
+/** The guest powers itself off this long after Running: its VMI Succeeds. */
+export const ANNOTATION_POWEROFF_AFTER = 'sim.breakfix.dev/poweroff-after-ms';
 export const ANNOTATION_BOOTSTRAP = 'sim.breakfix.dev/bootstrap-ms';
 /**
  * `"true"`: the simulated guest writes the bootstrap's readiness marker itself, since no kubeadm
@@ -56,26 +69,17 @@ export const ANNOTATION_BOOTSTRAP = 'sim.breakfix.dev/bootstrap-ms';
 export const ANNOTATION_EMULATE_BOOTSTRAP = 'sim.breakfix.dev/emulate-bootstrap';
 /** `qemu`: a real guest from the golden image; `process`: a simulated guest (an sshd). */
 export const ANNOTATION_BACKEND = 'sim.breakfix.dev/backend';
-const FAULTS: readonly Fault[] = ['unschedulable', 'no-ssh', 'bootstrap-fails'];
-
 /**
- * Whether the VM wants a running instance, per its runStrategy
- * (https://kubevirt.io/user-guide/compute/run_strategies/); undefined for Manual, which only
- * start/stop requests move. The deprecated `running` flag maps to Always / Halted.
+ * How long after Running the VMI reports the guest's address (KubeVirt learns it from the guest
+ * agent or the launcher's DHCP, after the domain runs); the simulator's default otherwise.
  */
-export function desiredRunning(vm: VirtualMachine): boolean | undefined {
-  const strategy = vm.spec.runStrategy ?? (vm.spec.running === true ? 'Always' : 'Halted');
-  switch (strategy) {
-    case 'Always':
-    case 'RerunOnFailure':
-    case 'Once':
-      return true;
-    case 'Halted':
-      return false;
-    default:
-      return undefined;
-  }
-}
+export const ANNOTATION_ADDRESS_DELAY = 'sim.breakfix.dev/address-delay-ms';
+/**
+ * `"true"`: the simulated guest runs a guest agent (AgentConnected, guestOSInfo). Without it a
+ * simulated guest has none, like any image without qemu-guest-agent.
+ */
+export const ANNOTATION_GUEST_AGENT = 'sim.breakfix.dev/guest-agent';
+const FAULTS: readonly Fault[] = ['unschedulable', 'no-ssh', 'bootstrap-fails', 'fails-to-start'];
 
 export function faultsOf(vm: VirtualMachine): Faults {
   const annotations = { ...vm.spec.template.metadata?.annotations, ...vm.metadata.annotations };
@@ -98,9 +102,13 @@ export function faultsOf(vm: VirtualMachine): Faults {
   const bootDelayMs = number(ANNOTATION_BOOT_DELAY);
   const crashAfterMs = number(ANNOTATION_CRASH_AFTER);
   const bootstrapMs = number(ANNOTATION_BOOTSTRAP);
+  const addressDelayMs = number(ANNOTATION_ADDRESS_DELAY);
+  if (addressDelayMs !== undefined) faults.addressDelayMs = addressDelayMs;
   if (bootstrapMs !== undefined) faults.bootstrapMs = bootstrapMs;
   if (bootDelayMs !== undefined) faults.bootDelayMs = bootDelayMs;
   if (crashAfterMs !== undefined) faults.crashAfterMs = crashAfterMs;
+  const poweroffAfterMs = number(ANNOTATION_POWEROFF_AFTER);
+  if (poweroffAfterMs !== undefined) faults.poweroffAfterMs = poweroffAfterMs;
   if (fault !== undefined) faults.fault = fault as Fault;
   const emulate = annotations[ANNOTATION_EMULATE_BOOTSTRAP];
   if (emulate !== undefined && emulate !== 'true' && emulate !== 'false') {
@@ -109,10 +117,18 @@ export function faultsOf(vm: VirtualMachine): Faults {
     );
   }
   if (emulate === 'true') faults.emulateBootstrap = true;
+  const agent = annotations[ANNOTATION_GUEST_AGENT];
+  if (agent !== undefined && agent !== 'true' && agent !== 'false') {
+    throw new InvalidInputError(`annotation ${ANNOTATION_GUEST_AGENT} must be "true" or "false", got "${agent}"`);
+  }
+  if (agent === 'true') faults.guestAgent = true;
   return faults;
 }
 
-/** The VMI virt-controller creates for a VM: the template, owned by the VM. */
+/**
+ * The VMI virt-controller creates for a VM: the template, owned by the VM, with the VM
+ * controller's finalizer and the one virt-api's webhook adds to every VMI.
+ */
 export function vmiFor(vm: VirtualMachine): VirtualMachineInstance {
   const template = vm.spec.template;
   return {
@@ -123,6 +139,7 @@ export function vmiFor(vm: VirtualMachine): VirtualMachineInstance {
       namespace: vm.metadata.namespace ?? '',
       labels: { ...template.metadata?.labels, 'kubevirt.io/created-by': vm.metadata.uid ?? '' },
       annotations: { ...template.metadata?.annotations },
+      finalizers: [VM_CONTROLLER_FINALIZER, VMI_FINALIZER],
       ownerReferences: [
         {
           apiVersion: 'kubevirt.io/v1',
