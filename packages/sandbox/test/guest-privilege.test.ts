@@ -7,7 +7,7 @@ import { uniqueName, useSandbox } from '@breakfix/testkit';
 import { cloudInitSecret, type KeyPair, keyPair, namespace, sshExec, userData, virtualMachine } from './fixtures.js';
 
 interface Vmi extends KubeObject {
-  status?: { phase?: string; interfaces?: { ipAddress?: string }[] };
+  status?: { phase?: string; interfaces?: { name?: string; ipAddress?: string }[] };
 }
 
 /**
@@ -38,11 +38,14 @@ async function guest() {
         namespace: ns,
         name: 'cp',
       });
-      return current?.status?.phase === 'Running' ? current : undefined;
+      // As on KubeVirt the address comes in an update after Running.
+      const address = current?.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress;
+      return current?.status?.phase === 'Running' && address ? current : undefined;
     },
-    { what: `VMI ${ns}/cp Running`, timeoutMs: 60_000 },
+    { what: `VMI ${ns}/cp Running with an address`, timeoutMs: 60_000 },
   );
-  const host = vmi.status?.interfaces?.[0]?.ipAddress ?? assert.fail('the VMI reports an address');
+  const host =
+    vmi.status?.interfaces?.find((i) => i.name === 'default')?.ipAddress ?? assert.fail('the VMI reports an address');
   const as = (user: string, key: KeyPair, command: string) =>
     sshExec({ host, username: user, privateKey: key.private, hostKey: hostKey.public, command });
   return { as, operator, visitor };
