@@ -56,7 +56,8 @@ export async function* benchScale(_settings: BenchSettings): AsyncGenerator<Figu
 
 async function* benchSize(size: number): AsyncGenerator<Figure> {
   const name = `pool.scale.${size}`;
-  const sandbox = await startSandbox({ simulator: false });
+  // A starved nice-19 apiserver on a loaded machine can take minutes to answer readyz.
+  const sandbox = await startSandbox({ simulator: false, startTimeoutMs: 300_000 });
   const redis = new Redis(sandbox.redisUrl, { maxRetriesPerRequest: null });
   let worker: WorkerProcess | undefined;
   try {
