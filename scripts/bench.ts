@@ -4,13 +4,17 @@
 // and `n`. Figures are measured on this machine, now; compare runs on the same machine only,
 // with nothing else running (another job's VM distorts every figure).
 //
-//   BREAKFIX_BENCH_ONLY=claim,api            run only these groups (render, isolation, pool, claim,
-//                                            sandbox, slack, api, testbin)
+//   BREAKFIX_BENCH_ONLY=claim,api            run only these groups (render, isolation, pool, scale,
+//                                            claim, sandbox, slack, api, testbin)
 //   BREAKFIX_BENCH_CLAIMS=200                measured claims per series (pool, claim, api); p99 needs 200
 //   BREAKFIX_BENCH_LEARNERS=50               learners claiming at once, and labs per round
 //   BREAKFIX_BENCH_WARMUP=5                  claims before each series, not measured
+//   BREAKFIX_BENCH_SCALE_SIZES=1000,10000   lab records per `scale` run (each on a fresh sandbox)
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
+//
+// `scale` runs the pool worker in its own process over 1 000 and 10 000 lab records (a fresh
+// sandbox each, namespaces included): reconcile and tick durations, the worker's RSS and peak.
 //
 // Small runs for trying a change: BREAKFIX_BENCH_CLAIMS=20 BREAKFIX_BENCH_LEARNERS=10.
 import { spawnSync } from 'node:child_process';
@@ -20,6 +24,7 @@ import { benchIsolation } from './bench/isolation.js';
 import { benchPool } from './bench/pool.js';
 import { benchRender } from './bench/render.js';
 import { benchSandbox } from './bench/sandbox.js';
+import { benchScale } from './bench/scale.js';
 import { benchSlack } from './bench/slack.js';
 import type { Figure } from './bench/stats.js';
 import { benchColdBuild } from './bench/testbin.js';
@@ -54,6 +59,7 @@ const groups: Record<string, (settings: BenchSettings) => AsyncGenerator<Figure>
   render: benchRender,
   isolation: benchIsolation,
   pool: benchPool,
+  scale: benchScale,
   claim: benchClaim,
   sandbox: benchSandbox,
   slack: benchSlack,

@@ -1,18 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { parsePoolsConfig } from '@breakfix/manifests';
 import { EnvironmentStore } from '@breakfix/pool';
 import { startSandbox } from '@breakfix/sandbox';
 import { Redis } from 'ioredis';
-import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
 import type { BenchSettings } from '../bench.js';
-import { type Figure, latency, value } from './stats.js';
-
-const ENVIRONMENTS = 1000;
+import { type Figure, latency } from './stats.js';
 
 /**
  * The Redis side of the pool: the atomic claim alone (one at a time, and `learners` at once on
  * one connection, as the orchestrator's store has one), each series `claims` long in rounds on a
- * freshly filled pool after a warm-up; then a reconcile over 1 000 records.
+ * freshly filled pool after a warm-up. The worker's reconcile and tick at scale are the `scale`
+ * group's (scale.ts), measured in the worker's own process.
  */
 export async function* benchPool(settings: BenchSettings): AsyncGenerator<Figure> {
   const sandbox = await startSandbox({ simulator: false });
@@ -57,46 +54,6 @@ export async function* benchPool(settings: BenchSettings): AsyncGenerator<Figure
       together,
       { digits: 2 },
     );
-
-    const pipeline = connect().pipeline();
-    const now = Date.now() - 3_600_000;
-    for (let i = 0; i < ENVIRONMENTS; i++) {
-      pipeline.hset(`bench:env:o${i}`, {
-        id: `o${i}`,
-        pool: 'big',
-        namespace: `lab-o${i}`,
-        state: 'ready',
-        createdAt: now,
-        updatedAt: now,
-      });
-    }
-    await pipeline.exec();
-    const pools = parsePoolsConfig({ pools: [{ name: 'big', kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
-    const provisioner = {
-      provision: async () => 'skipped' as const,
-      teardown: async () => {},
-      namespaceFor: (id: string) => `lab-${id}`,
-    };
-    const worker = createPoolWorker({
-      connection: connect,
-      redis: connect(),
-      store,
-      provisioner,
-      pools,
-      prefix: 'bench',
-      kube: sandbox.kube,
-    });
-    const rssBefore = process.memoryUsage().rss;
-    const started = performance.now();
-    const result = await worker.reconcile();
-    yield value(
-      `pool.reconcile.${ENVIRONMENTS}_orphan_records (${result.orphanRecords.length} closed, one run)`,
-      performance.now() - started,
-      'ms',
-    );
-    yield value('pool.reconcile.rss_after (the bench process)', process.memoryUsage().rss / 1048576, 'MiB');
-    yield value('pool.reconcile.rss_growth', (process.memoryUsage().rss - rssBefore) / 1048576, 'MiB');
-    await worker.close();
   } finally {
     for (const connection of connections) connection.disconnect();
     await sandbox.stop();

@@ -23,8 +23,16 @@ import {
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { labsThatFit, readFreeCapacity } from './capacity.js';
+import { mapBounded } from './map-bounded.js';
 import { createPoolMetrics, type PoolMetrics } from './metrics.js';
 import { planTopUp, type TopUpLimit } from './plan.js';
+
+/**
+ * Records whose Redis (and queue) round trips run at once in a tick or reconcile: enough to hide
+ * each round trip's latency, few enough not to flood one connection. Each record's own steps keep
+ * their order.
+ */
+const RECORDS_AT_ONCE = 16;
 
 type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'>;
 
@@ -246,12 +254,13 @@ export function createPoolWorker(options: PoolWorkerOptions) {
 
   /** Labs left in `releasing` (a release whose teardown job was lost, or never queued) go to teardown. */
   async function sweepReleasing(environments: Environment[]): Promise<void> {
-    for (const env of environments.filter((e) => e.state === 'releasing')) {
+    const releasing = environments.filter((e) => e.state === 'releasing');
+    await mapBounded(releasing, RECORDS_AT_ONCE, async (env) => {
       const job = await teardownQueue.getJob(`teardown-${env.id}`);
       const state = job === undefined ? 'missing' : await job.getState();
       if (state === 'completed' || state === 'failed') await job?.remove().catch(() => undefined);
       if (state === 'missing' || state === 'completed' || state === 'failed') await release(env.id);
-    }
+    });
   }
 
   /**
@@ -263,26 +272,24 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   async function reapExpired(environments: Environment[]): Promise<string[]> {
     const now = (options.now ?? Date.now)();
     const due = environments.filter((env) => env.state === 'claimed' && (env.expiresAt ?? Infinity) <= now);
-    const expired: string[] = [];
-    for (const env of due) {
+    const released = await mapBounded(due, RECORDS_AT_ONCE, async (env) => {
       const result = await options.store.expire(env.id, now);
       switch (result.outcome) {
         case 'expired':
           env.state = 'releasing';
           await release(env.id);
-          expired.push(env.id);
-          break;
+          return true;
         case 'extended':
           env.expiresAt = result.expiresAt;
-          break;
+          return false;
         case 'not-claimed':
           if (result.state !== undefined) env.state = result.state;
-          break;
+          return false;
         default:
-          assertNever(result, 'expire outcome');
+          return assertNever(result, 'expire outcome');
       }
-    }
-    return expired;
+    });
+    return due.filter((_, index) => released[index]).map((env) => env.id);
   }
 
   /** Idle reaping (when configured): released labs go to teardown like expired ones. */
@@ -351,24 +358,30 @@ export function createPoolWorker(options: PoolWorkerOptions) {
       await options.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name });
       result.orphanNamespaces.push(name);
     }
-    for (const env of live) {
-      if (now - env.updatedAt < graceMs) continue;
+    const outcomes = await mapBounded(live, RECORDS_AT_ONCE, async (env) => {
+      if (now - env.updatedAt < graceMs) return undefined;
       if (!existing.has(env.namespace) && env.state !== 'provisioning') {
         if (env.state === 'claimed') await options.store.apply(env.id, 'release', 'lost');
         // Its Service went with the namespace; its port lease must not wait for expiry.
         await options.allocator?.release(env.id);
         await options.store.apply(env.id, 'delete');
-        result.orphanRecords.push(env.id);
-      } else if (env.state === 'provisioning') {
+        return 'orphan' as const;
+      }
+      if (env.state === 'provisioning') {
         const job = await provisionQueue.getJob(env.id);
         const state = job === undefined ? 'missing' : await job.getState();
         if (state === 'missing' || state === 'failed' || state === 'completed') {
           await job?.remove().catch(() => undefined);
           await enqueueProvision(env.id, env.pool);
-          result.resumed.push(env.id);
+          return 'resumed' as const;
         }
       }
-    }
+      return undefined;
+    });
+    live.forEach((env, index) => {
+      if (outcomes[index] === 'orphan') result.orphanRecords.push(env.id);
+      if (outcomes[index] === 'resumed') result.resumed.push(env.id);
+    });
     if (options.allocator !== undefined) {
       result.nodePorts = await reconcileNodePorts({
         kube: options.kube,

@@ -3,6 +3,7 @@ import {
   ConflictError,
   type EnvironmentEvent,
   type EnvironmentState,
+  InvalidInputError,
   NotFoundError,
   TRANSITIONS,
 } from '@breakfix/core';
@@ -164,9 +165,14 @@ local function move(event, now, reason)
 end
 `;
 
-/** KEYS: as MOVE_FUNCTION. ARGV: event, now, end reason (for a release). Applies a transition atomically. */
+/**
+ * KEYS: as MOVE_FUNCTION. ARGV: event, now, end reason (for a release), how long a deleted record
+ * is kept (ms). Applies a transition atomically; a record that becomes deleted expires then.
+ */
 const MOVE = `${MOVE_FUNCTION}
-return move(ARGV[1], ARGV[2], ARGV[3])
+local next = move(ARGV[1], ARGV[2], ARGV[3])
+if next == 'deleted' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+return next
 `;
 
 /**
@@ -312,6 +318,12 @@ export interface EnvironmentStoreOptions {
   prefix?: string;
   now?: () => number;
   /**
+   * How long a deleted record stays readable (the API's history of a lab) before Redis drops it.
+   * Every tick and reconcile reads every record, so records that are never dropped make each of
+   * them slower and the worker bigger as the platform ages (docs/adr/0028). Default 7 days.
+   */
+  deletedRetentionMs?: number;
+  /**
    * Prefix of the lab-events channel (lab-activity.ts) the `ended` event of every release goes
    * out on. Default: the key prefix without its trailing colon (`breakfix`).
    */
@@ -328,6 +340,7 @@ export class EnvironmentStore {
   readonly #keys: ReturnType<typeof environmentKeys>;
   readonly #now: () => number;
   readonly #eventsPrefix: string;
+  readonly #deletedRetentionMs: number;
 
   constructor(options: EnvironmentStoreOptions) {
     this.#redis = options.redis;
@@ -335,6 +348,10 @@ export class EnvironmentStore {
     this.#keys = environmentKeys(prefix);
     this.#now = options.now ?? Date.now;
     this.#eventsPrefix = options.eventsPrefix ?? prefix.replace(/:$/, '');
+    this.#deletedRetentionMs = options.deletedRetentionMs ?? 7 * 24 * 3_600_000;
+    if (!Number.isInteger(this.#deletedRetentionMs) || this.#deletedRetentionMs < 1) {
+      throw new InvalidInputError(`deletedRetentionMs ${this.#deletedRetentionMs}: expected a whole number of ms >= 1`);
+    }
   }
 
   /**
@@ -398,6 +415,7 @@ export class EnvironmentStore {
         event,
         this.#now(),
         reason,
+        this.#deletedRetentionMs,
       )) as EnvironmentState;
       if (event === 'release') await this.#ended(env, reason);
       return state;

@@ -51,6 +51,30 @@ describe('environment store', () => {
     assert.equal(await environments.apply('e1', 'delete'), 'deleted');
   });
 
+  test('a deleted record expires after the retention; live records never do', { timeout: 60_000 }, async () => {
+    const { redis } = await useSandbox();
+    const client = redis();
+    const prefix = `${uniqueName('envs')}:`;
+    const environments = new EnvironmentStore({ redis: client, prefix, deletedRetentionMs: 60_000 });
+    // Given a lab that lived its whole life and one still ready
+    await environments.create({ id: 'gone', pool: 'p', namespace: 'lab-gone' });
+    await environments.apply('gone', 'provisioned');
+    await environments.claim({ pool: 'p', learner: 'ada', scenario: 's', ttlMs: 60_000 });
+    await environments.apply('gone', 'release');
+    await environments.create({ id: 'kept', pool: 'p', namespace: 'lab-kept' });
+    await environments.apply('kept', 'provisioned');
+    assert.equal(await client.pttl(`${prefix}env:gone`), -1, 'a releasing record is kept');
+
+    // When the first is deleted
+    await environments.apply('gone', 'delete');
+
+    // Then it is still readable, and Redis drops it within the retention; the ready one stays
+    assert.equal((await environments.get('gone')).state, 'deleted');
+    const ttl = await client.pttl(`${prefix}env:gone`);
+    assert.ok(ttl > 0 && ttl <= 60_000, `expires within the retention (pttl ${ttl})`);
+    assert.equal(await client.pttl(`${prefix}env:kept`), -1);
+  });
+
   test('200 concurrent claims on 50 ready labs: 50 distinct labs, 150 queued, none held twice', async () => {
     const environments = await store();
     const ids = await readyEnvironments(environments, 'p', 50);
