@@ -165,7 +165,7 @@ test('with their own ServiceAccount tokens, the pool worker and the orchestrator
   const services = await orchestrator.kube.list('v1', 'Service');
   assert.ok(services.some((s) => s.metadata.namespace === namespace && s.metadata.name === 'ssh'));
   // and so may the pool worker's, which keeps the lab's lease (its Service exists)
-  const report = await reconcileNodePorts({ kube: worker.kube, allocator });
+  const report = await reconcileNodePorts({ kube: worker.kube, allocator, owner: { instance: platform.instance } });
   assert.deepEqual(report.freed, [], 'the claimed lab keeps its port');
   assert.equal((await allocator.leases()).find((l) => l.labId === id)?.port, nodePort);
   const ssh = await admin.get<KubeObject & { spec: { ports: { nodePort: number }[] } }>({
@@ -202,7 +202,11 @@ test('the same tokens are refused what the platform must never do', async () => 
   await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: bystander } });
   const labId = uniqueName('deny');
   const lab = `lab-${labId}`;
-  const labLabels = { 'breakfix.dev/lab': labId, 'app.kubernetes.io/managed-by': 'breakfix' };
+  const labLabels = {
+    'breakfix.dev/lab': labId,
+    'app.kubernetes.io/managed-by': 'breakfix',
+    'breakfix.dev/instance': labId,
+  };
   await worker.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: lab, labels: labLabels } });
 
   for (const [who, { kube, token }] of [

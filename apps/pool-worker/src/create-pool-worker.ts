@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { assertNever } from '@breakfix/core';
 import type { Kube } from '@breakfix/kube';
 import type { PoolConfig } from '@breakfix/manifests';
-import { labFootprint, parseLabSpec } from '@breakfix/manifests';
+import { DEFAULT_INSTANCE, isOwnLab, LABELS, labFootprint, parseLabSpec } from '@breakfix/manifests';
 import {
   checkLabVms,
   closeSsh,
@@ -34,7 +34,9 @@ import { planTopUp, type TopUpLimit } from './plan.js';
  */
 const RECORDS_AT_ONCE = 16;
 
-type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'>;
+/** Its `instance` names the install whose labs the reconcilers own; none means the default instance. */
+type Provisioner = Pick<ReturnType<typeof createProvisioner>, 'provision' | 'teardown' | 'namespaceFor'> &
+  Partial<Pick<ReturnType<typeof createProvisioner>, 'instance'>>;
 
 export interface PoolWorkerOptions {
   /** BullMQ needs its own connections (it blocks on them); this factory makes them. */
@@ -43,8 +45,17 @@ export interface PoolWorkerOptions {
   redis: Redis;
   store: EnvironmentStore;
   provisioner: Provisioner;
-  /** For the reconciler: Kubernetes is the truth of what exists. */
+  /**
+   * For the reconciler: Kubernetes is the truth of what exists. It deletes, adopts or frees only
+   * objects of the provisioner's instance (platform config `instance`, docs/adr/0029).
+   */
   kube: Kube;
+  /**
+   * Whether the reconcilers also own lab objects with no instance label (made before it existed).
+   * Default: only when the instance is the default one (`breakfix`), so an upgraded install that
+   * never named itself keeps cleaning its old labs.
+   */
+  adoptUnlabelledLabs?: boolean;
   pools: readonly PoolConfig[];
   /** Queue and lock prefix. Default `breakfix`. */
   prefix?: string;
@@ -142,6 +153,10 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   const concurrency = options.pools.reduce((sum, pool) => sum + pool.maxConcurrentProvisions, 0);
   const pools = new Map(options.pools.map((pool) => [pool.name, pool]));
   const metrics = options.metrics ?? createPoolMetrics();
+  const owner = {
+    instance: options.provisioner.instance ?? DEFAULT_INSTANCE,
+    ...(options.adoptUnlabelledLabs === undefined ? {} : { adoptUnlabelled: options.adoptUnlabelledLabs }),
+  };
 
   const provisionWorker = new Worker<ProvisionJob>(
     'provision',
@@ -334,9 +349,10 @@ export function createPoolWorker(options: PoolWorkerOptions) {
   }
 
   /**
-   * Compares Redis with the cluster: deletes lab namespaces nobody holds, closes records whose
-   * namespace is gone, and queues again provisions whose job vanished (jobId = environment id,
-   * so a job that still exists is not doubled).
+   * Compares Redis with the cluster: deletes lab namespaces of this instance nobody holds, closes
+   * records whose namespace is gone, and queues again provisions whose job vanished (jobId =
+   * environment id, so a job that still exists is not doubled). Another instance's labs are
+   * never deleted: its records live in another Redis, so "no record here" says nothing about them.
    */
   async function reconcile(graceMs = 60_000): Promise<ReconcileResult> {
     const now = (options.now ?? Date.now)();
@@ -344,14 +360,16 @@ export function createPoolWorker(options: PoolWorkerOptions) {
     const environments = await options.store.list();
     const live = environments.filter((env) => env.state !== 'deleted');
     const namespaces = await options.kube.list('v1', 'Namespace', {
-      labelSelector: 'app.kubernetes.io/managed-by=breakfix,breakfix.dev/lab',
+      labelSelector: `${LABELS.managedBy}=breakfix,${LABELS.lab}`,
     });
+    // Whether a record's namespace exists asks of every lab namespace, whoever owns it: a record
+    // is closed only when its namespace is really gone.
     const existing = new Set(
       namespaces.filter((ns) => ns.metadata.deletionTimestamp === undefined).map((ns) => ns.metadata.name),
     );
     const held = new Set(live.map((env) => env.namespace));
 
-    for (const namespace of namespaces) {
+    for (const namespace of namespaces.filter((ns) => isOwnLab(ns.metadata.labels, owner))) {
       const name = namespace.metadata.name;
       if (held.has(name) || namespace.metadata.deletionTimestamp !== undefined) continue;
       if (now - Date.parse(namespace.metadata.creationTimestamp ?? '') < graceMs) continue;
@@ -387,6 +405,7 @@ export function createPoolWorker(options: PoolWorkerOptions) {
         kube: options.kube,
         allocator: options.allocator,
         now: options.now,
+        owner,
       });
     }
     const ports = result.nodePorts;

@@ -120,7 +120,7 @@ const tasks = [
   cron.schedule(env.BREAKFIX_TICK_CRON, () => worker.tick().then(() => undefined), { noOverlap: true }),
   cron.schedule(env.BREAKFIX_RECONCILE_CRON, () => worker.reconcile().then(() => undefined), { noOverlap: true }),
 ];
-log(`serving pools ${pools.map((p) => p.name).join(', ')}`);
+log(`serving pools ${pools.map((p) => p.name).join(', ')} as instance ${platform.instance}`);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {

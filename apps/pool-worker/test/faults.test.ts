@@ -84,8 +84,13 @@ test('a worker killed with SIGKILL mid-provision: another worker finishes or cle
     redis: connect(),
     store,
     // the same operator key as the killed worker: the lab it began trusts only that one
-    provisioner: simulatedLabs(kube, store, { operatorKey, vmsRunningTimeoutMs: 60_000, readyTimeoutMs: 60_000 })
-      .provisioner,
+    // and the same instance: its reconciler owns exactly the labs the killed worker made
+    provisioner: simulatedLabs(kube, store, {
+      operatorKey,
+      instance: prefix,
+      vmsRunningTimeoutMs: 60_000,
+      readyTimeoutMs: 60_000,
+    }).provisioner,
     pools: parsePoolsConfig(pools),
     prefix,
     kube,

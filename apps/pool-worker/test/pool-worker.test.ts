@@ -126,6 +126,7 @@ test('two replicas ticking at once: only one runs the tick', async () => {
     provision: async () => 'skipped' as const,
     teardown: async () => {},
     namespaceFor: (id: string) => `lab-${id}`,
+    instance: prefix,
   };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 1, max: 1 }] });
   const kube = createKube({ kubeconfig: info.kubeconfig });
@@ -168,6 +169,7 @@ test('the reconciler deletes a lab namespace nobody holds and closes a record wh
     provision: async () => 'skipped' as const,
     teardown: async () => {},
     namespaceFor: (id: string) => `lab-${id}`,
+    instance: prefix,
   };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1 }] });
   const worker = createPoolWorker({
@@ -186,7 +188,14 @@ test('the reconciler deletes a lab namespace nobody holds and closes a record wh
     await kube.apply({
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: orphan, labels: { 'app.kubernetes.io/managed-by': 'breakfix', 'breakfix.dev/lab': 'orphan' } },
+      metadata: {
+        name: orphan,
+        labels: {
+          'app.kubernetes.io/managed-by': 'breakfix',
+          'breakfix.dev/lab': 'orphan',
+          'breakfix.dev/instance': prefix,
+        },
+      },
     });
     // An orphan record: ready in Redis, no namespace in the cluster
     await store.create({ id: 'lost', pool: prefix, namespace: `lab-${uniqueName('gone')}` });

@@ -59,6 +59,7 @@ async function reaperFixture(limits: { min: number; max: number }, withAllocator
     provision: async () => 'skipped' as const,
     teardown: async () => {},
     namespaceFor: (id: string) => `lab-${id}`,
+    instance: prefix,
   };
   const pools = parsePoolsConfig({ pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, ...limits }] });
   const allocator = withAllocator

@@ -27,7 +27,8 @@ const provisioner = createProvisioner({
   kube,
   store,
   ssh: createSshRunner(),
-  platform: parsePlatformConfig({ operator: { publicKey: config.operatorKey.publicKey } }),
+  // Its own instance (the prefix), shared with any worker the test starts for the same labs.
+  platform: parsePlatformConfig({ instance: config.prefix, operator: { publicKey: config.operatorKey.publicKey } }),
   operatorKey: config.operatorKey,
   vmsRunningTimeoutMs: 60_000,
   readyTimeoutMs: 60_000,

@@ -25,6 +25,14 @@ export {
   VM_OVERHEAD_MIB,
 } from './catalog.js';
 export { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
+export {
+  DEFAULT_INSTANCE,
+  INSTANCE_LABEL,
+  INSTANCE_NAME,
+  type InstanceOwnership,
+  isOwnLab,
+  labLabels,
+} from './instance.js';
 export { accessPorts, isolationPolicies, METADATA_CIDR, SSH_SERVICE_NAME, sshService } from './isolation.js';
 export {
   type ContainerResources,

@@ -2,6 +2,7 @@ import { type NodeBootstrap, renderUserData } from '@breakfix/cloud-init';
 import type { KubeObject } from '@breakfix/kube';
 import type { LabSecrets } from '@breakfix/secrets';
 import { LAUNCHER_SIDECARS, type NodeRole, type NodeSize, SIZE_PROFILES, VM_OVERHEAD_MIB } from './catalog.js';
+import { INSTANCE_LABEL, labLabels } from './instance.js';
 import type { LabSpec, PlatformConfig } from './spec.js';
 import { POD_INTERFACE } from './vmi-status.js';
 
@@ -10,6 +11,8 @@ export const LABELS = {
   role: 'breakfix.dev/role',
   node: 'breakfix.dev/node',
   managedBy: 'app.kubernetes.io/managed-by',
+  /** The install that owns the lab (platform config `instance`; docs/adr/0029). */
+  instance: INSTANCE_LABEL,
 } as const;
 
 export interface LabNode {
@@ -69,7 +72,7 @@ export function renderLab(
   options: RenderOptions = {},
 ): KubeObject[] {
   const namespace = labNamespace(spec, platform);
-  const labels = { [LABELS.lab]: spec.labId, [LABELS.managedBy]: 'breakfix' };
+  const labels = labLabels(spec.labId, platform);
   const nodes = labNodes(spec);
   const context: LabContext = { spec, platform, namespace, labels, nodes };
   const endpointHost = `cp-api.${namespace}.svc.${platform.hostClusterDomain}`;

@@ -9,6 +9,7 @@ import {
   type SizeProfileName,
 } from './catalog.js';
 import { type Ipv4Range, overlaps, parseCidr } from './cidr.js';
+import { DEFAULT_INSTANCE, INSTANCE_NAME } from './instance.js';
 
 const LAB_ID = /^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$/;
 
@@ -35,6 +36,18 @@ const labSpecSchema = z.strictObject({
 });
 
 const platformSchema = z.strictObject({
+  /**
+   * This install's name on the host cluster: every lab object carries it as `breakfix.dev/instance`,
+   * and the reconcilers touch only their own instance's labs. Two installs on one cluster need
+   * different names (docs/adr/0029).
+   */
+  instance: z
+    .string()
+    .regex(
+      INSTANCE_NAME,
+      'must be a DNS label: 1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit',
+    )
+    .default(DEFAULT_INSTANCE),
   /** Lab namespaces are `<prefix><labId>`. */
   namespacePrefix: z
     .string()

@@ -104,6 +104,7 @@ describe('rendering a lab', () => {
     assert.deepEqual(template.metadata.labels, {
       'breakfix.dev/lab': 'demo',
       'app.kubernetes.io/managed-by': 'breakfix',
+      'breakfix.dev/instance': 'breakfix',
       'breakfix.dev/role': 'control-plane',
       'breakfix.dev/node': 'cp',
     });

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { BreakfixError, ConflictError, UpstreamError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
-import { IMAGE_PATHS, LABELS, type PlatformConfig } from '@breakfix/manifests';
+import { IMAGE_PATHS, labLabels, type PlatformConfig } from '@breakfix/manifests';
 import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
 import { parsePublicKey, quote, type SshRunner, type SshTarget } from '@breakfix/ssh';
 import { type ClaimTrace, claimTimer } from './claim-trace.js';
@@ -344,7 +344,7 @@ export function createLabAccess(options: LabAccessOptions) {
                 {
                   labId: environment.id,
                   namespace: environment.namespace,
-                  labels: { [LABELS.lab]: environment.id, [LABELS.managedBy]: 'breakfix' },
+                  labels: labLabels(environment.id, platform),
                 },
                 timer.step,
               )

@@ -163,7 +163,8 @@ export function createProvisioner(options: ProvisionerOptions) {
     if (env.state !== 'deleted') await store.apply(id, 'delete').catch(() => undefined);
   }
 
-  return { provision, teardown, namespaceFor };
+  // The install its labs are labelled with: the pool worker's reconciler touches only those.
+  return { provision, teardown, namespaceFor, instance: platform.instance };
 }
 
 /** The node bootstrap wrote its failure marker: retrying the probe cannot help. */

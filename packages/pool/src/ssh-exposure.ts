@@ -1,6 +1,6 @@
 import { InvalidInputError } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
-import { LABELS, SSH_SERVICE_NAME, sshService } from '@breakfix/manifests';
+import { type InstanceOwnership, isOwnLab, LABELS, SSH_SERVICE_NAME, sshService } from '@breakfix/manifests';
 import type { NodePortAllocator } from './nodeport-allocator.js';
 
 export interface ExposureDeps {
@@ -59,9 +59,12 @@ export async function closeSsh(deps: ExposureDeps, lab: Pick<LabRef, 'labId' | '
 }
 
 export interface ReconcileReport {
-  /** Lab SSH Services whose port Redis did not record for that lab. */
+  /** This instance's lab SSH Services whose port Redis did not record for that lab. */
   adopted: { labId: string; port: number }[];
-  /** Ports in breakfix's range held by Services breakfix did not make. */
+  /**
+   * Ports in breakfix's range held by Services this instance did not make: anything else's, and
+   * other breakfix instances' lab Services on a shared range (never adopted: not ours to free).
+   */
   blocked: number[];
   /** Leases with no Service past the grace period, and leases displaced by a Service that exists. */
   freed: { labId: string; port: number }[];
@@ -73,10 +76,13 @@ interface ServiceLike extends KubeObject {
 
 /**
  * Compares leases with the Services that really exist (Kubernetes is the truth of what exists):
- * adopts lab SSH Services Redis lost, blocks ports other Services hold, and frees leases whose
- * Service is gone once `graceMs` has passed since allocation (a claim may be creating it now).
+ * adopts this instance's lab SSH Services Redis lost, blocks ports other Services hold (another
+ * instance's lab Services included), and frees leases whose Service is gone once `graceMs` has
+ * passed since allocation (a claim may be creating it now).
  */
-export async function reconcileNodePorts(deps: ExposureDeps & { graceMs?: number }): Promise<ReconcileReport> {
+export async function reconcileNodePorts(
+  deps: ExposureDeps & { graceMs?: number; owner: InstanceOwnership },
+): Promise<ReconcileReport> {
   const now = (deps.now ?? Date.now)();
   const { first, last } = deps.allocator.range;
   const report: ReconcileReport = { adopted: [], blocked: [], freed: [] };
@@ -89,7 +95,8 @@ export async function reconcileNodePorts(deps: ExposureDeps & { graceMs?: number
       if (nodePort === undefined || nodePort < first || nodePort > last) continue;
       inUse.add(nodePort);
       const labId = service.metadata.labels?.[LABELS.lab];
-      if (service.metadata.name === SSH_SERVICE_NAME && labId !== undefined) {
+      const ownLab = labId !== undefined && isOwnLab(service.metadata.labels, deps.owner);
+      if (service.metadata.name === SSH_SERVICE_NAME && ownLab) {
         const holder = leaseByPort.get(nodePort)?.labId;
         if (holder !== labId) {
           report.adopted.push({ labId, port: nodePort });
@@ -98,7 +105,12 @@ export async function reconcileNodePorts(deps: ExposureDeps & { graceMs?: number
         }
         await deps.allocator.adopt(labId, nodePort);
       } else {
+        // Taken outside this instance (a Service of another install counts): skipped until the
+        // block runs out, renewed by every reconcile while the Service exists. A lease of ours on
+        // it cannot be real (the apiserver gives a port to one Service) and goes with the block.
         report.blocked.push(nodePort);
+        const holder = leaseByPort.get(nodePort)?.labId;
+        if (holder !== undefined) report.freed.push({ labId: holder, port: nodePort });
         await deps.allocator.block(nodePort, now + (deps.blockMs ?? 10 * 60_000));
       }
     }

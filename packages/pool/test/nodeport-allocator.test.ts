@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
+import { labLabels } from '@breakfix/manifests';
 import { closeRedisConnections, pinnedNodePort, SHARED_NODE_PORTS, uniqueName, useSandbox } from '@breakfix/testkit';
 import { NodePortAllocator, NodePortsExhaustedError, openSsh, reconcileNodePorts } from '../src/index.js';
 
@@ -103,6 +104,8 @@ describe('NodePort allocator', () => {
 });
 
 describe('NodePorts against the cluster', () => {
+  // This test file's own instance: the reconciler adopts only its labs' Services.
+  const owner = { instance: uniqueName('np') };
   const service = (
     namespace: string,
     name: string,
@@ -129,7 +132,7 @@ describe('NodePorts against the cluster', () => {
     const { kube, a, namespace } = await setup(first, first + 1);
     await kube.apply(service(namespace, 'squatter', first));
 
-    const lab = (labId: string) => ({ labId, namespace, labels: { 'breakfix.dev/lab': labId } });
+    const lab = (labId: string) => ({ labId, namespace, labels: labLabels(labId, owner) });
     // Whichever port the allocator tries first, lab one must end on the free one.
     const one = await openSsh({ kube, allocator: a }, lab('one'));
     assert.equal(one.nodePort, first + 1);
@@ -141,7 +144,7 @@ describe('NodePorts against the cluster', () => {
     });
     assert.equal(ssh?.spec.ports[0]?.nodePort, first + 1);
 
-    const report = await reconcileNodePorts({ kube, allocator: a });
+    const report = await reconcileNodePorts({ kube, allocator: a, owner });
     assert.ok(report.blocked.includes(first), "the squatter's port is blocked");
     assert.deepEqual(report.adopted, [], 'lab one was already recorded');
     assert.ok((await a.blocked()).includes(first));
@@ -149,16 +152,54 @@ describe('NodePorts against the cluster', () => {
     await assert.rejects(a.allocate('two'), NodePortsExhaustedError);
   });
 
+  test("two instances on one range: another's lab Service is blocked, never adopted, and its own lease stays", async () => {
+    // Two installs (own Redis prefix, own instance) lease from the same two ports.
+    const first = pinnedNodePort('allocator-instances', 2);
+    const { kube, a: ours, namespace } = await setup(first, first + 1);
+    const { allocator: theirs } = await allocator({ first, last: first + 1 });
+    const them = { instance: uniqueName('np') };
+    // Given the other install opened SSH into its lab, and a lab of ours holds a lease on the same
+    // port in our Redis (a claim that lost the race and is about to hear "already allocated")
+    const theirLab = { labId: 'theirs', namespace, labels: labLabels('theirs', them) };
+    const { nodePort } = await openSsh({ kube, allocator: theirs }, theirLab);
+    const other = nodePort === first ? first + 1 : first;
+    await ours.adopt('ours', nodePort);
+
+    // When our reconciler runs (past every grace period)
+    const report = await reconcileNodePorts({ kube, allocator: ours, owner, now: () => Date.now() + 3_600_000 });
+
+    // Then their Service's port is taken outside this instance: blocked, not adopted
+    assert.deepEqual(report.adopted, []);
+    assert.deepEqual(report.blocked, [nodePort]);
+    assert.deepEqual(report.freed, [{ labId: 'ours', port: nodePort }], 'our lease on it could never be real');
+    assert.deepEqual(await ours.leases(), []);
+    assert.deepEqual(await ours.blocked(), [nodePort]);
+    // And our next lab gets the other port, never theirs
+    assert.equal(await ours.allocate('next'), other);
+    // And their lease and Service are as they were
+    assert.deepEqual(
+      (await theirs.leases()).map((l) => [l.labId, l.port]),
+      [['theirs', nodePort]],
+    );
+    const ssh = await kube.get<KubeObject & { spec: { ports: { nodePort: number }[] } }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace,
+      name: 'ssh',
+    });
+    assert.equal(ssh?.spec.ports[0]?.nodePort, nodePort);
+  });
+
   test('reconcile adopts a lab Service Redis forgot and frees a lease whose Service is gone', async () => {
     const first = pinnedNodePort('allocator-adopt', 2);
     const { kube, a, namespace } = await setup(first, first + 1);
-    await kube.apply(service(namespace, 'ssh', first, { 'breakfix.dev/lab': 'kept' }));
+    await kube.apply(service(namespace, 'ssh', first, labLabels('kept', owner)));
     let now = Date.now();
     const clock = { allocator: a, kube, now: () => now };
     await a.allocate('ghost'); // a lease with no Service
     now += 120_000; // past the grace period
 
-    const report = await reconcileNodePorts({ ...clock, graceMs: 60_000 });
+    const report = await reconcileNodePorts({ ...clock, graceMs: 60_000, owner });
     assert.deepEqual(report.adopted, [{ labId: 'kept', port: first }]);
     assert.equal(report.freed.length, 1);
     assert.equal(report.freed[0]?.labId, 'ghost');

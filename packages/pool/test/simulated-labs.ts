@@ -3,6 +3,7 @@ import { parsePlatformConfig } from '@breakfix/manifests';
 import { emulatedBootstrap } from '@breakfix/sandbox';
 import { createOperatorKey, type SshKeyPair } from '@breakfix/secrets';
 import { createSshRunner, type SshRunnerOptions } from '@breakfix/ssh';
+import { uniqueName } from '@breakfix/testkit';
 import type { EnvironmentStore } from '../src/environment-store.js';
 import { createProvisioner, type ProvisionerOptions } from '../src/provisioner.js';
 
@@ -10,16 +11,24 @@ import { createProvisioner, type ProvisionerOptions } from '../src/provisioner.j
  * What most tests need to boot labs on the simulator: a fresh operator key, the platform config
  * around it, an SSH runner, and a provisioner with deadlines generous enough for a busy CI
  * (slow is not failed) and a short probe interval. The simulated guests emulate the node bootstrap
- * (after any `decorate` of the caller), since no kubeadm runs in them.
+ * (after any `decorate` of the caller), since no kubeadm runs in them. Each call is its own
+ * platform instance unless told one, so a pool worker's reconciler in one test never sees
+ * another test's labs on the shared apiserver as its own.
  */
 export function simulatedLabs(
   kube: Kube,
   store: EnvironmentStore,
-  overrides: Partial<Omit<ProvisionerOptions, 'kube' | 'store'>> & { sshOptions?: SshRunnerOptions } = {},
+  overrides: Partial<Omit<ProvisionerOptions, 'kube' | 'store'>> & {
+    sshOptions?: SshRunnerOptions;
+    instance?: string;
+  } = {},
 ) {
-  const { sshOptions, ...options } = overrides;
+  const { sshOptions, instance, ...options } = overrides;
   const operatorKey: SshKeyPair = options.operatorKey ?? createOperatorKey();
-  const platform = parsePlatformConfig({ operator: { publicKey: operatorKey.publicKey } });
+  const platform = parsePlatformConfig({
+    instance: instance ?? uniqueName('test'),
+    operator: { publicKey: operatorKey.publicKey },
+  });
   const ssh = createSshRunner(sshOptions);
   const provisioner = createProvisioner({
     kube,

@@ -14,6 +14,7 @@ const BANDS = {
   rbac: [32300, 32399],
   'manifests-quota': [32400, 32499],
   'manifests-validators': [32500, 32599],
+  'allocator-instances': [32600, 32699],
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type NodePortBand = keyof typeof BANDS;
