@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { wireOrchestrator } from '../../apps/orchestrator/src/wire.js';
 import type { BenchSettings } from '../bench.js';
 import { claimRounds, warmPool } from './claim-rounds.js';
-import { createTraceCollector, type TraceCollector } from './claim-trace.js';
+import { createTraceCollector, type TraceCollector, untilQuiet } from './claim-trace.js';
 import { type Learners, startLearners } from './learners.js';
 import { type Figure, latency, value } from './stats.js';
 
@@ -134,6 +134,8 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
         warm: (count) => warmPool(provisioner, POOL, count, () => `b${next++}`),
         settle: async () => {
           await orchestrator.warm.settled();
+          if (!(await untilQuiet()))
+            console.error('api: the sandbox was still busy 60 s after warming; measuring anyway');
         },
         claim: async (learner) => {
           const answer = await learnerThread.claim({ learner, scenario: SCENARIO, publicKey: learnerKey.publicKey });

@@ -71,6 +71,39 @@ function treeTicks(): Map<number, { command: string; ticks: number }> | undefine
   );
 }
 
+/**
+ * Waits until the processes below this one (the sandbox's apiserver, etcd, controller manager,
+ * Redis, the labs' sshds) are quiet: under `cores` of CPU for three half-second samples in a row.
+ * A pool warmed a moment ago still has the controller manager catching up on its 50 new labs
+ * (quotas, the labs' own Services), which a pool that has been ready for a while does not.
+ * Resolves false when the deadline passes first.
+ */
+export async function untilQuiet(options: { cores?: number; timeoutMs?: number } = {}): Promise<boolean> {
+  const cores = options.cores ?? 0.15;
+  const deadline = performance.now() + (options.timeoutMs ?? 60_000);
+  const others = () => {
+    const tree = treeTicks();
+    if (tree === undefined) return undefined;
+    let sum = 0;
+    for (const [pid, { ticks }] of tree) if (pid !== process.pid) sum += ticks;
+    return sum;
+  };
+  const first = others();
+  if (first === undefined) return true;
+  let last: number = first;
+  let quietSamples = 0;
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now: number = others() ?? last;
+    // Exited processes take their ticks along: a drop counts as quiet, not as negative load.
+    const used = Math.max(0, now - last) / TICKS_PER_SECOND / 0.5;
+    last = now;
+    quietSamples = used < cores ? quietSamples + 1 : 0;
+    if (quietSamples >= 3) return true;
+  }
+  return false;
+}
+
 /** The steps in the order a claim runs them (claim-trace.ts in packages/pool says what each is). */
 const STEPS: readonly ClaimStep[] = [
   'redis_claim',

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { createPoolWorker } from '../../apps/pool-worker/src/create-pool-worker.js';
 import type { BenchSettings } from '../bench.js';
 import { claimRounds, warmPool } from './claim-rounds.js';
-import { createTraceCollector, type TraceCollector } from './claim-trace.js';
+import { createTraceCollector, type TraceCollector, untilQuiet } from './claim-trace.js';
 import { type Figure, latency, value } from './stats.js';
 
 const POOL = 'warm';
@@ -97,6 +97,8 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
         warm: (count) => warmPool(provisioner, POOL, count, () => `c${next++}`),
         settle: async () => {
           await warm.settled();
+          if (!(await untilQuiet()))
+            console.error('claim: the sandbox was still busy 60 s after warming; measuring anyway');
         },
         claim: async (learner) => {
           const { environment } = await access.claim({
