@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BreakfixError, ConflictError, UpstreamError } from '@breakfix/core';
+import { BreakfixError, ConflictError, UpstreamError, withDeadline } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { IMAGE_PATHS, labLabels, type PlatformConfig } from '@breakfix/manifests';
 import { deriveSealingKey, generateEd25519, openSecret, type SshKeyPair, sealSecret } from '@breakfix/secrets';
@@ -112,6 +112,8 @@ export function createLabAccess(options: LabAccessOptions) {
   const { kube, store, ssh, platform } = options;
   const log = options.log ?? (() => {});
   const timeoutMs = options.commandTimeoutMs ?? 20_000;
+  /** How long a release waits for the keys to go before it answers anyway (the teardown follows). */
+  const releaseKeysMs = Math.min(timeoutMs, 10_000);
   const exposure = { kube, allocator: options.allocator };
   const learnerUser = platform.learner.user;
   // The terminal key's private half is stored sealed with a key only holders of the operator key
@@ -262,18 +264,22 @@ export function createLabAccess(options: LabAccessOptions) {
     if (environment.state !== 'releasing') {
       return environment; // already torn down or never handed out: nothing to close
     }
+    // The NodePort is the learner's way in: it closes first, whatever happens to the keys.
+    await closeSsh(exposure, { labId: id, namespace: environment.namespace });
     try {
-      // A VM that is not running now will not take a key: do not hold the release up for it.
-      const lab = await targets(environment, 2_000);
-      // Every node: the learner's key and the lab key (hence `ssh w1` from the control plane) end together.
-      const results = await Promise.allSettled(Object.values(lab.nodes).map((node) => removeKey(node)));
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed.length > 0) throw failed[0]?.reason;
+      // Best effort, and bounded: a VM that is not running, or a guest that does not answer,
+      // must not hold up the learner's "stopped" (the teardown deletes the VMs and their keys).
+      await withDeadline('removing the learner key', releaseKeysMs, async () => {
+        const lab = await targets(environment, 2_000);
+        // Every node: the learner's key and the lab key (hence `ssh w1` from the control plane) end together.
+        const results = await Promise.allSettled(Object.values(lab.nodes).map((node) => removeKey(node)));
+        const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed.length > 0) throw failed[0]?.reason;
+      });
     } catch (error) {
       // The namespace goes next; a VM we cannot reach takes the key with it.
       log(`${id}: learner key not removed (${(error as Error).message}); the teardown deletes the VMs`);
     }
-    await closeSsh(exposure, { labId: id, namespace: environment.namespace });
     return await store.get(id);
   }
 
