@@ -46,6 +46,8 @@ FLANNEL_VERSION=v0.28.10
 # module is the same delegate (reads /run/flannel/subnet.env, calls bridge + host-local).
 FLANNEL_CNI_MODULE=github.com/containernetworking/plugins@v0.9.1
 CRICTL_VERSION=v1.36.0
+# NetworkPolicy beside flannel (which enforces none): recipe/cni/network-policy.yaml, ADR 0032.
+NETPOL_VERSION=v0.8.0
 DISK_SIZE=12G
 
 cache_root=${BREAKFIX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/breakfix}
@@ -118,7 +120,7 @@ if [[ $source_kind == build ]]; then
   }
   step "Kubernetes $version binaries (Go, infra/testbin; a first build takes many minutes)"
   kube_bin=$(bash "$repo/infra/testbin/build.sh" --node | tail -n 1)
-  step "pause, imgbuild, CoreDNS, flannel, crictl (Go)"
+  step "pause, imgbuild, CoreDNS, flannel, kube-network-policies, crictl (Go)"
   (cd "$here/tools" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/pause" ./cmd/pause &&
     CGO_ENABLED=0 go build -trimpath -o "$bin/imgbuild" ./cmd/imgbuild)
   mapfile -t kubeadm_images < <("$kube_bin/kubeadm" config images list --kubernetes-version "$version")
@@ -132,6 +134,7 @@ if [[ $source_kind == build ]]; then
   go_module_build "github.com/flannel-io/flannel@$FLANNEL_VERSION" . "$bin/flanneld" \
     "-X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
   go_module_build "$FLANNEL_CNI_MODULE" plugins/meta/flannel "$bin/flannel"
+  go_module_build "sigs.k8s.io/kube-network-policies@$NETPOL_VERSION" cmd "$bin/netpol"
   go_module_build "sigs.k8s.io/cri-tools@$CRICTL_VERSION" cmd/crictl "$bin/crictl" \
     "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
 
@@ -157,6 +160,7 @@ if [[ $source_kind == build ]]; then
     printf '{"src":"%s","dst":"/usr/local/bin/%s","mode":493}\n' "$kube_bin/$tool" "$tool"
   done | paste -sd,)
   flannel_image="ghcr.io/flannel-io/flannel:$FLANNEL_VERSION"
+  netpol_image="registry.k8s.io/networking/kube-network-policies:$NETPOL_VERSION"
   {
     echo '['
     sep=
@@ -176,10 +180,12 @@ if [[ $source_kind == build ]]; then
     done
     printf ',{"ref":"%s","base":"%s","files":[{"src":"%s","dst":"/opt/bin/flanneld","mode":493}],"entrypoint":["/opt/bin/flanneld"]}\n' \
       "$flannel_image" "$base" "$bin/flanneld"
+    printf ',{"ref":"%s","files":[{"src":"%s","dst":"/bin/netpol","mode":493}],"entrypoint":["/bin/netpol"]}\n' \
+      "$netpol_image" "$bin/netpol"
     echo ']'
   } >"$work/images.json"
   "$bin/imgbuild" -o "$work/images.tar" "$work/images.json"
-  images=("${kubeadm_images[@]}" "$flannel_image")
+  images=("${kubeadm_images[@]}" "$flannel_image" "$netpol_image")
 else
   echo "build.sh: --source official is not implemented yet: it needs pkgs.k8s.io and registry.k8s.io," >&2
   echo "  which this build host cannot reach; use --source build (see images/README.md)" >&2
@@ -205,6 +211,7 @@ printf 'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint
   >"$node_root/etc/crictl.yaml"
 install -d -m 0755 "$node_root/opt/breakfix/cni" "$node_root/var/lib/breakfix"
 sed "s#@FLANNEL_IMAGE@#$flannel_image#g" "$here/recipe/cni/flannel.yaml" >"$node_root/opt/breakfix/cni/flannel.yaml"
+sed "s#@NETPOL_IMAGE@#$netpol_image#g" "$here/recipe/cni/network-policy.yaml" >"$node_root/opt/breakfix/cni/network-policy.yaml"
 echo "$version" >"$node_root/var/lib/breakfix/image-version"
 
 step "importing ${#images[@]} images into containerd's k8s.io namespace (the image's own containerd, chrooted)"
@@ -248,6 +255,7 @@ kernel_version=${kernel##*/vmlinuz-}
   echo "  \"kernel\": \"$kernel_version\","
   echo "  \"containerd\": \"$containerd_version\","
   echo "  \"flannel\": \"$FLANNEL_VERSION\","
+  echo "  \"networkPolicy\": \"kube-network-policies $NETPOL_VERSION\","
   echo "  \"crictl\": \"$CRICTL_VERSION\","
   echo "  \"pauseImage\": \"$pause_image\","
   printf '  "images": [%s],\n' "$(printf '"%s",' "${images[@]}" | sed 's/,$//')"

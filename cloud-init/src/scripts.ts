@@ -88,7 +88,10 @@ next_pods_report=0
 system_pods_ready() {
   k -n kube-system rollout status deployment/coredns --timeout=20s >/dev/null 2>&1 &&
     k -n kube-system rollout status daemonset/kube-proxy --timeout=20s >/dev/null 2>&1 &&
-    { [[ $BREAKFIX_CNI != flannel ]] || k -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=20s >/dev/null 2>&1; } &&
+    { [[ $BREAKFIX_CNI != flannel ]] || {
+      k -n kube-flannel rollout status daemonset/kube-flannel-ds --timeout=20s >/dev/null 2>&1 &&
+        k -n kube-system rollout status daemonset/kube-network-policies --timeout=20s >/dev/null 2>&1
+    }; } &&
     return 0
   # Once a minute, which system pods are not ready and why, so a stuck boot can be read from the log.
   if ((SECONDS >= next_pods_report)); then
@@ -152,6 +155,12 @@ control-plane)
   log "applying $BREAKFIX_CNI for pod subnet $BREAKFIX_POD_SUBNET"
   # Images are built with the upstream default pod CIDR; the lab's comes from its spec.
   retry "applying $BREAKFIX_CNI" bash -c "sed 's#10.244.0.0/16#$BREAKFIX_POD_SUBNET#g' '$cni_manifest' | kubectl --request-timeout=30s apply -f - >/dev/null"
+  if [[ $BREAKFIX_CNI == flannel ]]; then
+    # flannel enforces no NetworkPolicy; kube-network-policies does, so policies act as learners expect.
+    policy_manifest=${IMAGE_PATHS.cniManifests}/network-policy.yaml
+    [[ -f $policy_manifest ]] || fail "the image has no NetworkPolicy manifest $policy_manifest"
+    retry "applying kube-network-policies" kubectl --request-timeout=30s apply -f "$policy_manifest" >/dev/null
+  fi
 
   log "waiting for $BREAKFIX_EXPECTED_NODES node(s) to be Ready"
   retry "$BREAKFIX_EXPECTED_NODES node(s) Ready" nodes_ready

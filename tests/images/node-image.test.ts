@@ -139,16 +139,19 @@ describe('the golden node image fulfils its contract', { timeout: 120_000 }, () 
     assert.ok(await existsOnDisk('/var/lib/containerd/io.containerd.content.v1.content/blobs/sha256'));
   });
 
-  test('the CNI: plugins in /opt/cni/bin and a flannel manifest whose image is baked in', async () => {
+  test('the CNI: plugins in /opt/cni/bin, flannel and NetworkPolicy manifests whose images are baked in', async () => {
     for (const plugin of ['bridge', 'host-local', 'loopback', 'portmap', 'flannel']) {
       assert.ok(await existsOnDisk(`/usr/lib/cni/${plugin}`), `CNI plugin ${plugin}`);
       assert.ok(await existsOnDisk(`/opt/cni/bin/${plugin}`), `/opt/cni/bin/${plugin}`);
     }
-    const flannel = await readFromDisk('/opt/breakfix/cni/flannel.yaml');
-    const images = [...flannel.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? '');
-    assert.ok(images.length > 0);
-    for (const image of images) assert.ok(manifest.images.includes(image), `flannel uses ${image}, not in the image`);
-    assert.match(flannel, /"Type": "vxlan"/);
+    for (const file of ['flannel.yaml', 'network-policy.yaml']) {
+      const text = await readFromDisk(`/opt/breakfix/cni/${file}`);
+      const images = [...text.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? '');
+      assert.ok(images.length > 0, `${file} names no image`);
+      for (const image of images) assert.ok(manifest.images.includes(image), `${file} uses ${image}, not in the image`);
+    }
+    assert.match(await readFromDisk('/opt/breakfix/cni/flannel.yaml'), /"Type": "vxlan"/);
+    assert.match(await readFromDisk('/opt/breakfix/cni/network-policy.yaml'), /kube-network-policies/);
   });
 
   test('a first boot: empty machine-id, no host keys, no cloud-init state, root locked, NoCloud only', async () => {
