@@ -10,7 +10,8 @@ import { useSandbox } from '@breakfix/testkit';
 // Scenarios on a real lab, in every `npm test` (after the other tests, alone: about 10 minutes on a
 // quiet 2-core machine under emulation): one 1+1 kubeadm lab booted under QEMU from the golden
 // image with the platform's own cloud-init, then a control-plane fault, a worker fault, a
-// scheduling fault and a scenario imported from Killercoda, proven on it one after another (break,
+// scheduling fault, a NetworkPolicy fault (which only an enforcing lab can show: docs/adr/0032)
+// and a scenario imported from Killercoda, proven on it one after another (break,
 // check fails, decoys, solve, check passes) through `labctl scenario test`, exactly as an
 // instructor runs it. The lab is of the `small` profile, whose memory is overcommitted
 // (docs/adr/0030): each scenario also proves that no guest ran out of memory. The whole catalog
@@ -18,7 +19,12 @@ import { useSandbox } from '@breakfix/testkit';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
-const FROM_CATALOG = ['scheduler-bad-kubeconfig', 'kubelet-stopped', 'scheduling-tainted-worker'];
+const FROM_CATALOG = [
+  'scheduler-bad-kubeconfig',
+  'kubelet-stopped',
+  'scheduling-tainted-worker',
+  'networkpolicy-dns-egress',
+];
 const IMPORTED = 'kubelet-down';
 
 interface Run {
@@ -44,7 +50,7 @@ function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdo
   });
 }
 
-test('a control-plane, a worker, a scheduling fault and an imported scenario, each proven on one real 1+1 lab', {
+test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an imported scenario, each proven on one real 1+1 lab', {
   timeout: 75 * 60_000,
 }, async () => {
   const { info } = await useSandbox();

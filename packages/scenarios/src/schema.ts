@@ -60,7 +60,8 @@ export const scenarioFileSchema = z.strictObject({
   timeLimitMinutes: z.number().int().min(5, 'is under 5 minutes').max(240, 'is over 4 hours'),
   /**
    * The lab's pod network. Pools are keyed by it too: a claim draws from a pool with the same
-   * topology and CNI. Flannel unless the scenario needs NetworkPolicy (Calico).
+   * topology and CNI. Flannel labs enforce NetworkPolicy (kube-network-policies, docs/adr/0032);
+   * no node image provides Calico yet.
    */
   cni: z.enum(CNIS).default('flannel'),
   /** `internet` opens egress to the internet for this lab (docs/adr/0005); most scenarios need none. */
