@@ -11,10 +11,13 @@ import { type Binaries, resolveBinaries } from './binaries.js';
 import { startControlPlane } from './control-plane.js';
 import { installCrds, loadKubevirtCrds } from './crds/install.js';
 import { type AddressPrefix, claimAddressPrefix } from './ports.js';
+import { createNodePortProxy, type NodePortProxy } from './proxy/node-port-proxy.js';
 import { startRedis } from './redis.js';
 import { BUSYBOX, SSHD } from './virt/guest.js';
 import { guestInitBinary } from './virt/guest-init.js';
 import { nodeImageResolver } from './virt/node-images.js';
+import { defaultNodes } from './virt/nodes.js';
+import { createPodNetwork } from './virt/pod-network.js';
 import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
 
@@ -77,6 +80,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const processes: ManagedProcess[] = [];
   let simulator: VirtSimulator | undefined;
+  let nodePorts: NodePortProxy | undefined;
   let qemuHost: Promise<QemuHost> | undefined;
   let addressPrefix: AddressPrefix | undefined;
   // sshd only chroots into paths whose every component is root-owned and not writable by others.
@@ -84,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   if (simulate) removeStaleGuests();
 
   const stop = async () => {
+    await nodePorts?.stop();
     await simulator?.stop();
     await (await qemuHost?.catch(() => undefined))?.stop();
     for (const process of [...processes].reverse()) await process.stop();
@@ -128,10 +133,16 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         qemuHost ??= createQemuHost({ dir: qemuDir, log: (line) => progress(`[qemu] ${line}`) });
         return qemuHost;
       };
+      // Launcher pods get addresses of a pod network nothing routes (ADR 0031); the nodes get
+      // loopback addresses of this sandbox's own /16, where its kube-proxy serves NodePorts.
+      const podNetwork = createPodNetwork();
+      const nodes = defaultNodes(addressPrefix.prefix);
       simulator = createVirtSimulator({
         kube: createKube({ kubeconfig, fieldManager: 'virt-controller' }),
         guestsDir,
         addressPrefix: addressPrefix.prefix,
+        nodes,
+        podNetwork,
         defaultBootDelayMs: options.defaultBootDelayMs ?? 0,
         qemu: {
           guests: createQemuGuests({
@@ -145,6 +156,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         log: (line) => progress(`[virt] ${line}`),
       });
       await simulator.start();
+      nodePorts = createNodePortProxy({
+        kube,
+        nodes: nodes.map((node) => ({ name: node.name, addresses: [node.internalIP, node.externalIP] })),
+        exposureOf: podNetwork.exposureOf,
+        log: (line) => progress(`[kube-proxy] ${line}`),
+      });
+      await nodePorts.start();
     }
 
     const info: SandboxInfo = {

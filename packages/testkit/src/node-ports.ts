@@ -15,6 +15,7 @@ const BANDS = {
   'manifests-quota': [32400, 32499],
   'manifests-validators': [32500, 32599],
   'allocator-instances': [32600, 32699],
+  'sandbox-proxy': [32700, 32767],
 } as const satisfies Record<string, readonly [number, number]>;
 
 export type NodePortBand = keyof typeof BANDS;

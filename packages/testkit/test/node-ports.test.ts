@@ -9,6 +9,8 @@ const BANDS: NodePortBand[] = [
   'rbac',
   'manifests-quota',
   'manifests-validators',
+  'allocator-instances',
+  'sandbox-proxy',
 ];
 
 describe('test NodePort bands', () => {

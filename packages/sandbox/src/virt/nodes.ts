@@ -5,7 +5,10 @@ import { SCHEDULABLE_LABEL } from './launcher-pod.js';
 /** A host node of the simulated cluster: what its kubelet and virt-handler would report. */
 export interface SimulatedNode {
   name: string;
-  /** Node addresses. Nothing listens at them here: the sandbox serves no NodePort. */
+  /**
+   * Node addresses: loopback addresses of the sandbox's own /16, where its kube-proxy serves the
+   * NodePorts of Services with ready endpoints on this node (ADR 0031).
+   */
   internalIP: string;
   externalIP: string;
   /** Allocatable resources, as quantities (`cpu: '64'`, `memory: '256Gi'`, `pods: '250'`). */
@@ -15,15 +18,22 @@ export interface SimulatedNode {
 }
 
 /**
- * Three nodes large enough for the labs tests and benchmarks run at once, with the devices
- * virt-handler's device plugins advertise (1000 each), at addresses in the documentation ranges
- * (RFC 5737): nothing answers there, which is true of NodePorts in the sandbox.
+ * Third octets of the sandbox's loopback /16 (`127.P`) its nodes' addresses take; guests never get
+ * an address there (simulator.ts).
  */
-export function defaultNodes(): SimulatedNode[] {
+export const NODE_OCTETS = { internal: 255, external: 254 } as const;
+
+/**
+ * Three nodes large enough for the labs tests and benchmarks run at once, with the devices
+ * virt-handler's device plugins advertise (1000 each). Their addresses are loopback addresses of
+ * the sandbox's own prefix (`127.P.255.n` internal, `127.P.254.n` external), the only kind the
+ * platform may dial: the sandbox's kube-proxy listens there.
+ */
+export function defaultNodes(addressPrefix: string): SimulatedNode[] {
   return [1, 2, 3].map((n) => ({
     name: `sim-node-${n}`,
-    internalIP: `198.51.100.${n}`,
-    externalIP: `203.0.113.${n}`,
+    internalIP: `${addressPrefix}.${NODE_OCTETS.internal}.${n}`,
+    externalIP: `${addressPrefix}.${NODE_OCTETS.external}.${n}`,
     allocatable: { cpu: '128', memory: '512Gi', pods: '250', 'ephemeral-storage': '1Ti' },
   }));
 }

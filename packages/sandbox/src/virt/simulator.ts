@@ -7,7 +7,15 @@ import type { Kube, KubeObject } from '@breakfix/kube';
 import { parseGuestIdentity } from './cloud-config.js';
 import { bootGuest } from './guest.js';
 import { LAUNCHER_LABEL, launcherPod, UNPAUSED_CONDITION } from './launcher-pod.js';
-import { defaultNodes, type PodForScheduling, registerNodes, type SimulatedNode, schedule } from './nodes.js';
+import {
+  defaultNodes,
+  NODE_OCTETS,
+  type PodForScheduling,
+  registerNodes,
+  type SimulatedNode,
+  schedule,
+} from './nodes.js';
+import { createPodNetwork, type PodNetwork } from './pod-network.js';
 import type { createQemuGuests, QemuGuest } from './qemu-guests.js';
 import {
   decide,
@@ -52,6 +60,11 @@ export interface SimulatorOptions {
   /** The host nodes launcher pods are scheduled on. Default: defaultNodes() (three large ones). */
   nodes?: readonly SimulatedNode[];
   /**
+   * Where launcher pods get their `podIP`, mapped to their guests' loopback addresses (what the
+   * sandbox's kube-proxy forwards to). Default: a pod network of its own on 10.244.0.0/16.
+   */
+  podNetwork?: PodNetwork;
+  /**
    * Real guests: VMs whose `sim.breakfix.dev/backend` annotation says `qemu` (or every VM, with
    * `default: 'qemu'`) boot under QEMU from the golden image instead of as an sshd.
    */
@@ -69,6 +82,8 @@ export interface GuestInfo {
   pid: number;
   /** A QEMU guest's own address in its lab network (the loopback `address` forwards SSH to it). */
   guestAddress?: string;
+  /** Its launcher pod's `status.podIP`, which nothing dials (ADR 0031). */
+  podAddress?: string;
 }
 
 export interface VirtSimulator {
@@ -111,7 +126,9 @@ interface LauncherPod {
   spec: PodForScheduling['spec'];
   nodeName?: string;
   hostIP?: string;
+  /** Its address on the pod network, and the guest's loopback address that address maps to. */
   podIP?: string;
+  exposure?: string;
   startTime?: string;
 }
 
@@ -134,7 +151,8 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
   const { guestsDir, addressPrefix } = options;
   const kube = retryingTransientErrors(options.kube);
   const sshPort = options.sshPort ?? 22;
-  const nodes = options.nodes ?? defaultNodes();
+  const nodes = options.nodes ?? defaultNodes(addressPrefix);
+  const podNetwork = options.podNetwork ?? createPodNetwork();
   const defaultAddressDelayMs = options.defaultAddressDelayMs ?? 250;
   /** Reconciles queued for later (a back-off's end, a retry), by key: cleared on stop. */
   const timers = new Map<string, NodeJS.Timeout>();
@@ -196,7 +214,9 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     for (;;) {
       const n = nextAddress++;
       const [c, d] = [(n >> 8) & 255, n & 255];
-      if (d !== 0 && d !== 255) return `${addressPrefix}.${c}.${d}`;
+      // The nodes' addresses take the top of the /16.
+      if (d !== 0 && d !== 255 && c < Math.min(NODE_OCTETS.internal, NODE_OCTETS.external))
+        return `${addressPrefix}.${c}.${d}`;
     }
   }
 
@@ -436,7 +456,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     // kubelet: the pod's volumes, including the cloud-init Secrets; a missing one keeps it from starting.
     await waitForSecrets(vm, pod, signal);
     const address = allocateAddress();
-    await startPod(pod, nodeName, address);
+    await startPod(pod, nodeName, podNetwork.attach(address), address);
     // virt-controller hands the VMI to virt-handler once the launcher pod is ready.
     await phase('Scheduled', {
       nodeName,
@@ -721,13 +741,15 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
 
   /**
    * As the node's kubelet once the containers run: phase Running, the node's address, the pod's
-   * address (bridge binding: the guest's own), and Ready unless the VMI has a readiness probe,
-   * which holds it until the guest answers. The EndpointSlice controller reads exactly this.
+   * address on the pod network (bridge binding: the guest's own, reached here at its loopback
+   * `exposure`), and Ready unless the VMI has a readiness probe, which holds it until the guest
+   * answers. The EndpointSlice controller reads exactly this.
    */
-  async function startPod(pod: LauncherPod, nodeName: string, address: string): Promise<void> {
+  async function startPod(pod: LauncherPod, nodeName: string, podIP: string, exposure: string): Promise<void> {
     const node = nodes.find((candidate) => candidate.name === nodeName);
     pod.hostIP = node?.internalIP ?? '';
-    pod.podIP = address;
+    pod.podIP = podIP;
+    pod.exposure = exposure;
     pod.startTime = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     await setPodReady(pod, !pod.probed);
   }
@@ -783,10 +805,16 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     });
   }
 
+  /** As the CNI when a pod's sandbox goes: its address is free again. */
+  function detach(pod: LauncherPod | undefined): void {
+    if (pod?.podIP !== undefined && pod.exposure !== undefined) podNetwork.release(pod.podIP, pod.exposure);
+  }
+
   /** virt-launcher exits when its VM ends: the pod is Succeeded or Failed, and deletes at once. */
   async function endPod(pod: LauncherPod | undefined, phase: 'Succeeded' | 'Failed'): Promise<void> {
     if (pod === undefined) return;
     bound.delete(pod.uid);
+    detach(pod);
     try {
       await setPodStatus(pod, {
         phase,
@@ -842,6 +870,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     await boot.guest?.stop();
     await boot.done;
     await boot.guest?.stop();
+    detach(boot.pod);
   }
 
   async function setVmiStatus(vmi: VirtualMachineInstance, status: Record<string, unknown>): Promise<void> {
@@ -955,7 +984,19 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
         if (boot.guest === undefined) return [];
         const [namespace = '', name = ''] = key.split('/');
         const { address, port, root, pid, guestAddress } = boot.guest;
-        return [{ namespace, name, address, port, root, pid, ...(guestAddress === undefined ? {} : { guestAddress }) }];
+        const podAddress = boot.pod?.podIP;
+        return [
+          {
+            namespace,
+            name,
+            address,
+            port,
+            root,
+            pid,
+            ...(guestAddress === undefined ? {} : { guestAddress }),
+            ...(podAddress === undefined ? {} : { podAddress }),
+          },
+        ];
       });
     },
   };
@@ -1027,7 +1068,8 @@ function podRef(pod: { namespace: string; name: string }) {
 
 /**
  * The VMI's `default` interface (the pod network) at `address`; the guest's own name for it only
- * when a guest agent reports it.
+ * when a guest agent reports it. On KubeVirt (bridge binding) that is the pod's address; here it is
+ * the guest's loopback exposure, the one address of the guest the platform may dial (ADR 0031).
  */
 function defaultInterface(address: string, agent = false) {
   return {
