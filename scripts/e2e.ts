@@ -224,7 +224,6 @@ async function runLabs(
     operatorKey,
     catalog,
     tokens: [{ name: 'admin', role: 'admin', token: apiToken }],
-    reach: 'vmAddress',
     ssh: sshOptions,
     log: (line) => say(`  [api] ${line}`),
   });

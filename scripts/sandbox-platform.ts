@@ -89,7 +89,6 @@ async function main(): Promise<void> {
     ssh,
     platform,
     operatorKey,
-    reach: 'vmAddress',
   });
   const worker = createPoolWorker({
     connection: connect,
@@ -135,8 +134,8 @@ async function main(): Promise<void> {
       { name: 'admin', role: 'admin', token: apiToken },
       { name: 'slack-bot', role: 'bot', token: botToken },
     ],
-    // No kube-proxy in the sandbox: learners reach the simulated VM's own address.
-    reach: 'vmAddress',
+    // Learners get the control plane's node and the lab's NodePort, as on KubeVirt: the sandbox's
+    // kube-proxy forwards it to the guest (docs/adr/0031).
     // Simulated guests have no root: break markers go where their user may write.
     scenarioStateDir: '/tmp/breakfix-scenario-state',
     log,

@@ -32,11 +32,8 @@ const BROKEN_LINE = 'server: https://cp-api:6444';
  * timed) a check of every claim: the learner logs in with their key and finds the break, and the
  * Service holds the port the answer names.
  *
- * What the sandbox cannot show: the learner's way in through the NodePort. The simulator makes
- * no virt-launcher Pods (so the Service has no endpoints), no Node objects (so the control
- * plane's node has no address to hand out) and there is no kube-proxy (nothing listens on the
- * port). The claim hands out `publicHost` (127.0.0.1) with the port, as a site with a bastion
- * does, and the check logs in at the VM's own address, where the Service would forward.
+ * The learner's way in is the one KubeVirt gives: the control plane's node at the lab's NodePort,
+ * which the sandbox's kube-proxy forwards to the guest (docs/adr/0031); the check logs in there.
  */
 export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure> {
   const sandbox = await startSandbox();
@@ -56,7 +53,6 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
     operatorKey,
     catalog: new Map([...loadCatalog()].filter(([, scenario]) => scenario.simulator)),
     tokens: [{ name: 'bench', role: 'bot', token }],
-    publicHost: '127.0.0.1',
     scenarioStateDir: '/tmp/breakfix-scenario-state',
     ssh: { onConnect: (event) => collector?.handshake(event) },
     trace: (event) => collector?.step(event),
@@ -91,9 +87,11 @@ export async function* benchApi(settings: BenchSettings): AsyncGenerator<Figure>
       const env = await store.get(labId);
       const cp = runningNode((await listLabVmis(sandbox.kube, env.namespace)).get('cp'));
       if (cp === undefined) return 'no running control plane';
+      if (env.access === undefined) return 'no access recorded';
       const result = await checkSsh.exec(
         {
-          host: cp.address,
+          host: env.access.host,
+          port: env.access.port,
           username: platform.learner.user,
           privateKey: learnerKey.privateKey,
           hostKey: env.hostKeys?.cp ?? '',

@@ -111,6 +111,7 @@ const STEPS: readonly ClaimStep[] = [
   'keys_generate',
   'nodeport_lease',
   'service_apply',
+  'endpoint_ready',
   'key_install',
   'lab_key',
   'prepare',

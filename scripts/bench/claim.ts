@@ -74,7 +74,6 @@ export async function* benchClaim(settings: BenchSettings): AsyncGenerator<Figur
       ssh: claimSsh,
       platform,
       operatorKey,
-      publicHost: '127.0.0.1',
       trace: (event) => collector?.step(event),
     });
     // As the orchestrator does (wire.ts): an operator connection kept open to every ready lab.

@@ -31,8 +31,6 @@ export interface OrchestratorConfig {
   publicHost?: string;
   /** The orchestrator's origin as browsers see it: browser-terminal links and the WebSocket's Origin check. */
   publicUrl?: string;
-  /** `vmAddress` in the sandbox (no kube-proxy); `nodePort` in production. */
-  reach?: 'nodePort' | 'vmAddress';
   /** Where scenario break markers live on nodes (the sandbox's guests are not root). */
   scenarioStateDir?: string;
   /** The SSH runner's options (emulated guests need a longer connect deadline). */
@@ -77,7 +75,6 @@ export function wireOrchestrator(config: OrchestratorConfig) {
     ssh,
     platform: config.platform,
     operatorKey: config.operatorKey,
-    ...(config.reach === undefined ? {} : { reach: config.reach }),
     ...(config.publicHost === undefined ? {} : { publicHost: config.publicHost }),
     ...(config.trace === undefined ? {} : { trace: config.trace }),
     ...(config.log === undefined ? {} : { log: config.log }),

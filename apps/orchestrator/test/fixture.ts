@@ -35,7 +35,7 @@ export async function closeFixtures(closers: (() => Promise<void>)[] = []): Prom
  * scenario runner and teardown queue, and the app over them.
  */
 export async function startPlatform(
-  options: { ready?: number; reach?: 'vmAddress' | 'nodePort'; overrides?: Partial<AppDeps> } = {},
+  options: { ready?: number; publicHost?: string; overrides?: Partial<AppDeps> } = {},
 ) {
   const { info } = await useSandbox();
   const connect = () => {
@@ -57,7 +57,9 @@ export async function startPlatform(
     ssh,
     platform,
     operatorKey,
-    ...(options.reach === 'nodePort' ? { publicHost: 'labs.example.test' } : { reach: 'vmAddress' as const }),
+    // Learners reach labs as on KubeVirt: the control plane's node at the lab's NodePort (or a
+    // name standing for it).
+    ...(options.publicHost === undefined ? {} : { publicHost: options.publicHost }),
   });
   const pools = parsePoolsConfig({
     pools: [

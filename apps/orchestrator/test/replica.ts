@@ -33,7 +33,6 @@ const orchestrator = wireOrchestrator({
   catalog: new Map(),
   tokens: settings.tokens,
   prefix: settings.prefix,
-  reach: 'vmAddress',
   keepConnectionsEveryMs: 0,
   terminals: {
     watchHeartbeatMs: settings.watchHeartbeatMs,

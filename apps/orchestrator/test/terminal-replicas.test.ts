@@ -175,7 +175,6 @@ before(async () => {
     catalog: new Map<string, Scenario>([[SCENARIO, sim]]),
     tokens,
     prefix,
-    reach: 'vmAddress',
     scenarioStateDir: '/tmp/breakfix-scenario-state',
     keepConnectionsEveryMs: 0,
     terminals: { watchHeartbeatMs: HEARTBEAT_MS },

@@ -45,7 +45,7 @@ async function idleFixture() {
   const store = new EnvironmentStore({ redis: connect(), prefix: `${prefix}:`, now });
   const allocator = new NodePortAllocator({ redis: connect(), prefix: `${prefix}:`, range: SHARED_NODE_PORTS });
   const { provisioner, platform, operatorKey, ssh } = simulatedLabs(kube, store);
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey });
   const pools = parsePoolsConfig({
     pools: [{ name: prefix, kubernetesVersion: '1.36', workers: 0, min: 0, max: 2, idleMinutes: 10 }],
   });

@@ -5,14 +5,16 @@ import { performance } from 'node:perf_hooks';
  * - `redis_claim`: the atomic claim of a ready lab (one Lua script);
  * - `vmi_lookup`: the nodes' addresses: as the provisioner recorded them (no I/O), else the lab's VMIs read;
  * - `keys_generate`: the claim's ed25519 pairs (lab key, terminal key, the learner's when none was given);
- * - `nodeport_lease`: the lab's NodePort leased in Redis (one Lua script; not with `vmAddress`);
+ * - `nodeport_lease`: the lab's NodePort leased in Redis (one Lua script);
  * - `service_apply`: the lab's `ssh` Service applied on that port (both again when the port was taken);
+ * - `endpoint_ready`: until that Service's EndpointSlice lists the control plane's pod, ready, on the node
+ *   handed out (the EndpointSlice controller's work; kube-proxy forwards nothing before);
  * - `key_install`: the authorized keys written on one node over the operator's SSH, handshake included (per
  *   node); absent when the preparation runs them in its own command (ClaimRequest.prepareRunsSetup);
  * - `lab_key`: the lab key and known_hosts placed on the control plane as the learner, handshake included
  *   (labs with more than one node only);
  * - `prepare`: the caller's preparation (the scenario's break, with the keys when it runs them), any
- *   handshake it needs included; it runs beside `nodeport_lease` and `service_apply`;
+ *   handshake it needs included; it runs beside `nodeport_lease`, `service_apply` and `endpoint_ready`;
  * - `connection_address`: where learners connect (the control plane's Node read, unless publicHost is set);
  * - `record`: the access details saved and the record read back;
  * - `release_after_failure`: handing the lab back when a step failed;
@@ -24,6 +26,7 @@ export type ClaimStep =
   | 'keys_generate'
   | 'nodeport_lease'
   | 'service_apply'
+  | 'endpoint_ready'
   | 'key_install'
   | 'lab_key'
   | 'prepare'

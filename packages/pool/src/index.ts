@@ -65,6 +65,7 @@ export {
   openSsh,
   type ReconcileReport,
   reconcileNodePorts,
+  waitForSshEndpoint,
 } from './ssh-exposure.js';
 export { requestTopUp, wakeChannel } from './wake.js';
 export { createWarmConnections, type WarmConnections, type WarmConnectionsOptions } from './warm-connections.js';

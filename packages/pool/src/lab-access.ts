@@ -8,7 +8,7 @@ import { type ClaimTrace, claimTimer } from './claim-trace.js';
 import type { Environment, EnvironmentStore, LabAccessDetails, LabNode } from './environment-store.js';
 import { waitForNodes } from './lab-vmis.js';
 import type { NodePortAllocator } from './nodeport-allocator.js';
-import { closeSsh, openSsh } from './ssh-exposure.js';
+import { closeSsh, openSsh, waitForSshEndpoint } from './ssh-exposure.js';
 
 /** Where `AuthorizedKeysFile` also looks: cloud-init's sshd drop-in names it, root-owned, StrictModes on. */
 const LEARNER_KEYS_DIR = IMAGE_PATHS.learnerKeysDir;
@@ -22,13 +22,11 @@ export interface LabAccessOptions {
   /** The platform's operator key pair (in every lab's cloud-init). */
   operatorKey: SshKeyPair;
   /**
-   * How learners reach the control plane. `nodePort` (default): the lab's NodePort on the node
-   * that runs the control-plane VM (externalTrafficPolicy Local keeps the learner's address for
-   * the NetworkPolicy). `vmAddress`: straight to the VM's address on port 22 — the sandbox, which
-   * has no kube-proxy.
+   * A name to hand out instead of the address of the node that runs the control plane (a DNS name
+   * or a bastion); the port is the lab's NodePort either way. Learners reach the control plane
+   * through that NodePort only (externalTrafficPolicy Local keeps their address for the
+   * NetworkPolicy); the platform's own SSH goes to the VMs' addresses.
    */
-  reach?: 'nodePort' | 'vmAddress';
-  /** A name to hand out instead of the node's address (a DNS name or a bastion). */
   publicHost?: string;
   /** Deadline of each claim-time SSH command. Default 20 s. */
   commandTimeoutMs?: number;
@@ -153,12 +151,9 @@ export function createLabAccess(options: LabAccessOptions) {
     return { labId: environment.id, environment, nodes, where };
   }
 
-  /** Where learners connect: the node running the control plane + NodePort, or the VM itself. */
-  async function endpoint(lab: Awaited<ReturnType<typeof targets>>, nodePort: number | undefined) {
-    const cp = lab.nodes.cp;
-    if (cp === undefined) throw new UpstreamError(`lab ${lab.labId} has no control-plane VM`);
-    if (options.reach === 'vmAddress' || nodePort === undefined)
-      return { host: options.publicHost ?? cp.host, port: 22 };
+  /** Where learners connect: the node running the control plane, at the lab's NodePort. */
+  async function endpoint(lab: Awaited<ReturnType<typeof targets>>, nodePort: number) {
+    if (lab.nodes.cp === undefined) throw new UpstreamError(`lab ${lab.labId} has no control-plane VM`);
     if (options.publicHost !== undefined) return { host: options.publicHost, port: nodePort };
     const nodeName = lab.where.cp?.nodeName;
     const node =
@@ -340,21 +335,18 @@ export function createLabAccess(options: LabAccessOptions) {
 
       // The port and the nodes are prepared side by side: neither needs the other, and the
       // learner hears of the lab only once both are done (the port is useless without the key,
-      // and nobody knows it yet).
-      const exposing = async () =>
-        options.reach === 'vmAddress'
-          ? undefined
-          : (
-              await openSsh(
-                exposure,
-                {
-                  labId: environment.id,
-                  namespace: environment.namespace,
-                  labels: labLabels(environment.id, platform),
-                },
-                timer.step,
-              )
-            ).nodePort;
+      // and nobody knows it yet). The port is ready once its Service has an endpoint on the node
+      // handed out: before that, kube-proxy has nothing to forward to.
+      const exposing = async () => {
+        const ref = { labId: environment.id, namespace: environment.namespace };
+        const { nodePort } = await openSsh(
+          exposure,
+          { ...ref, labels: labLabels(environment.id, platform) },
+          timer.step,
+        );
+        await timer.step('endpoint_ready', () => waitForSshEndpoint(kube, ref, lab.where.cp?.nodeName, timeoutMs));
+        return nodePort;
+      };
       const preparing = async () => {
         const prepare = request.prepare;
         const setupInPrepare = prepare !== undefined && request.prepareRunsSetup === true;
@@ -384,7 +376,7 @@ export function createLabAccess(options: LabAccessOptions) {
         port,
         user: learnerUser,
         knownHosts: `${hostPattern} ${hostKey}`,
-        ...(nodePort === undefined ? {} : { nodePort }),
+        nodePort,
         learnerKeyFingerprint: learnerKey.fingerprint,
         terminalKey: sealSecret(sealingKey, terminalKey.privateKey, environment.id),
       };

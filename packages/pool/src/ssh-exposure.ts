@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@breakfix/core';
+import { InvalidInputError, UpstreamError, waitFor } from '@breakfix/core';
 import type { Kube, KubeObject } from '@breakfix/kube';
 import { type InstanceOwnership, isOwnLab, LABELS, SSH_SERVICE_NAME, sshService } from '@breakfix/manifests';
 import type { NodePortAllocator } from './nodeport-allocator.js';
@@ -49,6 +49,57 @@ export async function openSsh(
   }
   throw new InvalidInputError(`lab ${lab.labId}: ${MAX_ATTEMPTS} NodePorts in a row were taken outside breakfix`, {
     hint: 'run the NodePort reconciler, or give breakfix a range no other Service uses',
+  });
+}
+
+interface EndpointSlice extends KubeObject {
+  endpoints?: { addresses?: string[]; nodeName?: string; conditions?: { ready?: boolean | null } }[] | null;
+  ports?: { name?: string | null; port?: number }[] | null;
+}
+
+/**
+ * Waits until the lab's `ssh` Service has a ready endpoint on `nodeName`, the node whose address
+ * learners get. Until the EndpointSlice controller publishes one, kube-proxy has nothing to forward
+ * to: it rejects connections to the NodePort (no endpoints anywhere) or, with
+ * `externalTrafficPolicy: Local`, drops them on a node without a local endpoint. A lab handed over
+ * earlier would refuse its learner's first login (docs/adr/0031). kube-proxy's own sync, after the
+ * slice, cannot be watched through the API and is not waited for. Without `nodeName` (a lab
+ * recorded before nodes were), any ready endpoint will do.
+ */
+export async function waitForSshEndpoint(
+  kube: Kube,
+  lab: Pick<LabRef, 'labId' | 'namespace'>,
+  nodeName: string | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const slices = await kube.list<EndpointSlice>('discovery.k8s.io/v1', 'EndpointSlice', {
+        namespace: lab.namespace,
+        labelSelector: `kubernetes.io/service-name=${SSH_SERVICE_NAME}`,
+      });
+      const ready = slices.some(
+        (slice) =>
+          (slice.ports ?? []).some((port) => port.name === 'ssh' && port.port !== undefined) &&
+          (slice.endpoints ?? []).some(
+            (endpoint) =>
+              endpoint.conditions?.ready !== false &&
+              (endpoint.addresses ?? []).length > 0 &&
+              (nodeName === undefined || endpoint.nodeName === nodeName),
+          ),
+      );
+      return ready ? true : undefined;
+    },
+    {
+      what: `a ready endpoint of lab ${lab.labId}'s ssh Service on ${nodeName ?? 'any node'}`,
+      timeoutMs,
+      intervalMs: 100,
+    },
+  ).catch((error: unknown) => {
+    throw new UpstreamError(`lab ${lab.labId}: its SSH NodePort forwards to nothing: ${(error as Error).message}`, {
+      hint: "the ssh Service's selector or the control plane's launcher pod: is the pod Ready, with the lab's labels?",
+      cause: error,
+    });
   });
 }
 

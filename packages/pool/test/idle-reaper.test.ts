@@ -35,6 +35,8 @@ interface Lab {
   access: ReturnType<typeof createLabAccess>;
   events: LabEvent[];
   privateKey: string;
+  /** Where the claim told the learner to connect (the control plane's NodePort). */
+  connection: { host: string; port: number };
   environment: Environment;
   /** Moves the clock to `minutes` after the claim and runs one reaper pass. */
   passAt(minutes: number): Promise<Awaited<ReturnType<ReturnType<typeof createIdleReaper>['reap']>>>;
@@ -63,7 +65,7 @@ async function claimedLab(pool: { idleMinutes?: number; idleWarningMinutes?: num
     ssh.close();
     await deleteLabs(kube, store);
   });
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey });
   const poolName = uniqueName('p');
   const pools = parsePoolsConfig({
     pools: [{ name: poolName, kubernetesVersion: '1.36', workers: 0, min: 0, max: 1, ...pool }],
@@ -102,6 +104,7 @@ async function claimedLab(pool: { idleMinutes?: number; idleWarningMinutes?: num
     access,
     events,
     privateKey: claimed.connection.privateKey ?? assert.fail('a generated learner key'),
+    connection: claimed.connection,
     environment: claimed.environment,
     async passAt(minutes) {
       clock.now = claimedAt + minutes * MINUTE;
@@ -122,15 +125,18 @@ async function claimedLab(pool: { idleMinutes?: number; idleWarningMinutes?: num
   return lab;
 }
 
-/** A real interactive SSH session as the learner (a shell on a terminal), open until `close()`. */
+/**
+ * A real interactive SSH session as the learner (a shell on a terminal), open until `close()`,
+ * through the lab's NodePort as the claim hands it out.
+ */
 async function learnerShell(lab: Lab): Promise<{ type(text: string): void; close(): void }> {
   const cp = (await lab.access.targets(lab.environment)).nodes.cp ?? assert.fail('cp');
   const client = new Client();
   await new Promise<void>((resolve, reject) => {
     client.once('ready', resolve).once('error', reject);
     client.connect({
-      host: cp.host,
-      port: cp.port ?? 22,
+      host: lab.connection.host,
+      port: lab.connection.port,
       username: 'learner',
       privateKey: lab.privateKey,
       readyTimeout: 10_000,

@@ -14,14 +14,19 @@ import { deleteLabs, simulatedLabs } from './simulated-labs.js';
 after(closeRedisConnections);
 const run = promisify(execFile);
 
-/** OpenSSH as the learner, strict about the host key, straight to a node's address. */
+/**
+ * OpenSSH as the learner, strict about the host key: to `host` (`[address]:port` for a NodePort),
+ * the control plane through the lab's NodePort as the claim says, a worker at its address (where
+ * the learner's `ssh w1` from the control plane lands; the sandbox cannot hop inside a guest).
+ */
 async function sshAs(user: string, host: string, hostKey: string, privateKey: string, command: string) {
   const dir = mkdtempSync(join(tmpdir(), 'learner-'));
+  const [, address = host, port = '22'] = /^\[(.+)\]:(\d+)$/.exec(host) ?? [];
   writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'known_hosts'), `${host} ${hostKey.split(/\s+/).slice(0, 2).join(' ')}\n`);
   const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
   const args = [...options.flatMap((o) => ['-o', o]), '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5'];
-  const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, `${user}@${host}`, command], {
+  const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, '-p', port, `${user}@${address}`, command], {
     timeout: 15_000,
   });
   return stdout;
@@ -34,7 +39,7 @@ test('a claimed 1+1 lab: the learner gets in on every node, can hop from cp to w
   const store = new EnvironmentStore({ redis: redis(), prefix });
   const allocator = new NodePortAllocator({ redis: redis(), prefix, range: SHARED_NODE_PORTS });
   const { provisioner, platform, operatorKey, ssh } = simulatedLabs(kube, store);
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey });
   const pool = uniqueName('p');
   try {
     // Given a ready lab with a control plane and one worker
@@ -49,15 +54,16 @@ test('a claimed 1+1 lab: the learner gets in on every node, can hop from cp to w
     const hostKeys = environment.hostKeys ?? {};
     assert.deepEqual(Object.keys(nodes).sort(), ['cp', 'w1']);
 
-    // Then the learner's key opens every node
-    for (const [name, node] of Object.entries(nodes)) {
-      assert.equal((await sshAs('learner', node.host, hostKeys[name] ?? '', learnerKey, 'id -un')).trim(), 'learner');
+    // Then the learner's key opens every node: the control plane through its NodePort
+    const cpAt = `[${connection.host}]:${connection.port}`;
+    const at = (name: string) => (name === 'cp' ? cpAt : (nodes[name]?.host ?? ''));
+    for (const name of Object.keys(nodes)) {
+      assert.equal((await sshAs('learner', at(name), hostKeys[name] ?? '', learnerKey, 'id -un')).trim(), 'learner');
     }
     // and on the control plane the learner has the lab key, private to them, and every node pinned by name
-    const cp = nodes.cp ?? assert.fail('cp');
     const home = await sshAs(
       'learner',
-      cp.host,
+      cpAt,
       hostKeys.cp ?? '',
       learnerKey,
       'cd /home/learner/.ssh && stat -c %a . id_ed25519 && cat known_hosts && echo @@@ && cat id_ed25519',
@@ -77,11 +83,12 @@ test('a claimed 1+1 lab: the learner gets in on every node, can hop from cp to w
     const w1 = nodes.w1 ?? assert.fail('w1');
     assert.equal((await sshAs('learner', w1.host, hostKeys.w1 ?? '', privateKey, 'cat /etc/hostname')).trim(), 'w1');
 
-    // When the learner releases, neither key opens any node
+    // When the learner releases, neither key opens any node (the control plane's port closes first)
     await access.release(environment.id);
-    for (const [name, node] of Object.entries(nodes)) {
-      await assert.rejects(sshAs('learner', node.host, hostKeys[name] ?? '', learnerKey, 'true'), /Permission denied/);
-      await assert.rejects(sshAs('learner', node.host, hostKeys[name] ?? '', privateKey, 'true'), /Permission denied/);
+    for (const name of Object.keys(nodes)) {
+      const refused = name === 'cp' ? /Permission denied|Connection refused/ : /Permission denied/;
+      await assert.rejects(sshAs('learner', at(name), hostKeys[name] ?? '', learnerKey, 'true'), refused);
+      await assert.rejects(sshAs('learner', at(name), hostKeys[name] ?? '', privateKey, 'true'), refused);
     }
   } finally {
     await deleteLabs(kube, store);

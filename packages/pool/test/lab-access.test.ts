@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { InvalidInputError } from '@breakfix/core';
+import { InvalidInputError, waitFor } from '@breakfix/core';
 import { createKube, type KubeObject } from '@breakfix/kube';
 import { parseLabSpec, parsePlatformConfig } from '@breakfix/manifests';
 import { emulatedBootstrap } from '@breakfix/sandbox';
@@ -106,7 +106,8 @@ async function learnerSsh(connection: { host: string; port: number; user: string
 
 test('a claimed lab takes a generated key, runs its break, and lets the learner in until release', async () => {
   const { store, kube, allocator, pool } = fixture;
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  // Learners connect as on KubeVirt: the control plane's node, at the lab's NodePort
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey });
 
   // Given a warm pool, when a learner without a registered key claims, with a break to apply
   const claimed = await access.claim({
@@ -126,8 +127,22 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
   const { connection } = claimed;
   assert.ok(connection.privateKey?.includes('OPENSSH PRIVATE KEY'));
   assert.equal(connection.user, 'learner');
-  assert.match(connection.knownHosts, /^\S+ ssh-ed25519 \S+$/);
+  assert.match(connection.knownHosts, /^\[\S+\]:\d+ ssh-ed25519 \S+$/);
   assert.match(connection.command, /StrictHostKeyChecking=yes/);
+  // and it points at the address of the node that runs the control plane, and the lab's NodePort
+  const cpVmi = await kube.get<KubeObject & { status?: { nodeName?: string } }>({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    namespace: claimed.environment.namespace,
+    name: 'cp',
+  });
+  const node = await kube.get<KubeObject & { status?: { addresses?: { type: string; address: string }[] } }>({
+    apiVersion: 'v1',
+    kind: 'Node',
+    name: cpVmi?.status?.nodeName ?? assert.fail('cp is scheduled'),
+  });
+  assert.equal(connection.host, node?.status?.addresses?.find((a) => a.type === 'ExternalIP')?.address);
+  assert.equal(connection.port, connection.nodePort);
   // and the record keeps everything but the private key, and the browser terminal's key only sealed
   const record = await store.get(claimed.environment.id);
   assert.equal(record.state, 'claimed');
@@ -135,6 +150,7 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
     'host',
     'knownHosts',
     'learnerKeyFingerprint',
+    'nodePort',
     'port',
     'terminalKey',
     'user',
@@ -152,10 +168,19 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
   const session = await learnerSsh(connection, connection.privateKey ?? '');
   assert.deepEqual(session.stdout.trim().split('\n'), ['learner', 'kubelet: stopped']);
 
-  // When the learner releases, the same key no longer gets in and the lab is on its way out
+  // When the learner releases, the same key no longer gets in (the port closes first, then the
+  // key goes; kube-proxy follows the Service's deletion a moment later) and the lab is on its way out
   const released = await access.release(claimed.environment.id);
   assert.equal(released.state, 'releasing');
-  await assert.rejects(learnerSsh(connection, connection.privateKey ?? ''), /Permission denied/);
+  await assert.rejects(learnerSsh(connection, connection.privateKey ?? ''), /Permission denied|Connection refused/);
+  await waitFor(
+    () =>
+      learnerSsh(connection, connection.privateKey ?? '').then(
+        () => undefined,
+        (error: Error) => (/Connection refused/.test(error.message) ? true : undefined),
+      ),
+    { what: `the NodePort ${connection.host}:${connection.port} to refuse`, timeoutMs: 10_000, intervalMs: 100 },
+  );
   await assert.rejects(
     openShell(terminal, { cols: 80, rows: 24 }),
     /authentication/,
@@ -203,23 +228,23 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
   assert.equal(service?.spec.ports[0]?.nodePort, connection.port);
 
   // The trace names every step, each within the whole claim, all for this lab: in order, except
-  // that the port (lease, then Service) and the key install run side by side; a one-node lab
-  // places no lab key (nobody to hop to)
+  // that the port (lease, Service, then its endpoint) and the key install run side by side; a
+  // one-node lab places no lab key (nobody to hop to)
   const steps = trace.map((e) => [e.step, e.node ?? '', e.ok]);
   assert.deepEqual(steps.slice(0, 3), [
     ['redis_claim', '', true],
     ['vmi_lookup', '', true],
     ['keys_generate', '', true],
   ]);
-  assert.deepEqual(steps.slice(3, 6).sort(), [
+  assert.deepEqual(steps.slice(3, 7).sort(), [
+    ['endpoint_ready', '', true],
     ['key_install', 'cp', true],
     ['nodeport_lease', '', true],
     ['service_apply', '', true],
   ]);
-  assert.ok(
-    steps.findIndex((step) => step[0] === 'nodeport_lease') < steps.findIndex((step) => step[0] === 'service_apply'),
-  );
-  assert.deepEqual(steps.slice(6), [
+  const at = (name: string) => steps.findIndex((step) => step[0] === name);
+  assert.ok(at('nodeport_lease') < at('service_apply') && at('service_apply') < at('endpoint_ready'));
+  assert.deepEqual(steps.slice(7), [
     ['connection_address', '', true],
     ['record', '', true],
     ['total', '', true],
@@ -231,11 +256,26 @@ test('a registered key is installed as given, the NodePort opens at claim and cl
     assert.ok(event.startedAt >= total.startedAt && event.startedAt + event.ms <= total.startedAt + total.ms + 0.001);
   }
 
-  // The learner's own key logs in (straight to the VM: the sandbox has no kube-proxy)
-  const direct = { ...connection, host: '', port: 22, knownHosts: '' };
-  const vm = (await access.targets(environment)).nodes.cp?.host ?? '';
-  const hostKey = environment.hostKeys?.cp?.split(' ').slice(0, 2).join(' ');
-  const session = await learnerSsh({ ...direct, host: vm, knownHosts: `${vm} ${hostKey}` }, mine.privateKey).catch(
+  // The learner's own key logs in through the NodePort, at the address labs.example.test stands
+  // for: the node that runs the control plane
+  const cpNode = (
+    await kube.get<KubeObject & { status?: { nodeName?: string } }>({
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      namespace: environment.namespace,
+      name: 'cp',
+    })
+  )?.status?.nodeName;
+  const nodeAddress =
+    (
+      await kube.get<KubeObject & { status?: { addresses?: { type: string; address: string }[] } }>({
+        apiVersion: 'v1',
+        kind: 'Node',
+        name: cpNode ?? assert.fail('cp is scheduled'),
+      })
+    )?.status?.addresses?.find((a) => a.type === 'ExternalIP')?.address ?? assert.fail('the node has an address');
+  const knownHosts = connection.knownHosts.replace('labs.example.test', nodeAddress);
+  const session = await learnerSsh({ ...connection, host: nodeAddress, knownHosts }, mine.privateKey).catch(
     (error: { stdout?: string }) => error,
   );
   assert.equal((session.stdout ?? '').split('\n')[0], 'learner');
@@ -278,7 +318,6 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
     ssh,
     platform,
     operatorKey,
-    reach: 'vmAddress',
     onClaim: (event) => outcomes.push(event.outcome),
     trace: (event) => trace.push(event),
   });
@@ -319,9 +358,11 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
   );
   const broken = (await store.list()).filter((env) => env.state === 'releasing' && env.learner === 'linus');
   assert.equal(broken.length, 1, 'the lab goes to teardown, not back to the pool');
-  // and the trace shows the failed step, then the hand-back, and no service (vmAddress reach)
+  // and the trace shows the failed step, then the hand-back (the port, opened beside it, is
+  // closed by that hand-back)
+  const exposure = ['nodeport_lease', 'service_apply', 'endpoint_ready'];
   assert.deepEqual(
-    trace.map((e) => [e.step, e.ok]),
+    trace.filter((e) => !exposure.includes(e.step)).map((e) => [e.step, e.ok]),
     [
       ['redis_claim', true],
       ['vmi_lookup', true],
@@ -331,5 +372,9 @@ test('bad keys are refused before a lab is taken; a failing break hands the lab 
       ['release_after_failure', true],
       ['total', false],
     ],
+  );
+  assert.deepEqual(
+    trace.filter((e) => exposure.includes(e.step)).map((e) => [e.step, e.ok]),
+    exposure.map((step) => [step, true]),
   );
 });

@@ -14,20 +14,27 @@ import { deleteLabs, simulatedLabs } from './simulated-labs.js';
 after(closeRedisConnections);
 const run = promisify(execFile);
 
-/** OpenSSH as the learner, strict about the host key: true when the key opens the node. */
-async function learnerGetsIn(host: string, hostKey: string, privateKey: string): Promise<boolean> {
+/**
+ * OpenSSH as the learner, strict about the host key, the way the claim says to connect (the
+ * control plane's NodePort): true when the key opens the node; false when sshd refuses it, or
+ * the port does too when `closed` is allowed.
+ */
+async function learnerGetsIn(
+  connection: { host: string; port: number; knownHosts: string },
+  privateKey: string,
+  closed = /Permission denied/,
+): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'learner-'));
   writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'known_hosts'), `${host} ${hostKey.split(/\s+/).slice(0, 2).join(' ')}\n`);
+  writeFileSync(join(dir, 'known_hosts'), `${connection.knownHosts}\n`);
   const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
   const args = [...options.flatMap((o) => ['-o', o]), '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5'];
+  const target = ['-p', String(connection.port), `learner@${connection.host}`];
   try {
-    const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, `learner@${host}`, 'id -un'], {
-      timeout: 15_000,
-    });
+    const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, ...target, 'id -un'], { timeout: 15_000 });
     return stdout.trim() === 'learner';
   } catch (error) {
-    assert.match((error as Error).message, /Permission denied/);
+    assert.match((error as Error).message, closed);
     return false;
   }
 }
@@ -41,7 +48,7 @@ test('the claim installs the learner key where a node’s sshd reads it: root-ow
   const store = new EnvironmentStore({ redis: redis(), prefix });
   const allocator = new NodePortAllocator({ redis: redis(), prefix, range: SHARED_NODE_PORTS });
   const { provisioner, platform, operatorKey, ssh } = simulatedLabs(kube, store);
-  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey, reach: 'vmAddress' });
+  const access = createLabAccess({ kube, store, allocator, ssh, platform, operatorKey });
   const pool = uniqueName('p');
   try {
     // Given a ready lab, whose learner account has no key of its own (cloud-init gives it none)
@@ -52,7 +59,6 @@ test('the claim installs the learner key where a node’s sshd reads it: root-ow
     const { connection, environment } = await access.claim({ pool, learner: 'kim', scenario: 'demo', ttlMs: 60_000 });
     const learnerKey = connection.privateKey ?? assert.fail('a generated key');
     const cp = (await access.targets(environment)).nodes.cp ?? assert.fail('cp');
-    const hostKey = environment.hostKeys?.cp ?? '';
     const asRoot = async (command: string) => {
       const result = await ssh.exec(cp, command, { sudo: true, timeoutMs: 10_000 });
       assert.equal(result.code, 0, `${command}: ${result.stderr}`);
@@ -69,18 +75,19 @@ test('the claim installs the learner key where a node’s sshd reads it: root-ow
     assert.equal((await asRoot(`cat /home/${connection.user}/.ssh/authorized_keys 2>/dev/null; true`)).trim(), '');
     assert.match(await asRoot(`cat ${IMAGE_PATHS.sshdDropIn}`), new RegExp(`^AuthorizedKeysFile .* ${dir}/%u$`, 'm'));
     assert.match(await asRoot('cat /etc/ssh/sshd_config'), /^StrictModes yes$/m);
-    // and that key lets the learner in
-    assert.equal(await learnerGetsIn(cp.host, hostKey, learnerKey), true);
+    // and that key lets the learner in, through the lab's NodePort
+    assert.equal(await learnerGetsIn(connection, learnerKey), true);
 
     // When the key file becomes writable by others, sshd refuses it (StrictModes), and takes it back once fixed
     await asRoot(`chmod 666 ${file}`);
-    assert.equal(await learnerGetsIn(cp.host, hostKey, learnerKey), false);
+    assert.equal(await learnerGetsIn(connection, learnerKey), false);
     await asRoot(`chmod 644 ${file}`);
-    assert.equal(await learnerGetsIn(cp.host, hostKey, learnerKey), true);
+    assert.equal(await learnerGetsIn(connection, learnerKey), true);
 
-    // And the release takes the key away
+    // And the release takes the key away (and closes the port first: either refuses the learner)
     await access.release(environment.id);
-    assert.equal(await learnerGetsIn(cp.host, hostKey, learnerKey), false);
+    assert.equal(await learnerGetsIn(connection, learnerKey, /Permission denied|Connection refused/), false);
+    assert.equal(await asRoot(`test -e ${file} && echo present || echo gone`), 'gone\n');
   } finally {
     await deleteLabs(kube, store);
   }

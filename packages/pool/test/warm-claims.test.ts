@@ -64,7 +64,6 @@ function access() {
     ssh: claimSsh,
     platform: labs.platform,
     operatorKey: labs.operatorKey,
-    publicHost: '127.0.0.1',
     trace: (event) => steps.push(event),
   });
 }
@@ -88,12 +87,12 @@ async function breakWithSetup(lab: PreparedLab): Promise<void> {
   assert.equal(result.code, 0, result.stderr);
 }
 
-/** The learner logs in with OpenSSH at the node's own address (the sandbox has no kube-proxy). */
+/** The learner logs in with OpenSSH where the claim said: the control plane's node, at the lab's NodePort. */
 async function learnerSees(env: Environment, privateKey: string): Promise<string> {
-  const host = env.nodes?.cp?.address ?? assert.fail('no recorded address');
+  const { host, port, knownHosts } = env.access ?? assert.fail('no recorded access');
   const dir = mkdtempSync(join(tmpdir(), 'learner-'));
   writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'known_hosts'), `${host} ${(env.hostKeys?.cp ?? '').split(/\s+/).slice(0, 2).join(' ')}\n`);
+  writeFileSync(join(dir, 'known_hosts'), `${knownHosts}\n`);
   const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
   const { stdout } = await run(
     'ssh',
@@ -105,6 +104,8 @@ async function learnerSees(env: Environment, privateKey: string): Promise<string
       'IdentitiesOnly=yes',
       '-o',
       'ConnectTimeout=5',
+      '-p',
+      String(port),
       `learner@${host}`,
       'id -un; cat /tmp/broken',
     ],
