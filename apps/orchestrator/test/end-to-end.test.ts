@@ -36,6 +36,9 @@ async function learnerSsh(
     'ssh',
     [
       ...['-i', join(dir, 'key'), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5'],
+      // kube-proxy opens a NodePort a moment after the claim saw its endpoint (docs/adr/0031): as
+      // a patient client does, a refused connect is tried again (one attempt a second)
+      ...['-o', 'ConnectionAttempts=5'],
       ...['-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`],
       ...['-p', String(connection.port), `${connection.user}@${connection.host}`, command],
     ],

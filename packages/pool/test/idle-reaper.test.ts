@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@breakfix/core';
 import { createKube } from '@breakfix/kube';
 import { parseLabSpec, parsePoolsConfig } from '@breakfix/manifests';
 import { generateEd25519 } from '@breakfix/secrets';
@@ -131,17 +132,27 @@ async function claimedLab(pool: { idleMinutes?: number; idleWarningMinutes?: num
  */
 async function learnerShell(lab: Lab): Promise<{ type(text: string): void; close(): void }> {
   const cp = (await lab.access.targets(lab.environment)).nodes.cp ?? assert.fail('cp');
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', resolve).once('error', reject);
-    client.connect({
-      host: lab.connection.host,
-      port: lab.connection.port,
-      username: 'learner',
-      privateKey: lab.privateKey,
-      readyTimeout: 10_000,
-      hostVerifier: (key: Buffer) => key.toString('base64') === (cp.hostKey.split(/\s+/)[1] ?? ''),
+  const login = () => {
+    const client = new Client();
+    return new Promise<Client>((resolve, reject) => {
+      client.once('ready', () => resolve(client)).once('error', reject);
+      client.connect({
+        host: lab.connection.host,
+        port: lab.connection.port,
+        username: 'learner',
+        privateKey: lab.privateKey,
+        readyTimeout: 10_000,
+        hostVerifier: (key: Buffer) => key.toString('base64') === (cp.hostKey.split(/\s+/)[1] ?? ''),
+      });
     });
+  };
+  // kube-proxy opens a NodePort a moment after the claim saw its endpoint (docs/adr/0031): a
+  // refused connect is tried again, anything else fails at once
+  const client = await waitFor(login, {
+    what: `a learner login at ${lab.connection.host}:${lab.connection.port}`,
+    timeoutMs: 5_000,
+    intervalMs: 200,
+    isFinal: (error) => (error as NodeJS.ErrnoException).code !== 'ECONNREFUSED',
   });
   const stream = await new Promise<ClientChannel>((resolve, reject) =>
     client.shell({ term: 'xterm', rows: 24, cols: 80 }, (error, channel) => (error ? reject(error) : resolve(channel))),

@@ -25,7 +25,10 @@ async function sshAs(user: string, host: string, hostKey: string, privateKey: st
   writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'known_hosts'), `${host} ${hostKey.split(/\s+/).slice(0, 2).join(' ')}\n`);
   const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
+  // kube-proxy opens a NodePort a moment after the claim saw its endpoint (docs/adr/0031): as a
+  // patient client does, a refused connect is tried again (one attempt a second)
   const args = [...options.flatMap((o) => ['-o', o]), '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5'];
+  args.push('-o', 'ConnectionAttempts=5');
   const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, '-p', port, `${user}@${address}`, command], {
     timeout: 15_000,
   });

@@ -28,7 +28,10 @@ async function learnerGetsIn(
   writeFileSync(join(dir, 'key'), privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'known_hosts'), `${connection.knownHosts}\n`);
   const options = ['StrictHostKeyChecking=yes', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, 'BatchMode=yes'];
+  // kube-proxy opens a NodePort a moment after the claim saw its endpoint (docs/adr/0031): as a
+  // patient client does, a refused connect is tried again (one attempt a second)
   const args = [...options.flatMap((o) => ['-o', o]), '-o', 'IdentitiesOnly=yes', '-o', 'ConnectTimeout=5'];
+  args.push('-o', 'ConnectionAttempts=5');
   const target = ['-p', String(connection.port), `learner@${connection.host}`];
   try {
     const { stdout } = await run('ssh', ['-i', join(dir, 'key'), ...args, ...target, 'id -un'], { timeout: 15_000 });

@@ -104,6 +104,10 @@ async function learnerSees(env: Environment, privateKey: string): Promise<string
       'IdentitiesOnly=yes',
       '-o',
       'ConnectTimeout=5',
+      // kube-proxy opens a NodePort a moment after the claim saw its endpoint (docs/adr/0031): as
+      // a patient client does, a refused connect is tried again (one attempt a second)
+      '-o',
+      'ConnectionAttempts=5',
       '-p',
       String(port),
       `learner@${host}`,
