@@ -135,8 +135,13 @@ export function createNodePortProxy(options: NodePortProxyOptions): NodePortProx
     kind: 'Service' | 'EndpointSlice',
     cache: Map<string, KubeObject>,
   ): Promise<void> {
-    // A watch (re)started sees every current object as ADDED: what vanished meanwhile must go.
+    // A watch (re)started sees every current object as ADDED but says nothing of what vanished
+    // meanwhile: the cache becomes a fresh list, swapped in at once (clearing it and letting the
+    // watch refill it would close every NodePort for a moment).
+    const current = await kube.list<KubeObject>(apiVersion, kind);
     cache.clear();
+    for (const object of current) cache.set(keyOf(object), object);
+    resync();
     const handle = await kube.watch<KubeObject>(
       apiVersion,
       kind,
