@@ -3,7 +3,7 @@
 # back with the same labels and port; the Service still selects nothing.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-read -ra old < <(kubectl -n store get pods -l app=shop -o jsonpath='{.items[*].metadata.name}')
+old=" $(kubectl -n store get pods -l app=shop -o jsonpath='{.items[*].metadata.name}') "
 kubectl -n store delete pod -l app=shop --wait=false >/dev/null
 # Until two new pods are Ready and the old ones are gone (a rolling restart, one pod at a time,
 # outlasted the decoy's 120 s deadline on a busy emulated lab).
@@ -11,7 +11,7 @@ while ((SECONDS < 100)); do
   fresh=0 stale=0
   while IFS='=' read -r name ready; do
     [[ -n $name ]] || continue
-    if [[ " ${old[*]} " == *" $name "* ]]; then
+    if [[ $old == *" $name "* ]]; then
       stale=$((stale + 1))
     elif [[ $ready == True ]]; then
       fresh=$((fresh + 1))
