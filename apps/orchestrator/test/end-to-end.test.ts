@@ -70,7 +70,10 @@ test('claim over HTTP, log in with OpenSSH under StrictHostKeyChecking=yes, chec
   // When the learner releases, the same key is refused (the NodePort closes first, then the key goes)
   const released = await breakfix.labs.release(lab.id);
   assert.equal(released.state, 'releasing');
-  await assert.rejects(learnerSsh(connection, connection.privateKey, 'true'), /Permission denied|Connection refused|Connection reset/);
+  await assert.rejects(
+    learnerSsh(connection, connection.privateKey, 'true'),
+    /Permission denied|Connection refused|Connection reset/,
+  );
   // and the API says so in problem+json, through the client's one error type
   await assert.rejects(breakfix.learners.currentLab('U0NEWCOMER'), (error: unknown) => {
     assert.ok(error instanceof ApiError);

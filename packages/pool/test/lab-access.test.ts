@@ -176,7 +176,10 @@ test('a claimed lab takes a generated key, runs its break, and lets the learner 
   // key goes; kube-proxy follows the Service's deletion a moment later) and the lab is on its way out
   const released = await access.release(claimed.environment.id);
   assert.equal(released.state, 'releasing');
-  await assert.rejects(learnerSsh(connection, connection.privateKey ?? ''), /Permission denied|Connection refused|Connection reset/);
+  await assert.rejects(
+    learnerSsh(connection, connection.privateKey ?? ''),
+    /Permission denied|Connection refused|Connection reset/,
+  );
   await waitFor(
     () =>
       learnerSsh(connection, connection.privateKey ?? '').then(

@@ -89,7 +89,10 @@ test('the claim installs the learner key where a node’s sshd reads it: root-ow
 
     // And the release takes the key away (and closes the port first: either refuses the learner)
     await access.release(environment.id);
-    assert.equal(await learnerGetsIn(connection, learnerKey, /Permission denied|Connection refused|Connection reset/), false);
+    assert.equal(
+      await learnerGetsIn(connection, learnerKey, /Permission denied|Connection refused|Connection reset/),
+      false,
+    );
     assert.equal(await asRoot(`test -e ${file} && echo present || echo gone`), 'gone\n');
   } finally {
     await deleteLabs(kube, store);
