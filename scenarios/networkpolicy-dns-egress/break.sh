@@ -81,7 +81,9 @@ spec:
           readinessProbe:
             exec: {command: [test, -f, /tmp/ready]}
             periodSeconds: 5
-            failureThreshold: 1
+            # An exec probe has 1 s by default; on a busy node runc alone can take longer.
+            timeoutSeconds: 10
+            failureThreshold: 2
 YAML
 kubectl -n shop rollout status deploy/web --timeout=120s >/dev/null
 kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout=120s >/dev/null

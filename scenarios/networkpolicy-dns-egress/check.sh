@@ -6,7 +6,17 @@ problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
 k() { kubectl --request-timeout=10s -n shop "$@"; }
 
-ready=$(k get pod -l app=client -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null)
+client_ready() {
+  k get pod -l app=client -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null
+}
+ready=$(client_ready)
+# A fix takes a probe period or two to show (and a busy API server may not answer at once): give
+# a client that is not Ready yet 30 s to become so.
+for _ in 1 2 3 4 5 6; do
+  if grep -qx True <<<"$ready"; then break; fi
+  sleep 5
+  ready=$(client_ready)
+done
 if [[ -z $ready ]]; then
   echo "No client pod in namespace shop (or the API server does not answer): make the client work rather than remove it."
   exit 1
