@@ -19,4 +19,6 @@ spec:
       containers:
         - {name: web, image: "$(pause_image)", imagePullPolicy: IfNotPresent}
 YAML
-kubectl delete pod -l app=web --wait=false >/dev/null
+# Pods of an earlier web (same template) would keep running where they are: replace them, and
+# wait until they are gone, so the break ends with both pods Pending.
+kubectl delete pod -l app=web --timeout=120s >/dev/null
