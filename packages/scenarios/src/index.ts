@@ -39,4 +39,4 @@ export {
   type ScriptPurpose,
   scenarioFileSchema,
 } from './schema.js';
-export { type SelfTestReport, type SelfTestStep, selfTest } from './self-test.js';
+export { type SelfTestOptions, type SelfTestReport, type SelfTestStep, selfTest } from './self-test.js';

@@ -162,6 +162,46 @@ describe('scenario runner over real SSH', () => {
     ]);
   });
 
+  test('a lab still settling after the solve passes on a later check, and the report says so', {
+    timeout: 60_000,
+  }, async () => {
+    // Given a fix that takes effect 3 s after the solve, like a static pod restarting
+    const state = '/tmp/breakfix-settle-fixture';
+    const scenario = fixture('settle-fixture', {
+      'break.sh': `#!/bin/sh\nmkdir -p ${state} && echo 9999999999 > ${state}/ready-at\n`,
+      'check.sh': `#!/bin/sh\n[ "$(date +%s)" -ge "$(cat ${state}/ready-at)" ] || { echo "not settled yet"; exit 1; }\n`,
+      'solve.sh': `#!/bin/sh\necho $(( $(date +%s) + 3 )) > ${state}/ready-at\n`,
+    });
+    // When it is self-tested with a settle window
+    const report = await selfTest(runner, scenario, lab, () => {}, { settleMs: 30_000, settleIntervalMs: 1_000 });
+    // Then the check passed on a later attempt, and the report counts them
+    assert.equal(report.ok, true);
+    const last = report.steps.at(-1);
+    assert.equal(last?.name, 'check passes');
+    const [line] = last?.detail ?? [];
+    const attempts = Number(/^solved \((\d+) checks over \d+ s\)$/.exec(line ?? '')?.[1]);
+    assert.ok(attempts >= 2 && attempts <= 10, `detail: ${line}`);
+  });
+
+  test('a check still failing when the settle window closes fails the self-test with its feedback', {
+    timeout: 60_000,
+  }, async () => {
+    // Given a solve that fixes nothing
+    const state = '/tmp/breakfix-unsettled-fixture';
+    const scenario = fixture('unsettled-fixture', {
+      'break.sh': `#!/bin/sh\nmkdir -p ${state} && rm -f ${state}/fixed\n`,
+      'check.sh': `#!/bin/sh\n[ -f ${state}/fixed ] || { echo "${state}/fixed is missing."; exit 1; }\n`,
+    });
+    // When it is self-tested with a 3 s window, checking every second
+    const report = await selfTest(runner, scenario, lab, () => {}, { settleMs: 3_000, settleIntervalMs: 1_000 });
+    // Then it fails after the checks that fit in the window, with the last check's feedback
+    assert.equal(report.ok, false);
+    const last = report.steps.at(-1);
+    assert.equal(last?.name, 'check passes');
+    assert.match(last?.detail[0] ?? '', /^check still fails after solve \([23] checks over \d+ s\):$/);
+    assert.deepEqual(last?.detail.slice(1), [`${state}/fixed is missing.`]);
+  });
+
   test("a decoy that fails to apply is the scenario's error, named like a break", { timeout: 30_000 }, async () => {
     const scenario = fixture(
       'decoy-error-fixture',
