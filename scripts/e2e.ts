@@ -10,7 +10,8 @@
  * (`{"bench":"real-lab",...}`), a line on the lab that must fail, and ends with
  * `real labs: N ready, M failed` (M: labs that did not do what they must).
  *
- *   npm run e2e [-- --only 1node|2node|broken] [--keep]
+ *   npm run e2e [-- --only 1node|2node|broken] [--k8s 1.35] [--keep]
+ *   --k8s   the labs' Kubernetes release (default: the newest); its golden image is built first
  *   BREAKFIX_E2E_TIMEOUT_MINUTES   how long the labs may take (default 75)
  */
 import { execFile, spawnSync } from 'node:child_process';
@@ -23,7 +24,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { KubeObject } from '@breakfix/kube';
-import { parsePlatformConfig, parsePoolsConfig } from '@breakfix/manifests';
+import {
+  DEFAULT_KUBERNETES_MINOR,
+  findRelease,
+  KUBERNETES_RELEASES,
+  parsePlatformConfig,
+  parsePoolsConfig,
+} from '@breakfix/manifests';
 import { createProvisioner, EnvironmentStore } from '@breakfix/pool';
 import { freePort, nodeImageResolver, resolveBinaries, type Sandbox, startSandbox } from '@breakfix/sandbox';
 import { loadCatalog } from '@breakfix/scenarios';
@@ -37,8 +44,20 @@ import { createPoolWorker } from '../apps/pool-worker/src/create-pool-worker.js'
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
-  options: { only: { type: 'string', multiple: true }, keep: { type: 'boolean', default: false } },
+  options: {
+    only: { type: 'string', multiple: true },
+    k8s: { type: 'string', default: DEFAULT_KUBERNETES_MINOR },
+    keep: { type: 'boolean', default: false },
+  },
 });
+const release =
+  findRelease(values.k8s) ??
+  (() => {
+    console.error(
+      `e2e: --k8s ${values.k8s} is not a supported release (${KUBERNETES_RELEASES.map((r) => r.minor).join(', ')})`,
+    );
+    return process.exit(2);
+  })();
 const timeoutMs = Number(process.env.BREAKFIX_E2E_TIMEOUT_MINUTES ?? 75) * 60_000;
 const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
@@ -108,7 +127,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   step('dependencies (Debian packages, Go-built binaries)', 'bash', ['scripts/ensure-deps.sh']);
   const imageStarted = Date.now();
-  const imageOutput = step('the golden node image', 'bash', ['images/build.sh']);
+  const imageOutput = step(`the golden node image (${release.version})`, 'bash', ['images/build.sh', release.version]);
   const image = {
     dir: imageOutput.trim().split('\n').at(-1) ?? '',
     cached: /up to date/.test(imageOutput),
@@ -187,7 +206,7 @@ async function runLabs(
   const pools = parsePoolsConfig({
     pools: plans.map((plan) => ({
       name: plan.pool,
-      kubernetesVersion: '1.36',
+      kubernetesVersion: release.minor,
       workers: plan.workers,
       size: 'medium',
       min: 1,
@@ -575,6 +594,7 @@ function report(
       JSON.stringify({
         bench: 'real-lab',
         lab: plan.key,
+        kubernetes: release.version,
         nodes: plan.workers + 1,
         ok,
         accelerator,
