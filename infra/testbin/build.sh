@@ -78,7 +78,7 @@ if [[ -n $release && $release != "$kube_version" ]]; then
   bin_dir="$cache_root/bin/kubernetes-$release-etcd-$etcd_version"
   targets+=(
     "$module kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"
-    "$module etcd ./cmd/etcd"
+    "$module etcd go.etcd.io/etcd/server/v3"
     "$module kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
     "$module kubectl k8s.io/kubernetes/cmd/kubectl"
     "$module kubeadm k8s.io/kubernetes/cmd/kubeadm"
@@ -88,7 +88,7 @@ else
   bin_dir="$cache_root/bin/kubernetes-$kube_version-etcd-$etcd_version"
   targets+=(
     ". kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver"
-    ". etcd ./cmd/etcd"
+    ". etcd go.etcd.io/etcd/server/v3"
     ". kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager"
     ". kubectl k8s.io/kubernetes/cmd/kubectl"
     ". kubeadm k8s.io/kubernetes/cmd/kubeadm"

@@ -7,6 +7,7 @@ godebug default=go1.26
 tool (
 	go.etcd.io/etcd/etcdctl/v3
 	go.etcd.io/etcd/etcdutl/v3
+	go.etcd.io/etcd/server/v3
 	k8s.io/kubernetes/cmd/kube-apiserver
 	k8s.io/kubernetes/cmd/kube-controller-manager
 	k8s.io/kubernetes/cmd/kube-proxy
@@ -16,7 +17,7 @@ tool (
 	k8s.io/kubernetes/cmd/kubelet
 )
 
-require go.etcd.io/etcd/server/v3 v3.6.8
+require go.etcd.io/etcd/server/v3 v3.6.8 // indirect
 
 require (
 	cel.dev/expr v0.25.1 // indirect
