@@ -85,8 +85,10 @@ spec:
             timeoutSeconds: 10
             failureThreshold: 2
 YAML
-kubectl -n shop rollout status deploy/web --timeout=120s >/dev/null
-kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout=120s >/dev/null
+# Generous waits: on an emulated node under load a pod can take minutes to start (the break
+# has 10 minutes in all on a real guest).
+kubectl -n shop rollout status deploy/web --timeout=200s >/dev/null
+kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout=240s >/dev/null
 kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -116,4 +118,4 @@ spec:
       ports: [{protocol: TCP, port: 8080}]
 YAML
 # The break is in place when the lockdown has reached the client: it no longer resolves web.
-timeout 90 bash -c 'until kubectl -n shop get pod -l app=client -o jsonpath="{.items[*].status.conditions[?(@.type==\"Ready\")].status}" | grep -qx False; do sleep 3; done'
+timeout 120 bash -c 'until kubectl -n shop get pod -l app=client -o jsonpath="{.items[*].status.conditions[?(@.type==\"Ready\")].status}" | grep -qx False; do sleep 3; done'
