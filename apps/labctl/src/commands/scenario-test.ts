@@ -39,6 +39,9 @@ interface Target {
 
 /** How long a real guest may take to become a ready lab: emulated (TCG) guests take many minutes. */
 const REAL_GUEST_MINUTES = Number(process.env.BREAKFIX_REAL_LAB_TIMEOUT_MINUTES ?? 75);
+/** How long a lab may take to be healthy again after a solve before a fresh one boots, and how often it is asked. */
+const HEALTH_WINDOW_MS = 300_000;
+const HEALTH_INTERVAL_MS = 15_000;
 
 export interface ScenarioTestFlags {
   sandbox?: string | undefined;
@@ -434,18 +437,19 @@ function createHarness(
           };
     },
     /**
-     * Every node Ready and the apiserver ready: fit to hand to the next scenario. Asked up to
-     * three times, 10 s apart: a solve may leave the API server busy for a moment, and a reboot
-     * of the lab costs minutes.
+     * Every node Ready and the apiserver ready: fit to hand to the next scenario. Asked every 15 s
+     * for up to 5 minutes: after a solve restarts a control-plane component, an emulated
+     * control plane can spend minutes catching up (etcd readiness failing, nodes NotReady while
+     * their leases are renewed), and booting a fresh lab instead costs 10 to 30 minutes.
      */
     async healthy(lab: LabTargets, spec: Omit<LabSpec, 'labId'>): Promise<boolean> {
       if (simulated) return true; // simulated nodes have no cluster to check
       const cp = lab.nodes.cp;
       if (cp === undefined) return false;
       const expected = spec.workers + 1;
+      const deadline = Date.now() + HEALTH_WINDOW_MS;
       let why = '';
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        if (attempt > 1) await sleep(10_000);
+      for (let attempt = 1; ; attempt++) {
         try {
           const result = await ssh.exec(
             cp,
@@ -453,11 +457,17 @@ function createHarness(
             { timeoutMs: 120_000 },
           );
           const ready = result.stdout.split('\n').filter((line) => /^\S+\s+Ready\s/.test(line)).length;
-          if (result.code === 0 && ready === expected) return true;
+          if (result.code === 0 && ready === expected) {
+            if (attempt > 1) out(`the lab is healthy again after ${attempt} checks`);
+            return true;
+          }
           why = `${ready} of ${expected} nodes Ready, exit ${result.code}${result.stderr.trim() === '' ? '' : `: ${result.stderr.trim().slice(0, 200)}`}`;
         } catch (error) {
           why = (error as Error).message;
         }
+        if (Date.now() + HEALTH_INTERVAL_MS > deadline) break;
+        if (attempt === 1) out(`the lab is not healthy yet after solve (${why}): asking again for up to 5 minutes`);
+        await sleep(HEALTH_INTERVAL_MS);
       }
       out(`the lab is not healthy after solve (${why}): a fresh one boots next`);
       return false;
