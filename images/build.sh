@@ -11,8 +11,16 @@
 # --source build     Kubernetes from its tagged Go modules (infra/testbin), CoreDNS, flannel and
 #                    crictl from theirs, container images assembled locally: needs only a Debian
 #                    mirror and the Go module proxy. Runs as root (mmdebstrap, chroot, mounts).
-# --source official  Kubernetes from pkgs.k8s.io and images from registry.k8s.io, for operators
-#                    whose build host has the internet.
+# --source official  kubeadm, kubelet, kubectl and crictl from pkgs.k8s.io (apt verifies them
+#                    against the repository's signing key), every image from its registry
+#                    (registry.k8s.io, ghcr.io; linux/amd64, digests kept), etcdctl/etcdutl from
+#                    kubeadm's etcd image and the flannel CNI plugin from flannel's own image, as
+#                    upstream installs them. For build hosts with the internet, or with mirrors:
+#   BREAKFIX_K8S_APT_URL    the Kubernetes apt repository (default https://pkgs.k8s.io/core:/stable:/v1.NN/deb/)
+#   BREAKFIX_K8S_APT_KEY    its signing key, a URL or a file (default: Release.key in that repository)
+#   BREAKFIX_IMAGE_MIRRORS  registry=mirror pairs, space-separated, e.g.
+#                           "registry.k8s.io=mirror.example/k8s ghcr.io=mirror.example/ghcr"
+#                    An image built through mirrors is cached apart from one built from upstream.
 #
 # Output, cached per version, source and recipe under ${BREAKFIX_CACHE_DIR:-~/.cache/breakfix}/images/:
 #   disk.raw      GPT disk (sparse, 12 GiB): an EFI system partition with the unified kernel image
@@ -46,6 +54,9 @@ FLANNEL_VERSION=v0.28.10
 # module is the same delegate (reads /run/flannel/subnet.env, calls bridge + host-local).
 FLANNEL_CNI_MODULE=github.com/containernetworking/plugins@v0.9.1
 CRICTL_VERSION=v1.36.0
+# The official source takes the flannel CNI plugin from the image flannel's own manifest
+# (Documentation/kube-flannel.yml of $FLANNEL_VERSION) copies it from.
+FLANNEL_CNI_PLUGIN_IMAGE=ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3
 # NetworkPolicy beside flannel (which enforces none): recipe/cni/network-policy.yaml, ADR 0032.
 NETPOL_VERSION=v0.8.0
 DISK_SIZE=12G
@@ -59,7 +70,19 @@ version=${version:-$testbin_version}
 # hash_tree <path>...: one short hash of every file under the paths, in a stable order.
 hash_tree() { find "$@" -type f -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-12; }
 recipe_hash=$(cd "$repo" && hash_tree images/build.sh images/recipe images/tools)
-out="$cache_root/images/node-$version-$source_kind-$recipe_hash"
+# What the output is named by: the source, and for the official one any mirror it came through.
+source_id=$source_kind
+if [[ $source_kind == official ]]; then
+  minor=${version%.*}
+  apt_url=${BREAKFIX_K8S_APT_URL:-https://pkgs.k8s.io/core:/stable:/$minor/deb/}
+  apt_url=${apt_url%/}/
+  apt_key=${BREAKFIX_K8S_APT_KEY:-${apt_url}Release.key}
+  read -r -a image_mirrors <<<"${BREAKFIX_IMAGE_MIRRORS:-}"
+  if [[ -n ${BREAKFIX_K8S_APT_URL:-}${BREAKFIX_K8S_APT_KEY:-}${BREAKFIX_IMAGE_MIRRORS:-} ]]; then
+    source_id=official-mirror-$(printf '%s\n' "$apt_url" "$apt_key" "${image_mirrors[@]}" | sha256sum | cut -c1-8)
+  fi
+fi
+out="$cache_root/images/node-$version-$source_id-$recipe_hash"
 if $print_dir; then echo "$out"; exit 0; fi
 if [[ -f $out/manifest.json ]]; then
   echo "node image up to date"
@@ -71,7 +94,7 @@ for tool in mmdebstrap mkfs.ext4 sfdisk mkfs.vfat mcopy qemu-img go; do
   command -v "$tool" >/dev/null || { echo "build.sh: missing $tool (npm run deps installs it)" >&2; exit 1; }
 done
 
-work="$cache_root/images/.work-$version-$source_kind"
+work="$cache_root/images/.work-$version-$source_id"
 mkdir -p "$work/src" "$cache_root/images"
 started=$SECONDS
 step() { printf '==> [%4ss] %s\n' "$((SECONDS - started))" "$*"; }
@@ -184,9 +207,73 @@ if [[ $source_kind == build ]]; then
   "$bin/imgbuild" -o "$work/images.tar" "$work/images.json"
   images=("${kubeadm_images[@]}" "$flannel_image" "$netpol_image")
 else
-  echo "build.sh: --source official is not implemented yet: it needs pkgs.k8s.io and registry.k8s.io," >&2
-  echo "  which this build host cannot reach; use --source build (see images/README.md)" >&2
-  exit 1
+  step "imgbuild (Go)"
+  (cd "$here/tools" && CGO_ENABLED=0 go build -trimpath -o "$bin/imgbuild" ./cmd/imgbuild)
+  step "Kubernetes $version packages from $apt_url (apt, signature checked)"
+  # A private apt configuration: the host's own sources, state and cache are not touched.
+  apt_dir="$work/apt"
+  rm -rf "$apt_dir" "$work/debs" "$work/debroot"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/preferences.d" "$work/debs" "$work/debroot"
+  if [[ $apt_key == http://* || $apt_key == https://* ]]; then
+    curl -fsSL --retry 3 -o "$apt_dir/kubernetes.asc" "$apt_key" ||
+      { echo "build.sh: could not fetch the Kubernetes apt key $apt_key" >&2; exit 1; }
+  else
+    cp "$apt_key" "$apt_dir/kubernetes.asc"
+  fi
+  # apt reads a key file named *.asc as ASCII-armoured, *.gpg as binary: keep whichever it is.
+  grep -q -- '-----BEGIN PGP PUBLIC KEY BLOCK-----' "$apt_dir/kubernetes.asc" || mv "$apt_dir/kubernetes.asc" "$apt_dir/kubernetes.gpg"
+  key_file=$(ls "$apt_dir"/kubernetes.*)
+  echo "deb [signed-by=$key_file] $apt_url /" >"$apt_dir/sources.list"
+  : >"$apt_dir/status"
+  apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::Etc::Preferences=$apt_dir/preferences" -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status"
+    -o "Dir::Cache=$apt_dir" -o "Dir::Cache::archives=$apt_dir/archives"
+    -o APT::Architecture=amd64 -o APT::Architectures=amd64 -o APT::Sandbox::User=root
+    -o Debug::NoLocking=1 -o Acquire::Retries=3)
+  # A signature apt could not check is only a warning to apt-get update, and an error here.
+  if ! apt-get "${apt_opts[@]}" -q update >"$work/apt.log" 2>&1 || grep -qE '^(W|E):' "$work/apt.log"; then
+    grep -E '^(W|E):' "$work/apt.log" >&2 || cat "$work/apt.log" >&2
+    if grep -qE 'NO_PUBKEY|BADSIG|EXPKEYSIG|not signed|GPG error' "$work/apt.log"; then
+      echo "build.sh: $apt_url is not signed by the key $apt_key: check BREAKFIX_K8S_APT_KEY (or the repository)" >&2
+    else
+      echo "build.sh: apt could not read $apt_url: check BREAKFIX_K8S_APT_URL and the network" >&2
+    fi
+    exit 1
+  fi
+  # newest_version <package> <version prefix>: the newest package version starting with it.
+  newest_version() {
+    apt-cache "${apt_opts[@]}" madison "$1" | awk -F'|' -v p="$2" '{ gsub(/ /, "", $2) } index($2, p) == 1 { print $2; exit }'
+  }
+  deb_version=$(newest_version kubeadm "${version#v}-")
+  [[ -n $deb_version ]] || { echo "build.sh: $apt_url has no kubeadm ${version#v}" >&2; exit 1; }
+  crictl_deb_version=$(newest_version cri-tools "${minor#v}.")
+  [[ -n $crictl_deb_version ]] || { echo "build.sh: $apt_url has no cri-tools ${minor#v}.x" >&2; exit 1; }
+  (cd "$work/debs" && apt-get "${apt_opts[@]}" -q download "kubeadm=$deb_version" "kubelet=$deb_version" \
+    "kubectl=$deb_version" "cri-tools=$crictl_deb_version" >>"$work/apt.log" 2>&1) ||
+    { tail -20 "$work/apt.log" >&2; echo "build.sh: apt could not download the Kubernetes packages" >&2; exit 1; }
+  for deb in "$work/debs"/*.deb; do dpkg-deb -x "$deb" "$work/debroot"; done
+  kube_bin="$work/debroot/usr/bin"
+  install -m 0755 "$kube_bin/crictl" "$bin/crictl"
+  CRICTL_VERSION=v${crictl_deb_version%%-*}
+  for tool in kubeadm kubelet kubectl; do
+    [[ -x $kube_bin/$tool ]] || { echo "build.sh: the $tool package has no /usr/bin/$tool" >&2; exit 1; }
+  done
+
+  step "images from their registries (linux/amd64, digests kept)"
+  mapfile -t kubeadm_images < <("$kube_bin/kubeadm" config images list --kubernetes-version "$version")
+  flannel_image="ghcr.io/flannel-io/flannel:$FLANNEL_VERSION"
+  netpol_image="registry.k8s.io/networking/kube-network-policies:$NETPOL_VERSION"
+  images=("${kubeadm_images[@]}" "$flannel_image" "$netpol_image")
+  etcd_image=$(printf '%s\n' "${kubeadm_images[@]}" | grep '/etcd:')
+  mirror_flags=()
+  for mirror in "${image_mirrors[@]}"; do mirror_flags+=(-mirror "$mirror"); done
+  "$bin/imgbuild" pull -o "$work/images.tar" "${mirror_flags[@]}" \
+    -copy "$etcd_image=/usr/local/bin/etcdctl=$kube_bin/etcdctl" \
+    -copy "$etcd_image=/usr/local/bin/etcdutl=$kube_bin/etcdutl" \
+    -copy "$FLANNEL_CNI_PLUGIN_IMAGE=/flannel=$bin/flannel" \
+    "${images[@]}" >"$work/images.digests"
+  cat "$work/images.digests"
 fi
 
 # --- The node's root file system ---------------------------------------------------------------
@@ -268,5 +355,10 @@ kernel_version=${kernel##*/vmlinuz-}
 rm -rf "$out"
 mv "$out.tmp" "$out"
 rm -rf "$node_root"
+# Images of this release and source from an older recipe are never used again (each is ~5 GB),
+# nor are the remains of a build that stopped half-way.
+for stale in "$cache_root/images/node-$version-$source_id-"*; do
+  [[ $stale == "$out" ]] || rm -rf "$stale"
+done
 step "done: $(du -sh --apparent-size "$out/disk.raw" | cut -f1) disk, $(du -sh "$out/disk.raw" | cut -f1) used, containerDisk $(du -sh "$out/containerdisk.tar" | cut -f1)"
 echo "$out"

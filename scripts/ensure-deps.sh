@@ -33,6 +33,11 @@ needs=(
   "mcopy:mtools"
   "objdump:binutils"
   "skopeo:skopeo"
+  # the image's official source fetches its apt key with curl; its test signs a mirror with gpg
+  "curl:curl"
+  "gpg:gpg"
+  "gpgconf:gpgconf"
+  "/usr/bin/gpg-agent:gpg-agent"
   # UEFI firmware for guests KubeVirt would boot with `efi` (packages/qemu)
   "/usr/share/OVMF/OVMF_CODE_4M.fd:ovmf"
   "qemu-system-x86_64:qemu-system-x86"

@@ -5,6 +5,10 @@
 // a registry with its digest unchanged). Prints `ref@digest` of every image (the manifest digest).
 //
 //	imgbuild [-format docker-archive|oci-archive] -o images.tar spec.json
+//	imgbuild pull -o images.tar [-mirror registry=prefix]... [-copy ref=/path=dest]... ref...
+//
+// `pull` is the other way to the same archive: images from their registries (the node image's
+// official source), see pull.go.
 //
 // spec.json: [{"ref": "registry.k8s.io/pause:3.10.2", "base": "base.tar" (optional),
 //
@@ -51,6 +55,15 @@ var formats = map[string]format{
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "pull" {
+		if err := pullMain(os.Args[2:]); err != nil {
+			if err != errUsage {
+				fmt.Fprintln(os.Stderr, "imgbuild pull:", err)
+			}
+			os.Exit(map[bool]int{true: 2, false: 1}[err == errUsage])
+		}
+		return
+	}
 	out := flag.String("o", "", "archive to write")
 	formatName := flag.String("format", "docker-archive", "docker-archive or oci-archive")
 	flag.Parse()
