@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +12,27 @@ const LABCTL = fileURLToPath(new URL('../bin/labctl.mjs', import.meta.url));
 const CATALOG = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../../../packages/scenarios/test/fixtures/', import.meta.url));
 
+function execFileText(file: string, args: string[]): Promise<{ stdout: string }> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, (error, stdout, stderr) =>
+      error ? reject(new Error(stderr || error.message)) : resolve({ stdout }),
+    ),
+  );
+}
+
 function labctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return labctlWith({}, ...args);
+}
+
+function labctlWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [LABCTL, ...args],
-      { cwd: mkdtempSync(join(tmpdir(), 'labctl-')), timeout: 240_000 },
+      { cwd: mkdtempSync(join(tmpdir(), 'labctl-')), timeout: 240_000, env: { ...process.env, ...env } },
       (error, stdout, stderr) =>
         resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -124,6 +139,49 @@ describe('labctl scenario test', () => {
     assert.match(stdout, /^PASS sim-kubeconfig-drift$/m);
   });
 
+  test('SIGTERM (a CI timeout, Ctrl-C) tears the lab down before labctl exits', { timeout: 240_000 }, async () => {
+    const { info } = await useSandbox();
+    const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
+    writeFileSync(sandboxFile, JSON.stringify(info));
+    // Given a run that has started to provision its lab
+    const child = spawn(
+      process.execPath,
+      [LABCTL, 'scenario', 'test', 'sim-kubeconfig-drift', '--sandbox', sandboxFile],
+      {
+        cwd: mkdtempSync(join(tmpdir(), 'labctl-')),
+      },
+    );
+    let stdout = '';
+    const labId = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const id = /provisioning lab (st-[0-9a-f]{8})/.exec(stdout)?.[1];
+        if (id !== undefined) resolve(id);
+      });
+      child.on('exit', () => reject(new Error(`labctl exited before provisioning:\n${stdout}`)));
+    });
+    // When it is told to stop
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    // Then it says so, tears the lab down, and exits with 128 + SIGTERM
+    assert.equal(await exited, 143, stdout);
+    assert.match(stdout, /SIGTERM: stopping, and tearing down the lab/);
+    assert.match(stdout, new RegExp(`tore down lab ${labId}`));
+    assert.doesNotMatch(stdout, /PASS sim-kubeconfig-drift/);
+    // and the lab's namespace is gone or going
+    const { stdout: phase } = await execFileText(info.kubectl ?? 'kubectl', [
+      '--kubeconfig',
+      info.kubeconfig,
+      'get',
+      'namespaces',
+      '-l',
+      `breakfix.dev/lab=${labId}`,
+      '-o',
+      'jsonpath={.items[*].status.phase}',
+    ]);
+    assert.match(phase.trim(), /^(Terminating)?$/, `namespace of ${labId}: ${phase}`);
+  });
+
   test('two scenarios of one shape share a lab; --json prints one line per scenario with seconds per phase', {
     timeout: 240_000,
   }, async () => {
@@ -219,8 +277,10 @@ describe('labctl scenario test', () => {
     const { info } = await useSandbox();
     const sandboxFile = join(mkdtempSync(join(tmpdir(), 'sandbox-')), 'sandbox.json');
     writeFileSync(sandboxFile, JSON.stringify(info));
-    // 1.35 is in the scenario's releases; only the newest release's image is built here
-    const { code, stdout, stderr } = await labctl(
+    // 1.35 is in the scenario's releases, and the image cache labctl looks in is empty (this
+    // machine's own cache may hold a 1.35 image: then a real lab would boot)
+    const { code, stdout, stderr } = await labctlWith(
+      { BREAKFIX_CACHE_DIR: mkdtempSync(join(tmpdir(), 'no-images-')) },
       'scenario',
       'test',
       'kubelet-stopped',

@@ -80,7 +80,7 @@ export async function waitForNodes(
   kube: Kube,
   namespace: string,
   nodes: readonly string[],
-  options: { what: string; timeoutMs: number; intervalMs?: number },
+  options: { what: string; timeoutMs: number; intervalMs?: number; signal?: AbortSignal | undefined },
 ): Promise<Record<string, NodeVmi>> {
   return await waitFor(
     async () => {
@@ -96,6 +96,6 @@ export async function waitForNodes(
       if (missing.length > 0) throw new Error(`not yet running with an address: ${missing.join(', ')}`);
       return found;
     },
-    { what: options.what, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 500 },
+    { what: options.what, timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 500, signal: options.signal },
   );
 }

@@ -38,6 +38,13 @@ export interface ProvisionRequest {
   id: string;
   pool: string;
   spec: LabSpec;
+  /**
+   * Stops the provisioning between steps (before each object is applied, in every wait): the
+   * lab is failed and its namespace deleted as for any other failure, and the promise rejects
+   * with the signal's reason. Who aborts waits for that before tearing anything down, so no
+   * object is created after the teardown.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 const READY_MARKER = '/var/lib/breakfix/ready';
@@ -73,7 +80,10 @@ export function createProvisioner(options: ProvisionerOptions) {
         hostKeys = Object.fromEntries(nodes.map((n) => [n, secrets.hostKeys[n]?.publicKey ?? '']));
         // Recorded before anything is applied: a retry then knows an earlier attempt began.
         await store.setHostKeys(request.id, hostKeys);
-        for (const object of objects) await kube.apply(object);
+        for (const object of objects) {
+          request.signal?.throwIfAborted();
+          await kube.apply(object);
+        }
       } else {
         // A retried job (its worker died): the secrets of the first attempt are gone with it, so
         // only a lab whose VMs were all created can be resumed; anything less is cleaned up.
@@ -89,6 +99,7 @@ export function createProvisioner(options: ProvisionerOptions) {
       const running = await waitForNodes(kube, env.namespace, nodes, {
         what: `${nodes.length} VMs of ${request.id} to run with an address`,
         timeoutMs: options.vmsRunningTimeoutMs ?? 600_000,
+        signal: request.signal,
       });
       log(`${request.id}: every VM runs with an address; waiting for the control plane`);
 
@@ -121,6 +132,7 @@ export function createProvisioner(options: ProvisionerOptions) {
           what: `the control plane of ${request.id} to be ready`,
           timeoutMs: options.readyTimeoutMs ?? 900_000,
           intervalMs: options.probeIntervalMs ?? 5_000,
+          signal: request.signal,
           // A bootstrap that said "failed" is final: no retry until the deadline.
           isFinal: (error) => error instanceof FatalBootstrapError || error instanceof LostVmError,
         },

@@ -167,6 +167,26 @@ export interface ScenarioTestOptions {
   status?: (label: string) => void;
   /** Hears each scenario × release as soon as it is done. */
   onRun?: (run: ScenarioRun) => void;
+  /**
+   * Stops the run (Ctrl-C, SIGTERM): every lab it booted or is booting is torn down (kept with
+   * `keep`), and the run rejects with `ScenarioTestInterrupted`. Without it, an interrupted run
+   * would leave real guests running in the sandbox.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** What tears a lab down, and where it lives (for `keep`). */
+interface LabOwner {
+  teardown(id: string): Promise<void>;
+  namespace: string;
+}
+
+/** The run was stopped through its signal; its labs were torn down (or kept). */
+export class ScenarioTestInterrupted extends Error {
+  constructor() {
+    super('scenario test interrupted');
+    this.name = 'ScenarioTestInterrupted';
+  }
 }
 
 interface Planned {
@@ -196,26 +216,57 @@ export async function testScenarios(
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 1 });
   const store = new EnvironmentStore({ redis, prefix: 'breakfix-scenario-test:' });
   const runs: ScenarioRun[] = [];
+  // Every lab booted or booting and not yet dropped, with what tears it down.
+  const live = new Map<string, LabOwner>();
+  const release = async (id: string, { teardown, namespace }: LabOwner) => {
+    live.delete(id);
+    if (options.keep) out(`kept lab ${id} (namespace ${namespace})`);
+    else {
+      status(`tearing down lab ${id}`);
+      await teardown(id).catch((error: unknown) => out(`teardown of ${id} failed: ${(error as Error).message}`));
+      out(`tore down lab ${id}`);
+    }
+  };
+  const interrupted = new Promise<never>((_, reject) => {
+    if (options.signal?.aborted) reject(new ScenarioTestInterrupted());
+    options.signal?.addEventListener('abort', () => reject(new ScenarioTestInterrupted()), { once: true });
+  });
+  interrupted.catch(() => undefined); // observed below; never an unhandled rejection
+  const working = work();
   try {
+    await Promise.race([working, interrupted]);
+  } catch (error) {
+    if (error instanceof ScenarioTestInterrupted) {
+      // A boot in flight stops at its next step (and fails its own lab); a script running over
+      // SSH cannot be stopped, so the wait for it is bounded. Then whatever is left goes.
+      await Promise.race([working.catch(() => undefined), sleep(60_000)]);
+      for (const [id, owner] of [...live]) await release(id, owner);
+    }
+    throw error;
+  } finally {
+    redis.disconnect();
+  }
+  return runs;
+
+  async function work(): Promise<void> {
     for (const group of groupByLab(planned)) {
       const real = !group[0]?.simulated && target.kind === 'sandbox';
       const harness = createHarness(target, { kube, store, real, out, status });
+      const ownerOf = (id: string): LabOwner => ({
+        teardown: (labId) => harness.provisioner.teardown(labId),
+        namespace: harness.provisioner.namespaceFor(id),
+      });
       let lab: { id: string; targets: LabTargets } | undefined;
       const drop = async () => {
         if (lab === undefined) return;
         const { id } = lab;
         lab = undefined;
-        if (options.keep) out(`kept lab ${id} (namespace ${harness.provisioner.namespaceFor(id)})`);
-        else {
-          status(`tearing down lab ${id}`);
-          await harness.provisioner
-            .teardown(id)
-            .catch((error: unknown) => out(`teardown of ${id} failed: ${(error as Error).message}`));
-          out(`tore down lab ${id}`);
-        }
+        const owner = live.get(id);
+        if (owner !== undefined) await release(id, owner);
       };
       try {
         for (const item of group) {
+          if (options.signal?.aborted) return;
           const run: ScenarioRun = {
             scenario: item.scenario.id,
             version: item.version,
@@ -227,7 +278,20 @@ export async function testScenarios(
           try {
             if (lab === undefined) {
               const started = Date.now();
-              lab = await harness.boot(item.spec);
+              let booting = '';
+              lab = await harness
+                .boot(
+                  item.spec,
+                  (id) => {
+                    booting = id;
+                    live.set(id, ownerOf(id));
+                  },
+                  options.signal,
+                )
+                .catch((error: unknown) => {
+                  live.delete(booting); // a boot that fails tears its own lab down
+                  throw error;
+                });
               run.seconds.provision = (Date.now() - started) / 1000;
               out(`lab ${lab.id} ready in ${seconds(Date.now() - started)}`);
             } else out(`reusing lab ${lab.id}: the previous scenario left it solved and every node Ready`);
@@ -270,10 +334,7 @@ export async function testScenarios(
         await drop();
       }
     }
-  } finally {
-    redis.disconnect();
   }
-  return runs;
 }
 
 /** The phases of selfTest in the order it runs them, to say which one is running. */
@@ -388,9 +449,15 @@ function createHarness(
   return {
     provisioner,
     runner,
-    async boot(spec: Omit<LabSpec, 'labId'>): Promise<{ id: string; targets: LabTargets }> {
+    /** Boots a lab; `started` hears its id before anything is created, so it can be torn down. */
+    async boot(
+      spec: Omit<LabSpec, 'labId'>,
+      started: (id: string) => void = () => {},
+      signal?: AbortSignal,
+    ): Promise<{ id: string; targets: LabTargets }> {
       const id = `st-${randomBytes(4).toString('hex')}`;
       const labSpec = { ...spec, labId: id };
+      started(id);
       out(
         `provisioning lab ${id} (Kubernetes ${spec.release.minor}, ${spec.workers} worker(s)${
           real ? ', real guests under QEMU: minutes, not seconds' : ''
@@ -398,14 +465,17 @@ function createHarness(
       );
       status(`provisioning lab ${id}${real ? ' (real guests under QEMU)' : ''}`);
       try {
-        const outcome = await provisioner.provision({ id, pool: 'scenario-test', spec: labSpec });
+        const outcome = await provisioner.provision({ id, pool: 'scenario-test', spec: labSpec, signal });
         if (outcome !== 'ready') throw new InvalidInputError(`lab ${id} did not become ready (${outcome})`);
         return {
           id,
           targets: await labTargets(id, target, kube, store, provisioner.namespaceFor(id), labNodes(labSpec)),
         };
       } catch (error) {
-        await provisioner.teardown(id).catch(() => undefined);
+        await provisioner
+          .teardown(id)
+          .then(() => out(`tore down lab ${id}`))
+          .catch((teardownError: unknown) => out(`teardown of ${id} failed: ${(teardownError as Error).message}`));
         throw error;
       }
     },

@@ -206,11 +206,22 @@ async function test(positionals: string[], values: TestOptions): Promise<void> {
         return found;
       });
   // loaded here: the Kubernetes, Redis and QEMU adapters take seconds to load, and only test needs them
-  const { resolveTarget, testScenarios } = await import('./scenario-test.js');
+  const { resolveTarget, testScenarios, ScenarioTestInterrupted } = await import('./scenario-test.js');
   const print = values.json ? (line: string) => process.stderr.write(`${line}\n`) : write;
   // A status line on a terminal says which phase runs and for how long; the lines stay as they are.
   const status = createProgress({ json: values.json });
   const progress = (line: string) => status.line(line, print);
+  // Ctrl-C or SIGTERM (a CI timeout) tears down the labs this run booted before labctl exits; a
+  // second one kills it at once.
+  const interrupt = new AbortController();
+  let signalled: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signalled = signal;
+    progress(`${signal}: stopping, and tearing down the lab(s) this run booted (again to quit at once)`);
+    interrupt.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const runs = await testScenarios(scenarios, resolveTarget(values), {
     k8s: values.k8s,
     size: values.size,
@@ -220,7 +231,19 @@ async function test(positionals: string[], values: TestOptions): Promise<void> {
     onRun: (run) => {
       if (values.json) status.line(JSON.stringify(run), write);
     },
-  }).finally(() => status.stop());
+    signal: interrupt.signal,
+  })
+    .catch((error: unknown) => {
+      if (!(error instanceof ScenarioTestInterrupted)) throw error;
+      status.stop();
+      // What was still running (a boot, a script over SSH) would keep the process alive.
+      process.exit(signalled === 'SIGINT' ? 130 : 143);
+    })
+    .finally(() => {
+      status.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
   const failed = runs.filter((run) => !run.ok);
   if (runs.length > 1)
     progress(
