@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -50,11 +50,12 @@ function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdo
   });
 }
 
-test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an imported scenario, each proven on one real 1+1 lab', {
+test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an imported scenario, each proven on a shared real 1+1 lab', {
   timeout: 75 * 60_000,
-}, async () => {
+}, async (t) => {
   const { info } = await useSandbox();
   const work = mkdtempSync(join(tmpdir(), 'real-scenarios-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
   const sandboxFile = join(work, 'sandbox.json');
   writeFileSync(sandboxFile, JSON.stringify(info));
 
@@ -106,12 +107,19 @@ test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an impo
     [...FROM_CATALOG, IMPORTED].map((id) => [id, true, undefined]).sort(),
   );
   assert.equal(code, 0);
-  // one boot: each scenario left the lab solved with both nodes Ready for the next
-  assert.deepEqual(
-    runs.map((r) => r.reusedLab),
-    [...FROM_CATALOG, IMPORTED].map((_, index) => index > 0),
+  // Labs are shared: a scenario gets the lab the previous one left solved and healthy. The first
+  // boots one; a later one boots a fresh lab only when the health check after the previous solve
+  // gave the lab up (said on stderr), never silently. On this machine an emulated small control
+  // plane has twice stayed unready for minutes after scheduler-bad-kubeconfig (docs/scenario-results.md).
+  assert.equal(runs[0]?.reusedLab, false, 'the first scenario boots the lab');
+  assert.ok(
+    runs.some((r) => r.reusedLab),
+    'at least one scenario reused the lab before it',
   );
-  assert.equal(new Set(runs.map((r) => r.labId)).size, 1);
+  const freshBoots = runs.filter((r) => !r.reusedLab).length;
+  const givenUp = stderr.match(/the lab is not healthy after solve \(/g)?.length ?? 0;
+  assert.equal(freshBoots - 1, givenUp, `every fresh lab after the first has its reason:\n${stderr}`);
+  assert.equal(new Set(runs.map((r) => r.labId)).size, freshBoots);
   for (const run of runs) {
     for (const phase of ['break', 'break again', 'check fails', 'decoy', 'solve', 'check passes'])
       assert.equal(typeof run.seconds[phase], 'number', `${run.scenario}: ${phase}`);

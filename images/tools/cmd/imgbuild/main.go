@@ -113,6 +113,11 @@ func run(out, specPath string, f format) error {
 	if err != nil {
 		return err
 	}
+	return printDigests(images)
+}
+
+// printDigests prints `ref@digest` of every image (its manifest digest), one per line.
+func printDigests(images []namedImage) error {
 	for _, entry := range images {
 		digest, err := entry.img.Digest()
 		if err != nil {

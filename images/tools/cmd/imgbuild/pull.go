@@ -82,14 +82,7 @@ func pullMain(args []string) error {
 	if err := writeOCIArchive(*out, images); err != nil {
 		return err
 	}
-	for _, entry := range images {
-		digest, err := entry.img.Digest()
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%s@%s\n", entry.ref.Name(), digest)
-	}
-	return nil
+	return printDigests(images)
 }
 
 var errUsage = errors.New("usage")
