@@ -1,31 +1,29 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { useSandbox } from '@breakfix/testkit';
 
-// Scenarios on a real lab, in every `npm test` (after the other tests, alone: about 10 minutes on a
-// quiet 2-core machine under emulation): one 1+1 kubeadm lab booted under QEMU from the golden
-// image with the platform's own cloud-init, then a control-plane fault, a worker fault, a
-// scheduling fault, a NetworkPolicy fault (which only an enforcing lab can show: docs/adr/0032)
-// and a scenario imported from Killercoda, proven on it one after another (break,
-// check fails, decoys, solve, check passes) through `labctl scenario test`, exactly as an
-// instructor runs it. The lab is of the `small` profile, whose memory is overcommitted
-// (docs/adr/0030): each scenario also proves that no guest ran out of memory. The whole catalog
-// is `labctl scenario test --all` (docs/scenario-results.md).
+// Scenarios on a real lab, in every `npm test` (after the other tests, alone): one 1-node kubeadm
+// lab booted under QEMU from the golden image with the platform's own cloud-init, then a
+// control-plane fault, a DNS fault (the check needs the lab's own CoreDNS answer), an RBAC fault
+// and a scenario imported from Killercoda, proven on it one after another (break, check fails,
+// decoys, solve, check passes) through `labctl scenario test`, exactly as an instructor runs it.
+// The lab is of the `small` profile, whose memory is overcommitted (docs/adr/0030): each scenario
+// also proves that no guest ran out of memory.
+//
+// One node, not 1+1 (docs/adr/0035): on a slow day a 1+1 lab took 29 minutes to boot here and
+// its two emulated guests starved each other, so the subset could not finish within CI's budget.
+// Joins, worker faults and NetworkPolicy enforcement are proven by `npm run e2e` and the catalog
+// run, `labctl scenario test --all` (docs/scenario-results.md).
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
-const FROM_CATALOG = [
-  'scheduler-bad-kubeconfig',
-  'kubelet-stopped',
-  'scheduling-tainted-worker',
-  'networkpolicy-dns-egress',
-];
-const IMPORTED = 'kubelet-down';
+const FROM_CATALOG = ['controller-manager-deployments', 'dns-corefile-broken', 'rbac-serviceaccount-forbidden'];
+const IMPORTED = 'controlplane-kubelet-disabled';
 
 interface Run {
   scenario: string;
@@ -50,8 +48,8 @@ function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdo
   });
 }
 
-test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an imported scenario, each proven on a shared real 1+1 lab', {
-  timeout: 75 * 60_000,
+test('a control-plane, a DNS, an RBAC fault and an imported scenario, each proven on a shared real 1-node lab', {
+  timeout: 60 * 60_000,
 }, async (t) => {
   const { info } = await useSandbox();
   const work = mkdtempSync(join(tmpdir(), 'real-scenarios-'));
@@ -75,11 +73,6 @@ test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an impo
     60_000,
   );
   assert.equal(imported.code, 0, imported.stderr);
-  const spec = join(catalog, IMPORTED, 'scenario.yaml');
-  const yaml = readFileSync(spec, 'utf8');
-  const decoyOnWorker = yaml.replace('  - run: decoy.sh\n    on: control-plane\n', '  - run: decoy.sh\n    on: w1\n');
-  assert.notEqual(decoyOnWorker, yaml, 'the imported scenario.yaml names its placeholder decoy as expected');
-  writeFileSync(spec, decoyOnWorker);
   writeFileSync(
     join(catalog, IMPORTED, 'decoy.sh'),
     '#!/bin/bash\n# Wrong fix: start the kubelet without enabling it; the next reboot brings the fault back.\n' +
@@ -90,7 +83,7 @@ test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an impo
 
   const { code, stdout, stderr } = await labctl(
     ['scenario', 'test', '--all', '--catalog', catalog, '--size', 'small', '--json', '--sandbox', sandboxFile],
-    74 * 60_000,
+    59 * 60_000,
   );
   // What the guests went through, for whoever reads a failure
   console.log(stderr);
@@ -109,8 +102,8 @@ test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an impo
   assert.equal(code, 0);
   // Labs are shared: a scenario gets the lab the previous one left solved and healthy. The first
   // boots one; a later one boots a fresh lab only when the health check after the previous solve
-  // gave the lab up (said on stderr), never silently. On this machine an emulated small control
-  // plane has twice stayed unready for minutes after scheduler-bad-kubeconfig (docs/scenario-results.md).
+  // gave the lab up (said on stderr), never silently: an emulated control plane can stay unready
+  // for minutes after a static pod restarts (docs/scenario-results.md).
   assert.equal(runs[0]?.reusedLab, false, 'the first scenario boots the lab');
   assert.ok(
     runs.some((r) => r.reusedLab),
@@ -123,8 +116,8 @@ test('a control-plane, a worker, a scheduling, a NetworkPolicy fault and an impo
   for (const run of runs) {
     for (const phase of ['break', 'break again', 'check fails', 'decoy', 'solve', 'check passes'])
       assert.equal(typeof run.seconds[phase], 'number', `${run.scenario}: ${phase}`);
-    // Both guests' memory was read after the scenario (and no global OOM, or ok would be false).
-    assert.deepEqual(Object.keys(run.memory ?? {}).sort(), ['cp', 'w1'], run.scenario);
+    // The guest's memory was read after the scenario (and no global OOM, or ok would be false).
+    assert.deepEqual(Object.keys(run.memory ?? {}), ['cp'], run.scenario);
   }
   assert.match(stderr, /tore down lab st-[0-9a-f]{8}/);
 });

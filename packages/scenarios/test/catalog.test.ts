@@ -289,6 +289,27 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
     assert.deepEqual(warnings, [NO_DECOY_WARNING]);
   });
 
+  test('Killercoda, single node: controlplane is cp, hints read as Slack shows them', { timeout: 30_000 }, async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'kc-')), 'controlplane-kubelet-disabled');
+    const { dir, warnings } = importKillercoda(join(FIXTURES, 'killercoda/controlplane-kubelet-disabled'), out);
+    assert.deepEqual(warnings, [NO_DECOY_WARNING]);
+    assert.deepEqual(await lintScenario(dir), []);
+    const scenario = loadScenario(dir);
+    assert.equal(scenario.topology.workers, 0);
+    assert.deepEqual(
+      [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve].map((s) => s.on),
+      ['control-plane', 'control-plane', 'control-plane'],
+    );
+    assert.match(scenario.scripts.check[0]?.content ?? '', /kubectl get node cp /);
+    // A paragraph soft-wrapped in the source is one line; the solution's fence starts a line and
+    // loses Killercoda's click-to-run marker.
+    assert.equal(
+      scenario.hints[0],
+      "Hint 1: The API server still answers, so the control plane's containers run. Which component reports the node's status, and is it running?",
+    );
+    assert.equal(scenario.hints[2], 'Solution:\n```bash\nsystemctl enable --now kubelet\n```');
+  });
+
   test('Instruqt: setup/check/solve per host become scripts on cp and w1; fail-message becomes feedback', {
     timeout: 30_000,
   }, async () => {

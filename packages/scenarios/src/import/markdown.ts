@@ -23,9 +23,31 @@ export function withoutDetails(markdown: string): string {
     .trim();
 }
 
-/** A hint from a details block: the summary as a lead-in, then the body. */
+/**
+ * A hint from a details block: the summary as a lead-in, then the body as a learner reads it in
+ * Slack, which does not reflow text: paragraphs joined into one line each, the source platform's
+ * click-to-run markers (`{{exec}}`, `{{copy}}`) dropped, and a code fence on a line of its own.
+ */
 export function hintText(block: DetailsBlock): string {
-  return block.summary === '' ? block.body : `${block.summary}: ${block.body}`;
+  const body = unwrapParagraphs(block.body.replace(/\{\{(?:exec|copy)[^}]*\}\}/g, ''));
+  if (block.summary === '') return body;
+  return body.startsWith('```') ? `${block.summary}:\n${body}` : `${block.summary}: ${body}`;
+}
+
+/** Joins the soft-wrapped lines of each paragraph; code fences, lists and headings keep their lines. */
+function unwrapParagraphs(markdown: string): string {
+  const out: string[] = [];
+  let inFence = false;
+  let joinable = false;
+  for (const line of markdown.split('\n')) {
+    const fence = line.trimStart().startsWith('```');
+    if (fence) inFence = !inFence;
+    const prose = !fence && !inFence && line.trim() !== '' && !/^\s*([-*+]|\d+\.|#+)\s/.test(line);
+    if (prose && joinable) out[out.length - 1] = `${out[out.length - 1]} ${line.trim()}`;
+    else out.push(fence || inFence ? line : line.trimEnd());
+    joinable = prose || (!fence && !inFence && /^\s*([-*+]|\d+\.)\s/.test(line));
+  }
+  return out.join('\n').trim();
 }
 
 /** Is this block the solution rather than a hint? */
