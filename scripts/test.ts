@@ -6,7 +6,16 @@
 //   npm test -- packages/kube        only test files under these paths (no repo-wide checks)
 //   BREAKFIX_TEST_CONCURRENCY=4      test files run at once (default 4)
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +58,18 @@ if (unmatched.length > 0) {
   // A typo in a path must not pass as a green run of nothing.
   fail(`finding test files under ${unmatched.join(', ')} (paths are relative to the repository root)`);
 }
+
+// Every temporary file of the run (test work dirs, the sandbox's etcd and guests, image scratch)
+// goes under one directory that the run removes at its end: a day of runs used to leave thousands
+// of directories and gigabytes in /tmp. The name is short because QEMU's and sshd's Unix sockets
+// live under it (108 bytes at most). BREAKFIX_KEEP_TMP=1 keeps it for a post-mortem.
+const runTmp = mkdtempSync(join(tmpdir(), 'bf-'));
+process.env.TMPDIR = runTmp;
+function removeRunTmp(): void {
+  if (process.env.BREAKFIX_KEEP_TMP === '1') console.log(`temporary files of this run kept in ${runTmp}`);
+  else rmSync(runTmp, { recursive: true, force: true });
+}
+process.on('exit', removeRunTmp);
 
 // npm test starts through scripts/ensure-node.sh: this process and every node it starts (the
 // sandbox, the test runner, each test file) run on the Node it pins.
