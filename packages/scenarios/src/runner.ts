@@ -60,6 +60,10 @@ export interface CheckResult {
 export const MAX_FEEDBACK_LINES = 20;
 export const MAX_FEEDBACK_LINE_CHARS = 400;
 
+const CONTROL_PLANE = 'cp';
+/** The HTTP status of kubeadm's API server on the control plane, "000" when it does not answer. */
+const API_SERVER_PROBE = "curl -sk --max-time 5 -o /dev/null -w '%{http_code}' https://127.0.0.1:6443/readyz || true";
+
 export type ScenarioRunner = ReturnType<typeof createScenarioRunner>;
 
 /**
@@ -103,6 +107,23 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
     if (result.code === null && result.signal === undefined)
       throw new LabNeedsAttentionError(lab.labId, node, 'the SSH connection dropped before the script finished');
     return result;
+  }
+
+  /**
+   * Whether the lab's API server answered while a check failed. A check reads most of what it says
+   * through kubectl; when the API server is down or still settling after a static pod restarted,
+   * "not ready" or "0 of 2 available" may only mean that, and the learner deserves to know. Any
+   * HTTP answer but a 5xx counts as answering (anonymous requests may be refused).
+   */
+  async function apiServerNote(lab: LabTargets): Promise<string | undefined> {
+    if (lab.nodes[CONTROL_PLANE] === undefined) return undefined;
+    const probe = await onNode(lab, CONTROL_PLANE, API_SERVER_PROBE, { timeoutMs: 20_000, idempotent: true });
+    const status = probe.stdout.trim();
+    if (status === '000' || status === '')
+      return "The lab's API server did not answer within 5 s while the check ran, so lines that come from kubectl may only mean that. After a control-plane component restarts it can take a minute or two to settle: check again.";
+    if (/^5\d\d$/.test(status))
+      return `The lab's API server answered /readyz with HTTP ${status} (not ready) while the check ran, so lines that come from kubectl may only mean that. After a control-plane component restarts it can take a minute or two to settle: check again.`;
+    return undefined;
   }
 
   async function runScript(
@@ -274,6 +295,10 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
           line.length > MAX_FEEDBACK_LINE_CHARS ? `${line.slice(0, MAX_FEEDBACK_LINE_CHARS - 1)}…` : line,
         );
       if (feedback.length > MAX_FEEDBACK_LINES) kept.push(`(${feedback.length - MAX_FEEDBACK_LINES} more lines)`);
+      if (!solved && !scenario.simulator) {
+        const note = await apiServerNote(lab);
+        if (note !== undefined) kept.push(note);
+      }
       return { solved, feedback: kept, steps };
     },
 
@@ -333,15 +358,15 @@ function environment(scenario: Scenario, lab: LabTargets, node: string): Record<
     BREAKFIX_SCENARIO: scenario.id,
     BREAKFIX_NODE: node,
     BREAKFIX_NODES: nodes.join(' '),
-    BREAKFIX_CONTROL_PLANE: 'cp',
-    BREAKFIX_WORKERS: nodes.filter((n) => n !== 'cp').join(' '),
+    BREAKFIX_CONTROL_PLANE: CONTROL_PLANE,
+    BREAKFIX_WORKERS: nodes.filter((n) => n !== CONTROL_PLANE).join(' '),
   };
 }
 
 /** `cp` first, then workers in order. */
 function sortedNodes(lab: LabTargets): string[] {
   return Object.keys(lab.nodes).sort((a, b) =>
-    a === 'cp' ? -1 : b === 'cp' ? 1 : a.localeCompare(b, 'en', { numeric: true }),
+    a === CONTROL_PLANE ? -1 : b === CONTROL_PLANE ? 1 : a.localeCompare(b, 'en', { numeric: true }),
   );
 }
 
@@ -349,9 +374,9 @@ function nodesFor(script: ScenarioScript, lab: LabTargets): string[] {
   const nodes = sortedNodes(lab);
   switch (script.on) {
     case 'control-plane':
-      return ['cp'];
+      return [CONTROL_PLANE];
     case 'workers':
-      return nodes.filter((n) => n !== 'cp');
+      return nodes.filter((n) => n !== CONTROL_PLANE);
     case 'all':
       return nodes;
     default:

@@ -76,6 +76,7 @@ function fixture(
   files: Record<string, string>,
   scripts?: Record<string, { run: string; on: string }[]>,
   decoys?: { run: string; on: string }[],
+  simulator = true,
 ) {
   const dir = join(mkdtempSync(join(tmpdir(), 'scenario-')), id);
   mkdirSync(dir);
@@ -86,11 +87,12 @@ function fixture(
       title: `Runner fixture ${id}`,
       brief: 'A fixture for the runner tests, never shown to a learner.',
       difficulty: 'beginner',
-      tags: ['simulator'],
+      tags: simulator ? ['simulator'] : ['fixture'],
       kubernetesVersions: ['1.36'],
       topology: { workers: 1 },
       timeLimitMinutes: 10,
-      simulator: true,
+      simulator,
+      ...(simulator ? {} : { decoys: [{ run: 'check.sh', on: 'control-plane' }] }),
       hints: ['one', 'two'],
       ...(scripts === undefined ? {} : { scripts }),
       ...(decoys === undefined ? {} : { decoys }),
@@ -240,6 +242,26 @@ describe('scenario runner over real SSH', () => {
       solved: false,
       feedback: ['Not solved yet (the check on cp found a problem but did not say which).'],
     });
+  });
+
+  test('a failing check on a cluster says when the API server did not answer; a passing one does not', async () => {
+    // Given a real-cluster scenario on a node where nothing answers on the API server's port
+    const failing = fixture(
+      'api-down-fixture',
+      { 'check.sh': '#!/bin/sh\necho "web has 0 of 2 pods available."\nexit 1\n' },
+      undefined,
+      undefined,
+      false,
+    );
+    const result = await runner.check(failing, lab);
+    assert.equal(result.solved, false);
+    // Then the check's own line comes first, and a note says what it may only mean
+    assert.equal(result.feedback[0], 'web has 0 of 2 pods available.');
+    assert.match(result.feedback[1] ?? '', /^The lab's API server did not answer within 5 s while the check ran/);
+    assert.equal(result.feedback.length, 2);
+    assert.equal(result.steps.length, 1, 'the probe is not a step of the scenario');
+    const passing = fixture('api-down-passing-fixture', {}, undefined, undefined, false);
+    assert.deepEqual((await runner.check(passing, lab)).feedback, []);
   });
 
   test('a hung break script is killed at its deadline and named', async () => {
