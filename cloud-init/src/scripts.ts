@@ -18,7 +18,36 @@ export function bootstrapEnv(node: NodeBootstrap): string {
 }
 
 /**
- * Brings a node into its lab cluster, idempotently (cloud-init may run it again after a reboot):
+ * The unit that finishes a bootstrap a restart interrupted. cloud-init runs the bootstrap once per
+ * instance (runcmd): a guest that crashes or is reset half-way (a kernel oops under emulation, a
+ * VM restarted by its host) would otherwise come back with no kubeadm run and stay unready until
+ * the provisioner's deadline. Enabled by runcmd just before the first run, so it starts only on
+ * later boots, and only while the readiness marker is missing.
+ */
+export const BOOTSTRAP_RESUME_UNIT = `[Unit]
+Description=breakfix: finish the node bootstrap a restart interrupted
+ConditionPathExists=!${IMAGE_PATHS.readyMarker}
+Wants=network-online.target
+# Not after cloud-final.service, which orders itself after multi-user.target: a cycle. cloud-init
+# runs runcmd once per instance, so on a later boot nothing else starts the script (and its lock
+# would stop a second run).
+After=network-online.target containerd.service
+
+[Service]
+Type=oneshot
+ExecStart=${IMAGE_PATHS.bootstrapScript}
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/**
+ * Brings a node into its lab cluster. The first boot runs it from cloud-init; when a restart cut a
+ * run short, the next boot runs it from the resume unit, which starts over from `kubeadm reset`
+ * (a crash can leave any file kubeadm wrote half-written) with the lab's own CA put back:
  * control plane: kubeadm init with the pre-written CA, the CNI from the image, a kubeconfig for
  *   root, the operator and the learner, then waits until every expected node is Ready and the
  *   network really carries traffic (CoreDNS answers from a pod, every node's pods are reachable
@@ -39,6 +68,9 @@ failed_marker=${IMAGE_PATHS.failedMarker}
 log_file=${IMAGE_PATHS.bootstrapLog}
 config=${IMAGE_PATHS.kubeadmConfig}
 mkdir -p "$state_dir"
+# One run at a time, whichever started it (cloud-init on the first boot, the resume unit later).
+exec 9>/run/breakfix-bootstrap.lock
+flock -n 9 || { echo "breakfix-bootstrap: another run holds /run/breakfix-bootstrap.lock" >&2; exit 0; }
 exec > >(tee -a "$log_file") 2>&1
 
 log() { printf '%s [breakfix] %s\\n' "$(date -u +%FT%TZ)" "$*"; }
@@ -68,6 +100,27 @@ if [[ -f $ready_marker ]]; then
   exit 0
 fi
 rm -f "$failed_marker"
+
+# A run that began before the last boot did not finish: the node restarted under it.
+started_marker=$state_dir/started
+ca_backup=$state_dir/ca
+if [[ -f $started_marker ]]; then
+  log "the run begun at $(cat "$started_marker") was cut short by a restart: kubeadm reset, then from the start"
+  # The lab's only etcd member goes with its data directory: nothing to remove it from.
+  kubeadm reset --force --skip-phases=remove-etcd-member >"$state_dir/kubeadm-reset.log" 2>&1 ||
+    log "kubeadm reset: $(last_error "$state_dir/kubeadm-reset.log")"
+  if [[ -f $ca_backup/ca.key ]]; then
+    install -d -m 0755 /etc/kubernetes/pki
+    cp -p "$ca_backup/ca.crt" "$ca_backup/ca.key" /etc/kubernetes/pki/
+  fi
+elif [[ $BREAKFIX_ROLE == control-plane && -f /etc/kubernetes/pki/ca.key ]]; then
+  # kubeadm reset empties /etc/kubernetes/pki: the lab's CA (from user-data) is kept for a start over.
+  install -d -m 0700 "$ca_backup"
+  cp -p /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/ca.key "$ca_backup/"
+  sync
+fi
+date -u +%FT%TZ >"$started_marker"
+sync
 
 install_kubeconfig() {
   local user=$1 home_dir

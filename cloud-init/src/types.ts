@@ -48,6 +48,8 @@ export const IMAGE_PATHS = {
   kubeadmConfig: '/etc/breakfix/kubeadm.yaml',
   kubeadmPatches: '/etc/breakfix/kubeadm-patches',
   bootstrapScript: '/usr/local/sbin/breakfix-bootstrap',
+  /** Runs the bootstrap again on the next boot when a restart interrupted it (user-data writes it). */
+  bootstrapResumeUnit: '/etc/systemd/system/breakfix-bootstrap-resume.service',
   /** Root-owned keys sshd also reads (`AuthorizedKeysFile`), one file per user: the learner's key at claim. */
   learnerKeysDir: '/etc/ssh/breakfix-keys',
   sshdDropIn: '/etc/ssh/sshd_config.d/60-breakfix.conf',

@@ -1,6 +1,7 @@
+import { basename } from 'node:path';
 import { stringify } from 'yaml';
 import { kubeadmConfig, kubeadmPatches } from './kubeadm.js';
-import { BOOTSTRAP_SCRIPT, bootstrapEnv } from './scripts.js';
+import { BOOTSTRAP_RESUME_UNIT, BOOTSTRAP_SCRIPT, bootstrapEnv } from './scripts.js';
 import { IMAGE_PATHS, type NodeBootstrap } from './types.js';
 
 /** Kernel settings kubeadm's preflight checks and a busy lab want (the image sets them too). */
@@ -35,13 +36,15 @@ export const SSHD_DROP_IN = {
  * Renders a node's `#cloud-config` user-data (https://cloudinit.readthedocs.io/en/latest/reference/modules.html).
  * It installs the pinned host key (deleting the image's and generating none, so breakfix can pin
  * it), the operator and learner accounts, the CA (before kubeadm runs, so kubeadm reuses it), the kubeadm
- * config and the bootstrap script, then runs the script. No packages: labs boot offline.
+ * config, the bootstrap script and the unit that resumes it after a restart, then runs the script.
+ * No packages: labs boot offline.
  */
 export function renderUserData(node: NodeBootstrap): string {
   const files: { path: string; content: string; permissions: string; owner?: string }[] = [
     { path: '/etc/breakfix/bootstrap.env', content: bootstrapEnv(node), permissions: '0644' },
     { path: IMAGE_PATHS.kubeadmConfig, content: kubeadmConfig(node), permissions: '0600' },
     { path: IMAGE_PATHS.bootstrapScript, content: BOOTSTRAP_SCRIPT, permissions: '0755' },
+    { path: IMAGE_PATHS.bootstrapResumeUnit, content: BOOTSTRAP_RESUME_UNIT, permissions: '0644' },
     { path: '/etc/sysctl.d/99-breakfix.conf', content: `${SYSCTLS.join('\n')}\n`, permissions: '0644' },
     { path: '/etc/security/limits.d/99-breakfix.conf', content: `${LIMITS.join('\n')}\n`, permissions: '0644' },
     { ...SSHD_DROP_IN, permissions: '0644' },
@@ -94,7 +97,14 @@ export function renderUserData(node: NodeBootstrap): string {
     write_files: files.map((file) => ({ ...file, owner: 'root:root' })),
     package_update: false,
     package_upgrade: false,
-    runcmd: [['sysctl', '--system'], [IMAGE_PATHS.bootstrapScript]],
+    // sync first: what cloud-init wrote (host keys, CA, configs) survives a crash during the long
+    // bootstrap instead of coming back empty; the resume unit covers the bootstrap itself.
+    runcmd: [
+      ['sync'],
+      ['sysctl', '--system'],
+      ['systemctl', 'enable', basename(IMAGE_PATHS.bootstrapResumeUnit)],
+      [IMAGE_PATHS.bootstrapScript],
+    ],
   };
   return `#cloud-config\n${stringify(config, { lineWidth: 0 })}`;
 }
