@@ -1,8 +1,10 @@
 /**
  * `npm run e2e`: real labs, booted here. The sandbox runs every VM under QEMU from the golden
  * image (images/build.sh), and the platform's own pool worker and provisioner boot, from
- * `renderLab` output, a 1-node lab, a 1+1 lab and a lab whose bootstrap cannot succeed (its
- * kubeadm config carries a malformed bootstrap token, so `kubeadm init` refuses it). A lab counts as ready only when the
+ * `renderLab` output, a 1-node lab, a 1+1 lab, a lab whose bootstrap cannot succeed (its
+ * kubeadm config carries a malformed bootstrap token, so `kubeadm init` refuses it) and a 1-node
+ * lab whose guest is hard-reset (sysrq `b`: no sync, as a crash) right after `kubeadm init`, which
+ * must finish its bootstrap on the next boot (cloud-init/src/scripts.ts). A lab counts as ready only when the
  * bootstrap's own marker is there (written after every node was Ready, CoreDNS answered a pod and
  * pods reached pods on every node) and this script sees every node Ready itself. Then each ready
  * lab is claimed with `labctl claim --json` and, as the learner, `kubectl get nodes` runs over
@@ -10,7 +12,7 @@
  * (`{"bench":"real-lab",...}`), a line on the lab that must fail, and ends with
  * `real labs: N ready, M failed` (M: labs that did not do what they must).
  *
- *   npm run e2e [-- --only 1node|2node|broken] [--k8s 1.35] [--keep]
+ *   npm run e2e [-- --only 1node|2node|broken|restart] [--k8s 1.35] [--keep]
  *   --k8s   the labs' Kubernetes release (default: the newest); its golden image is built first
  *   BREAKFIX_E2E_TIMEOUT_MINUTES   how long the labs may take (default 75)
  */
@@ -61,16 +63,35 @@ const release =
 const timeoutMs = Number(process.env.BREAKFIX_E2E_TIMEOUT_MINUTES ?? 75) * 60_000;
 const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
-/** The labs to boot: two that must become ready, one that must fail with its reason. */
-const LABS = [
+/**
+ * The labs to boot: three that must become ready (one of them after a hard reset once `kubeadm
+ * init` is done), one that must fail with its reason. A learner claims the first two.
+ */
+const LABS: readonly LabPlan[] = [
   { pool: 'e2e-1node', key: '1node', workers: 0, scenario: 'e2e-smoke-1node', expect: 'ready' },
   { pool: 'e2e-2node', key: '2node', workers: 1, scenario: 'e2e-smoke-2node', expect: 'ready' },
-  { pool: 'e2e-broken', key: 'broken', workers: 0, scenario: undefined, expect: 'failed' },
-] as const;
-type LabPlan = (typeof LABS)[number];
+  { pool: 'e2e-broken', key: 'broken', workers: 0, expect: 'failed' },
+  { pool: 'e2e-restart', key: 'restart', workers: 0, expect: 'ready', resetAfter: 'kubeadm init done' },
+];
+/** Rounds of labs booted together, so that emulated guests do not starve each other on 2 cores. */
+const ROUNDS = [['e2e-1node', 'e2e-broken'], ['e2e-2node'], ['e2e-restart']];
+interface LabPlan {
+  pool: string;
+  key: string;
+  workers: number;
+  /** The scenario a learner claims on this lab once it is ready (none: no claim). */
+  scenario?: string;
+  expect: 'ready' | 'failed';
+  /** Hard-reset the control plane's guest once its bootstrap log has a line with this text. */
+  resetAfter?: string;
+}
 
-/** Bootstrap log lines that mark a phase (cloud-init/src/scripts.ts), in the order they happen. */
+/**
+ * Bootstrap log lines that mark a phase (cloud-init/src/scripts.ts), in the order they happen; a
+ * phase is timed by its last line (a resumed bootstrap logs `kubeadm init done` twice).
+ */
 const GUEST_PHASES = [
+  ['bootstrap resumed', /cut short by a restart/],
   ['kubeadm init done', /kubeadm init done/],
   ['CNI applied', /applying \S+ for pod subnet/],
   ['all nodes Ready', /\] nodes Ready/],
@@ -86,6 +107,8 @@ interface LabTimes {
   qemuStartedAt?: number;
   leasedAt?: number;
   sshAt?: number;
+  /** When the guest was hard-reset (plans with `resetAfter`). */
+  resetAt?: number;
   readyAt?: number;
   failedAt?: number;
   failure?: string;
@@ -281,7 +304,17 @@ async function runLabs(
     }
     try {
       await readGuestPhases(ssh, sandbox, store, operatorKey, times);
-      const nodes = await learnerSeesNodes(api, plan, times.id);
+      if (plan.resetAfter !== undefined) {
+        if (times.resetAt === undefined) throw new Error(`the guest was never reset (no "${plan.resetAfter}" seen)`);
+        if (times.guest['bootstrap resumed'] === undefined) {
+          throw new Error('ready, but its bootstrap log does not say it resumed after the reset');
+        }
+      }
+      if (plan.scenario === undefined) {
+        results.push({ plan, times, ok: true, detail: 'ready after a hard reset mid-bootstrap; every node Ready' });
+        return;
+      }
+      const nodes = await learnerSeesNodes(api, plan, times.id, plan.scenario);
       results.push({ plan, times, ok: true, detail: `learner's kubectl get nodes: ${nodes}` });
     } catch (error) {
       results.push({ plan, times, ok: false, detail: (error as Error).message });
@@ -289,9 +322,9 @@ async function runLabs(
   };
 
   try {
-    // Two rounds, so that emulated guests do not starve each other on a small machine: the 1-node
-    // lab beside the broken one (which fails at kubeadm's config check), then the 1+1 lab.
-    for (const round of [['e2e-1node', 'e2e-broken'], ['e2e-2node']]) {
+    // The 1-node lab beside the broken one (which fails at kubeadm's config check), then the 1+1
+    // lab, then the one that is reset mid-bootstrap.
+    for (const round of ROUNDS) {
       const names = plans.map((plan) => plan.pool).filter((name) => round.includes(name));
       if (names.length === 0) continue;
       const worker = workerFor(names);
@@ -307,7 +340,7 @@ async function runLabs(
         say(
           `booting ${booting.size} real lab(s): ${[...booting.values()].map((l) => `${l.plan.key}=${l.id}`).join(', ')}`,
         );
-        await watchLabs(sandbox, store, booting);
+        await watchLabs(sandbox, store, booting, (id) => controlPlaneTarget(sandbox, store, operatorKey, id), ssh);
         for (const [id, times] of booting) labs.set(id, times);
       } finally {
         await worker.close();
@@ -350,10 +383,20 @@ interface Vmi extends KubeObject {
   status?: { phase?: string; interfaces?: { name?: string; ipAddress?: string }[] };
 }
 
-/** Polls the labs until each is ready or failed (or the deadline), noting when each phase happened. */
-async function watchLabs(sandbox: Sandbox, store: EnvironmentStore, labs: Map<string, LabTimes>): Promise<void> {
+/**
+ * Polls the labs until each is ready or failed (or the deadline), noting when each phase happened,
+ * and hard-resets the guest of a lab whose plan says so once its bootstrap reached that point.
+ */
+async function watchLabs(
+  sandbox: Sandbox,
+  store: EnvironmentStore,
+  labs: Map<string, LabTimes>,
+  target: (id: string) => Promise<SshTarget>,
+  ssh: SshRunner,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const sshSeen = new Set<string>();
+  let nextResetProbe = 0;
   for (;;) {
     const now = Date.now();
     for (const lab of labs.values()) {
@@ -379,6 +422,19 @@ async function watchLabs(sandbox: Sandbox, store: EnvironmentStore, labs: Map<st
         lab.sshAt = now;
         say(`${lab.plan.key} (${lab.id}): control plane answers SSH after ${seconds(now - lab.enqueuedAt)} s`);
       }
+      // Every 15 s (each SSH session costs an emulated guest seconds of CPU).
+      if (
+        lab.plan.resetAfter !== undefined &&
+        lab.resetAt === undefined &&
+        sshSeen.has(lab.id) &&
+        now >= nextResetProbe
+      ) {
+        nextResetProbe = now + 15_000;
+        if (await resetGuestAfter(ssh, await target(lab.id), lab.plan.resetAfter)) {
+          lab.resetAt = Date.now();
+          say(`${lab.plan.key} (${lab.id}): "${lab.plan.resetAfter}" logged; guest hard-reset (sysrq b, no sync)`);
+        }
+      }
     }
     const pending = [...labs.values()].filter((l) => l.readyAt === undefined && l.failedAt === undefined);
     if (pending.length === 0) return;
@@ -388,6 +444,17 @@ async function watchLabs(sandbox: Sandbox, store: EnvironmentStore, labs: Map<st
     }
     await sleep(3_000);
   }
+}
+
+/**
+ * Once the bootstrap log has a line containing `text`, resets the guest the way a crash does: the
+ * kernel reboots at once (sysrq `b`), nothing synced or unmounted. The reset is delayed by a second
+ * so the SSH session ends first. True when the reset was triggered.
+ */
+async function resetGuestAfter(ssh: SshRunner, target: SshTarget, text: string): Promise<boolean> {
+  const script = `if sudo grep -qF '${text}' /var/log/breakfix-bootstrap.log 2>/dev/null; then sudo nohup sh -c 'sleep 1; echo b > /proc/sysrq-trigger' >/dev/null 2>&1 & echo reset; fi`;
+  const out = await ssh.exec(target, script, { timeoutMs: 60_000 }).catch(() => undefined);
+  return out?.stdout.includes('reset') ?? false;
 }
 
 /** Whether an SSH server answers with its banner on port 22 of `address`. */
@@ -420,7 +487,7 @@ async function readGuestPhases(
   for (const line of log.stdout.split('\n')) {
     const stamp = Date.parse(line.slice(0, 20));
     for (const [name, pattern] of GUEST_PHASES) {
-      if (pattern.test(line) && Number.isFinite(stamp) && times.guest[name] === undefined) times.guest[name] = stamp;
+      if (pattern.test(line) && Number.isFinite(stamp)) times.guest[name] = stamp;
     }
   }
   const nodes = await ssh.exec(target, 'kubectl --request-timeout=30s get nodes --no-headers', { timeoutMs: 60_000 });
@@ -500,13 +567,18 @@ async function guestDiagnostics(
 }
 
 /** Claims the lab through labctl as a learner and runs `kubectl get nodes` over OpenSSH, host key pinned. */
-async function learnerSeesNodes(api: Record<string, string>, plan: LabPlan, id: string): Promise<string> {
+async function learnerSeesNodes(
+  api: Record<string, string>,
+  plan: LabPlan,
+  id: string,
+  scenario: string,
+): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `breakfix-e2e-${plan.key}-`));
   const env = { ...process.env, ...api, BREAKFIX_LEARNER: `e2e-${plan.key}` };
   const labctl = [join(root, 'node_modules/.bin/tsx'), join(root, 'apps/labctl/src/main.ts')];
   const claimed = await run(
     labctl[0] ?? 'tsx',
-    [labctl[1] ?? '', 'claim', plan.scenario ?? '', '--json', '--out', dir, '--timeout', '120'],
+    [labctl[1] ?? '', 'claim', scenario, '--json', '--out', dir, '--timeout', '120'],
     {
       cwd: root,
       env,
@@ -583,6 +655,7 @@ function report(
       ['QEMU started (VMI Running)', times.qemuStartedAt],
       ['DHCP lease (VMI address)', times.leasedAt],
       ['SSH answers', times.sshAt],
+      ['guest hard-reset', times.resetAt],
       ...GUEST_PHASES.map(([name]) => [name, times.guest[name]] as [string, number | undefined]),
       ['ready (provisioner)', times.readyAt],
       ['failed', times.failedAt],
