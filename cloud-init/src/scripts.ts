@@ -106,9 +106,11 @@ started_marker=$state_dir/started
 ca_backup=$state_dir/ca
 if [[ -f $started_marker ]]; then
   log "the run begun at $(cat "$started_marker") was cut short by a restart: kubeadm reset, then from the start"
-  # The lab's only etcd member goes with its data directory: nothing to remove it from.
+  # The lab's only etcd member has no cluster to leave: that phase would wait on an etcd that may
+  # not answer. It is also the phase that empties etcd's data directory, so that is done here.
   kubeadm reset --force --skip-phases=remove-etcd-member >"$state_dir/kubeadm-reset.log" 2>&1 ||
     log "kubeadm reset: $(last_error "$state_dir/kubeadm-reset.log")"
+  rm -rf /var/lib/etcd
   if [[ -f $ca_backup/ca.key ]]; then
     install -d -m 0755 /etc/kubernetes/pki
     cp -p "$ca_backup/ca.crt" "$ca_backup/ca.key" /etc/kubernetes/pki/
