@@ -46,6 +46,8 @@ needs=(
   "/usr/sbin/dnsmasq:dnsmasq-base"
   "socat:socat"
   "ip:iproute2"
+  # container nodes: the golden root file system booted on the host's kernel (docs/adr/0037)
+  "/usr/bin/systemd-nspawn:systemd-container"
 )
 missing=()
 for entry in "${needs[@]}"; do

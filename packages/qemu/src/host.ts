@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConflictError, InvalidInputError } from '@breakfix/core';
 import { type Accelerator, type AcceleratorChoice, chooseAccelerator, parseAcceleratorChoice } from './accelerator.js';
+import { bootContainerNode } from './container-node.js';
 import { createLabNetwork, type LabNetwork, type LabNetworkOptions } from './lab-network.js';
 import { requireTools } from './tools.js';
 import { type BootOptions, bootVm, type Vm } from './vm.js';
@@ -16,8 +17,8 @@ export interface QemuHostOptions {
 }
 
 /**
- * Runs real lab guests: one anonymous network namespace per lab network, QEMU inside it. It runs
- * guests and nothing more; what KubeVirt would do (phases, conditions, refusals) is the simulator's.
+ * Runs real lab guests: one anonymous network namespace per lab network, QEMU inside it (or, for a
+ * node booted as a container node, systemd-nspawn beside it on a veth). It runs guests and nothing more; what KubeVirt would do (phases, conditions, refusals) is the simulator's.
  */
 export interface QemuHost {
   readonly accelerator: Accelerator;
@@ -79,10 +80,12 @@ export async function createQemuHost(options: QemuHostOptions): Promise<QemuHost
       if (networks.get(bootOptions.network.id) !== bootOptions.network) {
         throw new InvalidInputError(`lab network ${bootOptions.network.id} is not one of this host's`);
       }
-      const vm = await bootVm(
-        { dir: join(dir, 'vm', bootOptions.name), logDir: join(dir, 'log'), accelerator, tap: `tap${nextTap++}`, log },
-        bootOptions,
-      );
+      const vmDir = join(dir, 'vm', bootOptions.name);
+      const link = `tap${nextTap++}`;
+      const vm =
+        bootOptions.node === 'container'
+          ? await bootContainerNode({ dir: vmDir, logDir: join(dir, 'log'), link, log }, bootOptions)
+          : await bootVm({ dir: vmDir, logDir: join(dir, 'log'), accelerator, tap: link, log }, bootOptions);
       vms.set(bootOptions.name, { vm, network: bootOptions.network });
       vm.exited.finally(() => {
         if (vms.get(vm.name)?.vm === vm) vms.delete(vm.name);

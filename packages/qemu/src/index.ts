@@ -5,6 +5,14 @@ export {
   chooseAccelerator,
   parseAcceleratorChoice,
 } from './accelerator.js';
+export {
+  bootContainerNode,
+  containerNodeFiles,
+  type NodeFile,
+  NSPAWN,
+  requireContainerNodeTools,
+  rootPartition,
+} from './container-node.js';
 export { dnsmasqArgs, parseLeases } from './dnsmasq-config.js';
 export { createQemuHost, type QemuHost, type QemuHostOptions } from './host.js';
 export type { LabNetwork, LabNetworkOptions } from './lab-network.js';
@@ -12,4 +20,4 @@ export type { NetworkNamespace } from './namespace.js';
 export { type ManagedProcess, type SpawnOptions, spawnManaged } from './process.js';
 export { qemuArgs } from './qemu-args.js';
 export type { NoCloudSeed } from './seed.js';
-export type { BootOptions, Firmware, GuestImage, Vm } from './vm.js';
+export type { BootOptions, Firmware, GuestImage, NodeBackend, Vm } from './vm.js';

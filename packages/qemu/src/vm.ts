@@ -19,6 +19,8 @@ export interface GuestImage {
   initrd?: string;
   /** Kernel command line for direct kernel boot. Default `root=LABEL=root ro console=ttyS0`. */
   cmdline?: string;
+  /** The same image as a raw disk, which container nodes boot (its partition labelled root). */
+  raw?: string;
 }
 
 export interface BootOptions {
@@ -35,7 +37,14 @@ export interface BootOptions {
   mac?: string;
   /** Default `bios`. */
   firmware?: Firmware;
+  /**
+   * `vm` (default): a QEMU guest. `container`: a container node, the same root file system booted
+   * by systemd-nspawn on the host's kernel (docs/adr/0037); it needs `image.raw`.
+   */
+  node?: NodeBackend;
 }
+
+export type NodeBackend = 'vm' | 'container';
 
 /**
  * The firmware, as KubeVirt's `domain.firmware.bootloader`: `bios` (SeaBIOS, KubeVirt's default),

@@ -32,6 +32,8 @@ export {
   ANNOTATION_POWEROFF_AFTER,
   annotateVms,
   emulatedBootstrap,
+  parseVmBackend,
   type VirtualMachine,
+  type VmBackend,
   vmiFor,
 } from './virt/vm-objects.js';

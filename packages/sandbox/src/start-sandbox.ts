@@ -20,6 +20,7 @@ import { defaultNodes } from './virt/nodes.js';
 import { createPodNetwork } from './virt/pod-network.js';
 import { createQemuGuests, type ImageResolver } from './virt/qemu-guests.js';
 import { createVirtSimulator, type VirtSimulator } from './virt/simulator.js';
+import { parseVmBackend, type VmBackend } from './virt/vm-objects.js';
 
 export interface SandboxOptions {
   /** Working directory (data, kubeconfig, logs). Default: a new temporary directory. */
@@ -36,11 +37,11 @@ export interface SandboxOptions {
   /** Boot delay of simulated VMs without their own annotation. Default 0. */
   defaultBootDelayMs?: number;
   /**
-   * How VMs run: `process` (a simulated guest: an sshd) or `qemu` (a real guest from the golden
-   * image, packages/qemu). A VM's `sim.breakfix.dev/backend` annotation overrides it. Default:
-   * BREAKFIX_VMS, else `process`.
+   * How VMs run: `process` (a simulated guest: an sshd), `qemu` (a real guest from the golden
+   * image, packages/qemu) or `container` (a container node of that image, docs/adr/0037). A VM's
+   * `sim.breakfix.dev/backend` annotation overrides it. Default: BREAKFIX_VMS, else `process`.
    */
-  vms?: 'process' | 'qemu';
+  vms?: VmBackend;
   /** Where QEMU guests find their golden image. Default: what images/build.sh built. */
   resolveImage?: ImageResolver;
   startTimeoutMs?: number;
@@ -126,7 +127,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (simulate) {
       mkdirSync(guestsDir, { recursive: true, mode: 0o755 });
       addressPrefix = await claimAddressPrefix();
-      const vms = options.vms ?? parseVms(process.env.BREAKFIX_VMS);
+      const vms = options.vms ?? parseVmBackend(process.env.BREAKFIX_VMS, 'BREAKFIX_VMS');
       // Made on the first real guest: a sandbox of simulated guests needs no QEMU installed.
       const qemuDir = join(dir, 'qemu');
       const host = () => {
@@ -202,12 +203,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 const GUESTS_ROOT = '/run/breakfix-sandbox';
-
-function parseVms(value: string | undefined): 'process' | 'qemu' {
-  if (value === undefined || value === '' || value === 'process') return 'process';
-  if (value === 'qemu') return 'qemu';
-  throw new UnsupportedEnvironmentError(`BREAKFIX_VMS=${value} is not a VM backend`, { hint: 'use process or qemu' });
-}
 
 /** Guest directories of sandboxes whose process died without stop() (SIGKILL) are removed. */
 function removeStaleGuests(): void {

@@ -23,7 +23,8 @@ export async function lintScenario(dir: string, options: LintOptions = {}): Prom
   if (scenario === undefined) return problems;
   const scripts = uniqueScripts(scenario);
   problems.push(...decoyProblems(scenario));
-  for (const script of scripts) problems.push(...shebangProblems(scenario, script));
+  for (const script of scripts)
+    problems.push(...shebangProblems(scenario, script), ...sharedNodeProblems(scenario, script));
   problems.push(
     ...(await scriptRuleProblems(scenario, scripts, options.shfmt === undefined ? {} : { shfmt: options.shfmt })),
   );
@@ -85,6 +86,39 @@ function shebangProblems(scenario: Scenario, script: ScenarioScript): Problem[] 
     ];
   }
   return [];
+}
+
+/**
+ * Commands that reach what a node owns alone: its kernel (swap, modules, kernel-wide sysctls; a
+ * network sysctl belongs to the node's own network namespace) and its disk (fallocate fills it).
+ * On a container node, which shares the host's kernel and disk (docs/adr/0037), they would change
+ * the host: a scenario using them must say `nodes: vm`.
+ */
+const OWN_NODE_COMMANDS: { pattern: RegExp; what: string }[] = [
+  { pattern: /(^|[\s;&|(])(swapon|swapoff|mkswap)\b/, what: "swap is the node's kernel's" },
+  { pattern: /(^|[\s;&|(])(modprobe|insmod|rmmod)\b/, what: "modules are the node's kernel's" },
+  { pattern: /(^|[\s;&|(])fallocate\b/, what: "filling a file fills the node's own disk" },
+  {
+    pattern: /(^|[\s;&|(])sysctl\s+(-\w+\s+)*(?!net\.)[a-z]+\.[\w.]+=/,
+    what: 'a sysctl outside net.* is kernel-wide',
+  },
+  { pattern: />\s*\/proc\/sys\/(?!net\/)/, what: 'a sysctl outside net.* is kernel-wide' },
+];
+
+function sharedNodeProblems(scenario: Scenario, script: ScenarioScript): Problem[] {
+  if (scenario.simulator || scenario.nodes === 'vm') return [];
+  const problems: Problem[] = [];
+  script.content.split('\n').forEach((line, index) => {
+    const code = line.replace(/(^|\s)#.*$/, '');
+    const found = OWN_NODE_COMMANDS.find(({ pattern }) => pattern.test(code));
+    if (found === undefined) return;
+    problems.push({
+      file: script.path,
+      field: `line ${index + 1}`,
+      message: `${found.what}, and a container node shares the host's: declare \`nodes: vm\` in ${SCENARIO_FILE} (docs/adr/0037)`,
+    });
+  });
+  return problems;
 }
 
 interface ShellcheckComment {

@@ -129,6 +129,7 @@ export function inspectScenario(dir: string): { scenario?: Scenario; problems: P
       timeLimitMinutes: spec.timeLimitMinutes,
       egress: spec.egress,
       simulator: spec.simulator,
+      nodes: spec.nodes,
       hints: spec.hints,
       dir: folder,
       scripts,

@@ -68,6 +68,13 @@ export const scenarioFileSchema = z.strictObject({
   egress: z.enum(['none', 'internet']).default('none'),
   /** Written for the sandbox's simulated guests (busybox, no kubelet): never offered to learners. */
   simulator: z.boolean().default(false),
+  /**
+   * Which nodes can hold the fault for a self-test. `vm`: only a VM, because the fault is in what a
+   * node owns alone (its kernel: swap, a kernel-wide sysctl, a module; its disk filling up).
+   * `any` (the default): a container node too, which shares the host's kernel and disk
+   * (docs/adr/0037). Learners always get VMs.
+   */
+  nodes: z.enum(['any', 'vm']).default('any'),
   /** Revealed one at a time, in this order; the last may give the answer away. */
   hints: z.array(z.string().trim().min(1, 'is empty')).min(2, 'needs at least two hints, from a nudge to the answer'),
   /** Which file runs where, per phase. Absent phases run `<phase>.sh` on the control plane. */
@@ -113,6 +120,7 @@ export interface Scenario {
   timeLimitMinutes: number;
   egress: ScenarioFile['egress'];
   simulator: boolean;
+  nodes: ScenarioFile['nodes'];
   hints: string[];
   /** The folder it was loaded from. */
   dir: string;

@@ -5,9 +5,10 @@ import { stringify } from 'yaml';
 import { SCENARIO_FILE, type ScenarioFile } from './schema.js';
 
 export interface ScenarioDraft {
-  spec: Omit<ScenarioFile, 'scripts' | 'egress' | 'simulator' | 'cni' | 'decoys'> & {
+  spec: Omit<ScenarioFile, 'scripts' | 'egress' | 'simulator' | 'nodes' | 'cni' | 'decoys'> & {
     egress?: ScenarioFile['egress'];
     simulator?: boolean;
+    nodes?: ScenarioFile['nodes'];
     scripts?: ScenarioFile['scripts'];
     decoys?: ScenarioFile['decoys'];
   };

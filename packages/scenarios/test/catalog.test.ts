@@ -214,6 +214,42 @@ describe('lint names the file and field of what is wrong', () => {
     ]);
   });
 
+  test('a scenario that reaches a node kernel or disk of its own must say nodes: vm', { timeout: 30_000 }, async () => {
+    // Given node-swap-enabled without `nodes: vm`, when linted, then its swapon and mkswap lines are named
+    const dir = join(mkdtempSync(join(tmpdir(), 'lint-')), 'node-swap-enabled');
+    cpSync(join(DEFAULT_CATALOG_DIR, 'node-swap-enabled'), dir, { recursive: true });
+    assert.equal(loadScenario(dir).nodes, 'vm');
+    assert.deepEqual(await lintScenario(dir), []);
+    editYaml(dir, (spec) => {
+      delete spec.nodes;
+    });
+    const problems = await lintScenario(dir);
+    const script = readFileSync(join(dir, 'break.sh'), 'utf8').split('\n');
+    const lines = (word: string) =>
+      script.flatMap((line, index) => (new RegExp(`\\b${word}\\b`).test(line.replace(/#.*/, '')) ? [index + 1] : []));
+    const expected = [...lines('fallocate'), ...lines('mkswap'), ...lines('swapon')].sort((a, b) => a - b);
+    assert.ok(expected.length >= 3, 'break.sh makes a swap file and turns it on');
+    assert.deepEqual(
+      problems.filter((p) => p.file === join(dir, 'break.sh')).map((p) => p.field),
+      expected.map((line) => `line ${line}`),
+    );
+    assert.match(
+      problems.find((p) => p.field === `line ${lines('swapon')[0]}`)?.message ?? '',
+      /swap is the node's kernel's, and a container node shares the host's: declare `nodes: vm` in scenario\.yaml/,
+    );
+    // And a network sysctl, which belongs to the node's own network namespace, is not one
+    writeFileSync(join(dir, 'break.sh'), '#!/bin/bash\nsysctl -w net.ipv4.ip_forward=0\n# swapon in a comment\n');
+    assert.deepEqual(
+      (await lintScenario(dir)).filter((p) => p.file === join(dir, 'break.sh')),
+      [],
+    );
+    writeFileSync(join(dir, 'break.sh'), '#!/bin/bash\nsysctl -w vm.swappiness=100\n');
+    assert.deepEqual(
+      (await lintScenario(dir)).filter((p) => p.file === join(dir, 'break.sh')).map((p) => p.field),
+      ['line 2'],
+    );
+  });
+
   test('loadScenario refuses the same problems with InvalidInputError', { timeout: 30_000 }, () => {
     const dir = brokenCopy((d) => rmSync(join(d, 'check.sh')));
     assert.throws(

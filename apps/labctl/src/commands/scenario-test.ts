@@ -140,10 +140,22 @@ export function parseGuestMemory(stdout: string): { memory?: GuestMemory; killed
   };
 }
 
+/**
+ * What runs a lab's nodes in the sandbox: `vm` QEMU guests (what learners get), `container` container
+ * nodes of the same image on the host's kernel (docs/adr/0037), `auto` container nodes except for a
+ * scenario that needs VMs (`nodes: vm`: its fault is in a node's own kernel or disk).
+ */
+export type NodeChoice = 'vm' | 'container' | 'auto';
+
+/** What ran one scenario's nodes: `vm` (a QEMU guest, or a real cluster's VM), `container`, `simulated`. */
+export type NodeKind = 'vm' | 'container' | 'simulated';
+
 /** One scenario on one release: what `--json` prints, one line each. */
 export interface ScenarioRun {
   scenario: string;
   version: string;
+  /** What ran the lab's nodes. */
+  nodes: NodeKind;
   ok: boolean;
   labId?: string;
   /** The lab was left verified healthy by the previous scenario's solve, and reused. */
@@ -161,6 +173,8 @@ export interface ScenarioTestOptions {
   k8s?: string | undefined;
   /** The labs' VM size profile (SIZE_PROFILES). Default: a lab spec's default, `medium`. */
   size?: SizeProfileName | undefined;
+  /** In the sandbox, what runs the nodes of a scenario that is not simulator-only. Default `vm`. */
+  nodes?: NodeChoice | undefined;
   keep?: boolean | undefined;
   out: (line: string) => void;
   /** Hears what is going on now (booting a lab, a phase of a scenario), for a status line. */
@@ -193,7 +207,7 @@ interface Planned {
   scenario: Scenario;
   version: string;
   spec: Omit<LabSpec, 'labId'>;
-  simulated: boolean;
+  nodes: NodeKind;
 }
 
 /**
@@ -211,7 +225,7 @@ export async function testScenarios(
 ): Promise<ScenarioRun[]> {
   const { out } = options;
   const status = options.status ?? (() => {});
-  const planned = plan(scenarios, target, options.k8s, options.size);
+  const planned = plan(scenarios, target, options);
   const kube = createKube({ kubeconfig: target.kubeconfig });
   const redis = new Redis(target.redisUrl, { maxRetriesPerRequest: 1 });
   const store = new EnvironmentStore({ redis, prefix: 'breakfix-scenario-test:' });
@@ -250,8 +264,8 @@ export async function testScenarios(
 
   async function work(): Promise<void> {
     for (const group of groupByLab(planned)) {
-      const real = !group[0]?.simulated && target.kind === 'sandbox';
-      const harness = createHarness(target, { kube, store, real, out, status });
+      const nodes = group[0]?.nodes ?? 'vm';
+      const harness = createHarness(target, { kube, store, nodes, out, status });
       const ownerOf = (id: string): LabOwner => ({
         teardown: (labId) => harness.provisioner.teardown(labId),
         namespace: harness.provisioner.namespaceFor(id),
@@ -270,11 +284,12 @@ export async function testScenarios(
           const run: ScenarioRun = {
             scenario: item.scenario.id,
             version: item.version,
+            nodes,
             ok: false,
             reusedLab: lab !== undefined,
             seconds: {},
           };
-          out(`scenario ${item.scenario.id} (Kubernetes ${item.version}) on ${target.name}`);
+          out(`scenario ${item.scenario.id} (Kubernetes ${item.version}, ${NODE_WORDS[nodes]}) on ${target.name}`);
           try {
             if (lab === undefined) {
               const started = Date.now();
@@ -349,13 +364,30 @@ function phasesOf(scenario: Scenario): string[] {
   ];
 }
 
+const NODE_WORDS: Record<NodeKind, string> = {
+  vm: 'VM nodes',
+  container: 'container nodes',
+  simulated: 'simulated nodes',
+};
+
+/** What runs a scenario's nodes on this target with this choice; refused when it cannot hold the fault. */
+export function nodesFor(scenario: Scenario, target: Pick<Target, 'kind'>, choice: NodeChoice = 'vm'): NodeKind {
+  if (target.kind === 'cluster') return 'vm';
+  if (scenario.simulator) return 'simulated';
+  if (choice === 'vm') return 'vm';
+  if (scenario.nodes === 'vm') {
+    if (choice === 'auto') return 'vm';
+    throw new InvalidInputError(
+      `${scenario.id} needs VM nodes (nodes: vm): its fault is in a node's own kernel or disk, which a container node shares with the host`,
+      { hint: 'test it with --nodes vm, or --nodes auto to give it VMs and the rest container nodes' },
+    );
+  }
+  return 'container';
+}
+
 /** Each scenario's releases to test, refused before anything boots when one cannot run. */
-function plan(
-  scenarios: readonly Scenario[],
-  target: Target,
-  k8s: string | undefined,
-  size: SizeProfileName | undefined,
-): Planned[] {
+function plan(scenarios: readonly Scenario[], target: Target, options: ScenarioTestOptions): Planned[] {
+  const { k8s, size } = options;
   const planned: Planned[] = [];
   for (const scenario of scenarios) {
     const wanted =
@@ -376,8 +408,8 @@ function plan(
         egress: scenario.egress,
         ...(size === undefined ? {} : { size }),
       });
-      const simulated = target.kind === 'sandbox' && scenario.simulator;
-      if (target.kind === 'sandbox' && !simulated) {
+      const nodes = nodesFor(scenario, target, options.nodes);
+      if (target.kind === 'sandbox' && nodes !== 'simulated') {
         // Say now, not after a long wait for a VM that cannot start, that the image is missing.
         const image = nodeImageResolver()(`${target.platform.imageRepository}:${spec.release.imageTag}`);
         if ('missing' in image)
@@ -388,17 +420,17 @@ function plan(
             },
           );
       }
-      planned.push({ scenario, version, spec, simulated });
+      planned.push({ scenario, version, spec, nodes });
     }
   }
   return planned;
 }
 
-/** Scenarios that can share a lab, in catalog order: same guests, release, topology, CNI and egress. */
+/** Scenarios that can share a lab, in catalog order: same nodes, release, topology, CNI and egress. */
 function groupByLab(planned: Planned[]): Planned[][] {
   const groups = new Map<string, Planned[]>();
   for (const item of planned) {
-    const key = JSON.stringify([item.simulated, item.version, item.spec.workers, item.spec.cni, item.spec.egress]);
+    const key = JSON.stringify([item.nodes, item.version, item.spec.workers, item.spec.cni, item.spec.egress]);
     groups.set(key, [...(groups.get(key) ?? []), item]);
   }
   return [...groups.values()];
@@ -410,13 +442,15 @@ function createHarness(
   context: {
     kube: ReturnType<typeof createKube>;
     store: EnvironmentStore;
-    real: boolean;
+    nodes: NodeKind;
     out: (line: string) => void;
     status: (label: string) => void;
   },
 ) {
-  const { kube, store, real, out, status } = context;
-  const simulated = target.kind === 'sandbox' && !real;
+  const { kube, store, nodes, out, status } = context;
+  const simulated = target.kind === 'sandbox' && nodes === 'simulated';
+  // Real guests of the sandbox: QEMU guests or container nodes.
+  const real = target.kind === 'sandbox' && !simulated;
   const realMs = REAL_GUEST_MINUTES * 60_000;
   // Under emulation a busy guest takes far longer than the default 10 s for SSH's key exchange.
   const ssh = createSshRunner(real ? { connectTimeoutMs: 120_000 } : {});
@@ -434,7 +468,7 @@ function createHarness(
           vmsRunningTimeoutMs: realMs,
           readyTimeoutMs: realMs,
           probeIntervalMs: 10_000,
-          decorate: annotateVms({ [ANNOTATION_BACKEND]: 'qemu' }),
+          decorate: annotateVms({ [ANNOTATION_BACKEND]: nodes === 'container' ? 'container' : 'qemu' }),
           log: (line: string) => out(`  ${line}`),
         }
       : {}),
@@ -458,12 +492,17 @@ function createHarness(
       const id = `st-${randomBytes(4).toString('hex')}`;
       const labSpec = { ...spec, labId: id };
       started(id);
+      const how = !real ? '' : nodes === 'container' ? 'container nodes' : 'real guests under QEMU';
       out(
         `provisioning lab ${id} (Kubernetes ${spec.release.minor}, ${spec.workers} worker(s)${
-          real ? ', real guests under QEMU: minutes, not seconds' : ''
+          !real
+            ? ''
+            : nodes === 'container'
+              ? ', container nodes: a minute or two'
+              : ', real guests under QEMU: minutes, not seconds'
         })...`,
       );
-      status(`provisioning lab ${id}${real ? ' (real guests under QEMU)' : ''}`);
+      status(`provisioning lab ${id}${how === '' ? '' : ` (${how})`}`);
       try {
         const outcome = await provisioner.provision({ id, pool: 'scenario-test', spec: labSpec, signal });
         if (outcome !== 'ready') throw new InvalidInputError(`lab ${id} did not become ready (${outcome})`);
@@ -483,10 +522,11 @@ function createHarness(
      * Each guest's memory after a scenario, and a problem when a guest's kernel ran out of memory
      * (a global OOM kill: the guest itself was full, not a pod over its own limit, which a
      * scenario may mean to cause) or its kernel log could not be read. Undefined for simulated
-     * guests, which have no kernel of their own.
+     * guests and container nodes, which have no kernel of their own (`free` and the kernel log
+     * there are the host's).
      */
     async guestMemory(lab: LabTargets): Promise<{ byNode: Record<string, GuestMemory>; problem?: string } | undefined> {
-      if (simulated) return undefined;
+      if (simulated || nodes === 'container') return undefined;
       const byNode: Record<string, GuestMemory> = {};
       const problems: string[] = [];
       for (const [node, sshTarget] of Object.entries(lab.nodes)) {

@@ -17,7 +17,7 @@ import { Argument, Command, Option } from 'commander';
 import { completes } from '../cli/completion/index.js';
 import { catalogOption, examples, jsonOption } from '../cli/help.js';
 import { createProgress } from '../cli/progress.js';
-import type { ScenarioTestFlags } from './scenario-test.js';
+import type { NodeChoice, ScenarioTestFlags } from './scenario-test.js';
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -142,6 +142,7 @@ function scenarioFolder(what: string, catalogDir: string): string {
 interface TestOptions extends ScenarioTestFlags {
   catalog?: string;
   size?: SizeProfileName;
+  nodes?: NodeChoice;
   all?: boolean;
   keep?: boolean;
   json?: boolean;
@@ -154,7 +155,8 @@ function testCommand(): Command {
       'Provision a lab, break it, expect check to fail with feedback, apply each decoy and expect check ' +
         'to keep failing, solve, expect check to pass. Without --kubeconfig it uses the sandbox of ' +
         '`npm run sandbox` (.breakfix/sandbox.json): simulator-only scenarios get simulated nodes, every ' +
-        'other scenario real guests booted under QEMU from the golden image (minutes per lab). Scenarios ' +
+        'other scenario real guests booted under QEMU from the golden image (minutes per lab), or with ' +
+        '--nodes container|auto container nodes of that image (docs/adr/0037). Scenarios ' +
         'of one release and shape share a lab while each leaves it solved and every node Ready. ' +
         '--json prints one line per scenario and release ({"scenario","version","ok","seconds":{phase:s},...}) ' +
         'and the progress on stderr. Exit code 1 when any scenario fails.',
@@ -174,6 +176,14 @@ function testCommand(): Command {
         Object.keys(SIZE_PROFILES),
       ),
     )
+    .addOption(
+      new Option(
+        '--nodes <kind>',
+        "in the sandbox: `vm` (QEMU guests, as learners get), `container` (container nodes of the same image on the host's kernel, many times faster) or `auto` (container nodes, VMs for scenarios with nodes: vm)",
+      )
+        .choices(['vm', 'container', 'auto'])
+        .default('vm'),
+    )
     .addOption(jsonOption())
     .option('--keep', 'keep the labs instead of tearing them down')
     .addOption(catalogOption())
@@ -187,6 +197,7 @@ function testCommand(): Command {
     'labctl scenario test sim-kubeconfig-drift',
     'labctl scenario test kubelet-stopped kubelet-crashloop --k8s all',
     'labctl scenario test --all --json > results.jsonl',
+    'labctl scenario test --all --k8s all --nodes auto --json > matrix.jsonl',
     'labctl scenario test kubelet-stopped --kubeconfig host.kubeconfig --redis-url redis://10.0.0.5:6379 \\\n' +
       '      --platform platform.yaml --operator-key operator_ed25519',
   ]);
@@ -225,6 +236,7 @@ async function test(positionals: string[], values: TestOptions): Promise<void> {
   const runs = await testScenarios(scenarios, resolveTarget(values), {
     k8s: values.k8s,
     size: values.size,
+    nodes: values.nodes,
     keep: values.keep,
     out: progress,
     status: (label) => status.status(label),

@@ -10,6 +10,8 @@ const BUILD_SCRIPT = fileURLToPath(new URL('../../../../images/build.sh', import
 interface ImageManifest {
   /** The qcow2 the containerDisk carries; absent in images built before it existed. */
   qcow2?: string;
+  /** The raw disk the image was built as (container nodes boot its root partition). */
+  disk?: string;
 }
 
 /**
@@ -42,7 +44,10 @@ export function nodeImageResolver(): ImageResolver {
         missing: `the golden image in ${dir} has no containerDisk: rebuild it with \`bash images/build.sh ${tag}\``,
       };
     }
-    const image: GuestImage = { disk: join(dir, manifest.qcow2) };
+    const image: GuestImage = {
+      disk: join(dir, manifest.qcow2),
+      ...(manifest.disk === undefined ? {} : { raw: join(dir, manifest.disk) }),
+    };
     cache.set(tag, image);
     return image;
   };

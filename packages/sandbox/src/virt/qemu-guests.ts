@@ -1,5 +1,5 @@
 import type { Kube, KubeObject } from '@breakfix/kube';
-import type { Firmware, GuestImage, LabNetwork, QemuHost, Vm } from '@breakfix/qemu';
+import type { Firmware, GuestImage, LabNetwork, NodeBackend, QemuHost, Vm } from '@breakfix/qemu';
 import type { VirtualMachine, VirtualMachineInstance } from './vm-objects.js';
 
 /** Finds the golden image a containerDisk reference names, or says why there is none. */
@@ -13,7 +13,10 @@ export interface QemuGuestsOptions {
   log?: (line: string) => void;
 }
 
-/** A real guest of a VMI: QEMU on the lab's network, SSH exposed on a loopback address. */
+/**
+ * A real guest of a VMI: QEMU on the lab's network (or a container node: the same root file system
+ * under systemd-nspawn, docs/adr/0037), SSH exposed on a loopback address.
+ */
 export interface QemuGuest {
   vm: Vm;
   /** The loopback address whose port 22 reaches the guest's (the sandbox's "pod IP"). */
@@ -77,6 +80,7 @@ export function createQemuGuests(options: QemuGuestsOptions) {
     vmi: VirtualMachineInstance,
     seed: { userData: string; networkData?: string },
     exposeAddress: string,
+    node: NodeBackend = 'vm',
   ): Promise<QemuGuest | { unschedulable: string }> {
     const namespace = vm.metadata.namespace ?? '';
     const spec = vmi.spec as VmiSpec;
@@ -84,6 +88,9 @@ export function createQemuGuests(options: QemuGuestsOptions) {
     if (disk === undefined) return { unschedulable: `VM ${vm.metadata.name} has no containerDisk volume` };
     const image = options.resolveImage(disk);
     if ('missing' in image) return { unschedulable: image.missing };
+    if (node === 'container' && image.raw === undefined) {
+      return { unschedulable: `the golden image of ${disk} has no raw disk for a container node` };
+    }
 
     const host = await options.host();
     const network = await networkFor(namespace);
@@ -104,6 +111,7 @@ export function createQemuGuests(options: QemuGuestsOptions) {
           ...(seed.networkData === undefined ? {} : { networkData: seed.networkData }),
         },
         expose: { address: exposeAddress, ports: [22] },
+        node,
       });
     } catch (error) {
       await release(namespace);
@@ -112,7 +120,9 @@ export function createQemuGuests(options: QemuGuestsOptions) {
     const vmHandle = booted;
     const labels = vmi.metadata.labels ?? {};
     for (const name of await servicesSelecting(namespace, labels)) network.setDnsRecord(name, vmHandle.plannedAddress);
-    log(`${namespace}/${vm.metadata.name}: QEMU ${vmHandle.pid} (${host.accelerator}), console ${vmHandle.consoleLog}`);
+    log(
+      `${namespace}/${vm.metadata.name}: ${node === 'container' ? 'container node' : `QEMU (${host.accelerator})`} ${vmHandle.pid}, console ${vmHandle.consoleLog}`,
+    );
     let stopped: Promise<void> | undefined;
     return {
       vm: vmHandle,

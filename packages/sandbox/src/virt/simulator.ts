@@ -35,6 +35,7 @@ import {
   readUserData,
   type VirtualMachine,
   type VirtualMachineInstance,
+  type VmBackend,
   vmiFor,
 } from './vm-objects.js';
 
@@ -68,7 +69,7 @@ export interface SimulatorOptions {
    * Real guests: VMs whose `sim.breakfix.dev/backend` annotation says `qemu` (or every VM, with
    * `default: 'qemu'`) boot under QEMU from the golden image instead of as an sshd.
    */
-  qemu?: { guests: ReturnType<typeof createQemuGuests>; default: 'qemu' | 'process' };
+  qemu?: { guests: ReturnType<typeof createQemuGuests>; default: VmBackend };
   log?: (message: string) => void;
 }
 
@@ -468,9 +469,10 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const userData = await readUserData(kube, vm);
     signal.throwIfAborted();
     const backend = vm.spec.template.metadata?.annotations?.[ANNOTATION_BACKEND] ?? options.qemu?.default ?? 'process';
-    if (backend === 'qemu') {
+    if (backend === 'qemu' || backend === 'container') {
       if (options.qemu === undefined) throw new Error(`${namespace}/${name} asks for QEMU, which this sandbox has not`);
-      await runQemuGuest(boot, vm, vmi, { userData, address, nodeName, phase, signal });
+      const node = backend === 'container' ? 'container' : 'vm';
+      await runQemuGuest(boot, vm, vmi, { userData, address, nodeName, phase, signal, node });
       return;
     }
     if (faults.fault === 'fails-to-start') throw new Error('simulated: the domain failed to start');
@@ -556,6 +558,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
       nodeName: string;
       phase: (value: string, extra?: Record<string, unknown>) => Promise<void>;
       signal: AbortSignal;
+      node: 'vm' | 'container';
     },
   ): Promise<void> {
     const { address, nodeName, phase, signal } = context;
@@ -563,7 +566,7 @@ export function createVirtSimulator(options: SimulatorOptions): VirtSimulator {
     const name = vm.metadata.name;
     const qemu = options.qemu?.guests;
     if (qemu === undefined) return;
-    const started = await qemu.boot(vm, vmi, { userData: context.userData }, address);
+    const started = await qemu.boot(vm, vmi, { userData: context.userData }, address, context.node);
     if ('unschedulable' in started) {
       // As a launcher pod whose containerDisk cannot be pulled: the VMI waits, nothing fails.
       await setVmiStatus(vmi, {

@@ -67,8 +67,21 @@ export const ANNOTATION_BOOTSTRAP = 'sim.breakfix.dev/bootstrap-ms';
  * that did this for every VM would report ready what never booted.
  */
 export const ANNOTATION_EMULATE_BOOTSTRAP = 'sim.breakfix.dev/emulate-bootstrap';
-/** `qemu`: a real guest from the golden image; `process`: a simulated guest (an sshd). */
+/**
+ * `qemu`: a real guest from the golden image; `container`: a container node, the golden image's
+ * root file system under systemd-nspawn on the host's kernel (docs/adr/0037); `process`: a
+ * simulated guest (an sshd).
+ */
 export const ANNOTATION_BACKEND = 'sim.breakfix.dev/backend';
+
+/** How the sandbox runs a VM: see ANNOTATION_BACKEND. */
+export type VmBackend = 'process' | 'qemu' | 'container';
+
+export function parseVmBackend(value: string | undefined, what: string): VmBackend {
+  if (value === undefined || value === '' || value === 'process') return 'process';
+  if (value === 'qemu' || value === 'container') return value;
+  throw new InvalidInputError(`${what}=${value} is not a VM backend`, { hint: 'use process, qemu or container' });
+}
 /**
  * How long after Running the VMI reports the guest's address (KubeVirt learns it from the guest
  * agent or the launcher's DHCP, after the domain runs); the simulator's default otherwise.
