@@ -48,6 +48,7 @@ needs=(
   "ip:iproute2"
   # container nodes: the golden root file system booted on the host's kernel (docs/adr/0037)
   "/usr/bin/systemd-nspawn:systemd-container"
+  "mkfs.ext4:e2fsprogs"
 )
 missing=()
 for entry in "${needs[@]}"; do

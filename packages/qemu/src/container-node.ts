@@ -22,12 +22,13 @@ import type { BootOptions, Vm } from './vm.js';
  * Container nodes (docs/adr/0037): the golden image's root file system booted by systemd-nspawn
  * on the host's kernel instead of a QEMU guest, with the same cloud-init seed, systemd, containerd
  * and kubeadm, on the same lab network (a veth into the lab's bridge instead of a tap, leased by
- * the same dnsmasq). Many times faster than an emulated guest; it shares the host's kernel, so
- * faults of the kernel itself (swap, kernel-wide sysctls, modules, the disk filling) need a VM.
+ * the same dnsmasq), with a disk of its own. Many times faster than an emulated guest; it shares
+ * the host's kernel, so faults of the kernel itself (swap, kernel-wide sysctls, modules) need a VM.
  */
 
 export const NSPAWN = { path: '/usr/bin/systemd-nspawn', debian: 'systemd-container' } as const;
 const SFDISK = { path: '/usr/sbin/sfdisk', debian: 'fdisk' } as const;
+const MKFS_EXT4 = { path: '/usr/sbin/mkfs.ext4', debian: 'e2fsprogs' } as const;
 
 /** The kernel-wide settings the kubelet insists on; a node sees these values, the host keeps its own. */
 const KUBELET_KERNEL_SETTINGS = { 'kernel/panic': '10', 'kernel/panic_on_oops': '1', 'vm/overcommit_memory': '1' };
@@ -76,11 +77,13 @@ WantedBy=sysinit.target
 `;
 
 /**
- * kubeadm as the node runs it, with what a container node cannot do the VM way: the one preflight
- * check a cgroup v1 host fails (SystemVerification: kubeadm 1.35+ refuses v1 unless the kubelet
- * accepts it), and kube-proxy told to leave the kernel-wide conntrack table size alone (a node's
- * network namespace cannot set it; kind's nodes do the same). The platform's config file is not
- * touched: kubeadm reads an amended copy.
+ * kubeadm as the node runs it, with what a container node cannot do the VM way: the host's cgroups
+ * are v1, which kubelet 1.35+ refuses unless its configuration says `failCgroupV1: false` and
+ * kubeadm's preflight refuses (SystemVerification); and kube-proxy must leave the kernel-wide
+ * conntrack table size alone (a node's network namespace cannot set it; kind's nodes do the same).
+ * The platform's config file is not touched: kubeadm reads an amended copy, and the kubelet's
+ * settings reach workers through the cluster's kubelet-config as they do on VMs. Not through
+ * /etc/default/kubelet: scenarios break and fix that file.
  */
 const KUBEADM_WRAPPER = `#!/bin/sh
 # breakfix container node (docs/adr/0037): a cgroup v1 host and a shared kernel.
@@ -97,7 +100,9 @@ amended=
 for argument in "$@"; do
   if [ "$amended" = next ]; then
     amended=/run/breakfix-kubeadm.yaml
-    awk '{ print } /^kind: KubeProxyConfiguration$/ { print "conntrack:"; print "  maxPerCore: 0" }' "$argument" > "$amended"
+    awk '{ print }
+      /^kind: KubeletConfiguration$/ { print "failCgroupV1: false" }
+      /^kind: KubeProxyConfiguration$/ { print "conntrack:"; print "  maxPerCore: 0" }' "$argument" > "$amended"
     set -- "$@" "$amended"
   elif [ "$argument" = --config ]; then
     amended=next
@@ -112,16 +117,26 @@ exec /usr/bin/kubeadm "$command" "$@" \${preflight:+"$preflight"}
 
 /**
  * Mounts and boots the node in a private mount namespace, so every mount goes when nspawn does:
- * a tmpfs for nspawn's propagation directory (it refuses one on disk), the image's root partition
- * read-only, the node's overlay on it; the first boot copies containerd's preloaded store to the
- * host's ext4 (its overlayfs snapshotter cannot stack on an overlay) and lets containerd clamp
- * OOM scores (the host grants no CAP_SYS_RESOURCE). The node gets its own cgroup in every v1
- * hierarchy, under ours. Arguments come in the environment.
+ * a tmpfs for nspawn's propagation directory (it refuses one on disk); the node's own disk, a
+ * sparse ext4 file as large as the image's root partition (so a node that fills its disk fills
+ * that, not the host's, and the kubelet sees a node's disk), holding the overlay's upper layer and
+ * containerd's store (its overlayfs snapshotter cannot stack on an overlay); the image's root
+ * partition read-only under the overlay. The first boot copies containerd's preloaded images and
+ * lets containerd clamp OOM scores (the host grants no CAP_SYS_RESOURCE). The node gets its own
+ * cgroup in every v1 hierarchy, under ours. Arguments come in the environment.
  */
 const LAUNCH_SCRIPT = `set -eu
 mkdir -p /run/systemd/nspawn
 mount -t tmpfs -o size=1m tmpfs /run/systemd/nspawn
 mount -o ro,loop,offset="$CN_OFFSET",sizelimit="$CN_SIZE" "$CN_DISK" "$CN_LOWER"
+if [ ! -e "$CN_DATA_DISK" ]; then
+  truncate -s "$CN_SIZE" "$CN_DATA_DISK"
+  mkfs.ext4 -q -F -L node "$CN_DATA_DISK"
+fi
+mount -o loop "$CN_DATA_DISK" "$CN_DATA"
+CN_UPPER="$CN_DATA/upper" CN_WORK="$CN_DATA/work" CN_CONTAINERD="$CN_DATA/containerd"
+mkdir -p "$CN_UPPER" "$CN_WORK" "$CN_CONTAINERD"
+cp -a "$CN_FILES/." "$CN_UPPER/"
 mount -t overlay overlay -o lowerdir="$CN_LOWER",upperdir="$CN_UPPER",workdir="$CN_WORK" "$CN_ROOT"
 if [ ! -e "$CN_CONTAINERD/.copied" ]; then
   cp -a "$CN_LOWER/var/lib/containerd/." "$CN_CONTAINERD/"
@@ -159,7 +174,7 @@ export interface ContainerNodeContext {
 
 /** Fails with what to install when the container node backend cannot run here. */
 export function requireContainerNodeTools(): void {
-  const missing = [NSPAWN, SFDISK].filter(({ path }) => {
+  const missing = [NSPAWN, SFDISK, MKFS_EXT4].filter(({ path }) => {
     try {
       accessSync(path, constants.X_OK);
       return false;
@@ -200,10 +215,9 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
   rmSync(dir, { recursive: true, force: true });
   const paths = {
     lower: join(dir, 'lower'),
-    upper: join(dir, 'upper'),
-    work: join(dir, 'work'),
+    files: join(dir, 'files'),
+    data: join(dir, 'data'),
     root: join(dir, 'root'),
-    containerd: join(dir, 'containerd'),
   };
   for (const path of Object.values(paths)) mkdirSync(path, { recursive: true });
   mkdirSync(context.logDir, { recursive: true });
@@ -223,7 +237,7 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
 
   try {
     const partition = await rootPartition(disk);
-    writeNodeFiles(paths.upper, containerNodeFiles(options.seed, mac));
+    writeNodeFiles(paths.files, containerNodeFiles(options.seed, mac));
 
     // The node's own network namespace, joined to the lab's bridge by a veth whose node end is
     // eth0 with the MAC the lab's DHCP knows: the node's NIC, as the tap is a VM's.
@@ -268,10 +282,10 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
           CN_OFFSET: String(partition.offset),
           CN_SIZE: String(partition.size),
           CN_LOWER: paths.lower,
-          CN_UPPER: paths.upper,
-          CN_WORK: paths.work,
+          CN_FILES: paths.files,
+          CN_DATA: paths.data,
+          CN_DATA_DISK: join(dir, 'node-disk.ext4'),
           CN_ROOT: paths.root,
-          CN_CONTAINERD: paths.containerd,
           CN_CGROUP: cgroup,
           CN_MACHINE: name,
           CN_NETNS: nodeNetwork.path,
@@ -341,7 +355,7 @@ export type NodeFile = { content: string; mode: number } | { symlink: string };
  * What the node's root file system gets on top of the image, in the overlay's upper directory:
  * the NoCloud seed where cloud-init's ds-identify finds it (a VM reads it from the seed ISO), and
  * the container node's adaptations (the prepare unit, enabled; the kernel settings as files; the
- * kubelet flag that accepts cgroup v1; the kubeadm wrapper). By absolute path in the node.
+ * kubeadm wrapper). By absolute path in the node.
  */
 export function containerNodeFiles(seed: BootOptions['seed'], mac: string): Map<string, NodeFile> {
   const files = new Map<string, NodeFile>();
@@ -364,14 +378,13 @@ export function containerNodeFiles(seed: BootOptions['seed'], mac: string): Map<
   files.set('/etc/systemd/system/sysinit.target.wants/breakfix-container-node.service', {
     symlink: '../breakfix-container-node.service',
   });
-  file('/etc/default/kubelet', 'KUBELET_EXTRA_ARGS=--fail-cgroupv1=false\n');
   file('/usr/local/bin/kubeadm', KUBEADM_WRAPPER, 0o755);
   return files;
 }
 
-function writeNodeFiles(upper: string, files: Map<string, NodeFile>): void {
+function writeNodeFiles(staging: string, files: Map<string, NodeFile>): void {
   for (const [path, file] of files) {
-    const target = join(upper, path);
+    const target = join(staging, path);
     mkdirSync(dirname(target), { recursive: true });
     rmSync(target, { force: true });
     if ('symlink' in file) symlinkSync(file.symlink, target);

@@ -56,15 +56,19 @@ describe('what a container node gets on top of the image', () => {
     assert.deepEqual(files.get('/etc/systemd/system/sysinit.target.wants/breakfix-container-node.service'), {
       symlink: '../breakfix-container-node.service',
     });
-    assert.equal(content('/etc/default/kubelet'), 'KUBELET_EXTRA_ARGS=--fail-cgroupv1=false\n');
+    // /etc/default/kubelet is the image's: scenarios break and fix it
+    assert.equal(files.has('/etc/default/kubelet'), false);
     assert.equal(content('/etc/breakfix/container-node/sysctl/panic'), '10\n');
   });
 
-  test('kubeadm init and join skip the cgroup v1 check and read a config whose kube-proxy keeps the conntrack size', () => {
+  test('kubeadm init and join accept cgroup v1 and read a config whose kube-proxy keeps the conntrack size', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubeadm-wrapper-'));
     try {
       const config = join(dir, 'kubeadm.yaml');
-      writeFileSync(config, 'kind: InitConfiguration\n---\nkind: KubeProxyConfiguration\nmode: iptables\n');
+      writeFileSync(
+        config,
+        'kind: InitConfiguration\n---\nkind: KubeletConfiguration\ncgroupDriver: systemd\n---\nkind: KubeProxyConfiguration\nmode: iptables\n',
+      );
       const amended = join(dir, 'amended.yaml');
       assert.equal(
         runWrapper(dir, ['init', '--config', config, '--v=5']),
@@ -72,7 +76,8 @@ describe('what a container node gets on top of the image', () => {
       );
       assert.equal(
         readFileSync(amended, 'utf8'),
-        'kind: InitConfiguration\n---\nkind: KubeProxyConfiguration\nconntrack:\n  maxPerCore: 0\nmode: iptables\n',
+        'kind: InitConfiguration\n---\nkind: KubeletConfiguration\nfailCgroupV1: false\ncgroupDriver: systemd\n---\n' +
+          'kind: KubeProxyConfiguration\nconntrack:\n  maxPerCore: 0\nmode: iptables\n',
       );
       // The platform's own file is left as it was
       assert.doesNotMatch(readFileSync(config, 'utf8'), /conntrack/);

@@ -89,15 +89,13 @@ function shebangProblems(scenario: Scenario, script: ScenarioScript): Problem[] 
 }
 
 /**
- * Commands that reach what a node owns alone: its kernel (swap, modules, kernel-wide sysctls; a
- * network sysctl belongs to the node's own network namespace) and its disk (fallocate fills it).
- * On a container node, which shares the host's kernel and disk (docs/adr/0037), they would change
- * the host: a scenario using them must say `nodes: vm`.
+ * Commands that reach a node's own kernel: swap, modules, kernel-wide sysctls (a network sysctl
+ * belongs to the node's own network namespace). On a container node, which shares the host's
+ * kernel (docs/adr/0037), they would change the host: a scenario using them must say `nodes: vm`.
  */
 const OWN_NODE_COMMANDS: { pattern: RegExp; what: string }[] = [
   { pattern: /(^|[\s;&|(])(swapon|swapoff|mkswap)\b/, what: "swap is the node's kernel's" },
   { pattern: /(^|[\s;&|(])(modprobe|insmod|rmmod)\b/, what: "modules are the node's kernel's" },
-  { pattern: /(^|[\s;&|(])fallocate\b/, what: "filling a file fills the node's own disk" },
   {
     pattern: /(^|[\s;&|(])sysctl\s+(-\w+\s+)*(?!net\.)[a-z]+\.[\w.]+=/,
     what: 'a sysctl outside net.* is kernel-wide',

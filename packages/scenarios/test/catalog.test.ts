@@ -214,7 +214,7 @@ describe('lint names the file and field of what is wrong', () => {
     ]);
   });
 
-  test('a scenario that reaches a node kernel or disk of its own must say nodes: vm', { timeout: 30_000 }, async () => {
+  test('a scenario that reaches a node kernel of its own must say nodes: vm', { timeout: 30_000 }, async () => {
     // Given node-swap-enabled without `nodes: vm`, when linted, then its swapon and mkswap lines are named
     const dir = join(mkdtempSync(join(tmpdir(), 'lint-')), 'node-swap-enabled');
     cpSync(join(DEFAULT_CATALOG_DIR, 'node-swap-enabled'), dir, { recursive: true });
@@ -227,8 +227,8 @@ describe('lint names the file and field of what is wrong', () => {
     const script = readFileSync(join(dir, 'break.sh'), 'utf8').split('\n');
     const lines = (word: string) =>
       script.flatMap((line, index) => (new RegExp(`\\b${word}\\b`).test(line.replace(/#.*/, '')) ? [index + 1] : []));
-    const expected = [...lines('fallocate'), ...lines('mkswap'), ...lines('swapon')].sort((a, b) => a - b);
-    assert.ok(expected.length >= 3, 'break.sh makes a swap file and turns it on');
+    const expected = [...lines('mkswap'), ...lines('swapon')].sort((a, b) => a - b);
+    assert.ok(expected.length >= 2, 'break.sh makes a swap file and turns it on');
     assert.deepEqual(
       problems.filter((p) => p.file === join(dir, 'break.sh')).map((p) => p.field),
       expected.map((line) => `line ${line}`),
