@@ -269,11 +269,27 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
     cleanups.push(() => network.removeHost(mac));
 
     const cgroup = `breakfix-${name}`;
-    cleanups.push(() => removeCgroups(cgroup));
+    cleanups.push(() => removeCgroups(cgroup, context.log));
     const nspawn: ManagedProcess = spawnManaged(
       `node-${name}`,
       TOOLS.unshare.path,
-      ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', LAUNCH_SCRIPT],
+      // A PID namespace whose first process is the launcher (then nspawn): when unshare dies, even
+      // by SIGKILL through our pdeathsig, --kill-child kills that process, and with it everything
+      // in the namespace, the node's systemd and kubelet included. Without it a killed sandbox
+      // left its container nodes running. /proc stays the host's: nspawn joins the node's network
+      // namespace by a host pid's /proc path.
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '--pid',
+        '--fork',
+        '--kill-child=SIGKILL',
+        '--',
+        '/bin/sh',
+        '-c',
+        LAUNCH_SCRIPT,
+      ],
       {
         logFile: consoleLog,
         env: {
@@ -392,18 +408,30 @@ function writeNodeFiles(staging: string, files: Map<string, NodeFile>): void {
   }
 }
 
-/** Removes the node's cgroups (deepest first) once nothing runs in them. */
-async function removeCgroups(cgroup: string): Promise<void> {
-  const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-  for (const line of lines) {
+/**
+ * Removes the node's cgroups (deepest first) once nothing runs in them: the node's last processes
+ * can take a moment to be reaped after nspawn exits, so it tries for up to 10 s, then says what
+ * it left.
+ */
+async function removeCgroups(cgroup: string, log: (line: string) => void): Promise<void> {
+  const dirs: string[] = [];
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
     const [, controllers, path] = line.split(':');
     if (controllers === undefined || controllers === '' || path === undefined) continue;
     if (controllers.startsWith('name=') && controllers !== 'name=systemd') continue;
     const mountpoint = controllers === 'name=systemd' ? '/sys/fs/cgroup/systemd' : `/sys/fs/cgroup/${controllers}`;
-    const own = join(mountpoint, path, cgroup);
-    if (!existsSync(own)) continue;
-    await run('/usr/bin/find', [own, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
+    dirs.push(join(mountpoint, path, cgroup));
   }
+  const left = () => dirs.filter((dir) => existsSync(dir));
+  await waitFor(
+    async () => {
+      for (const dir of left()) {
+        await run('/usr/bin/find', [dir, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
+      }
+      return left().length === 0 ? true : undefined;
+    },
+    { what: `the cgroups of container node ${cgroup} to empty`, timeoutMs: 10_000, intervalMs: 500 },
+  ).catch(() => log(`container node cgroups left behind: ${left().join(', ')}`));
 }
 
 function randomMac(): string {

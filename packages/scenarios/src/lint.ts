@@ -89,13 +89,19 @@ function shebangProblems(scenario: Scenario, script: ScenarioScript): Problem[] 
 }
 
 /**
- * Commands that reach a node's own kernel: swap, modules, kernel-wide sysctls (a network sysctl
- * belongs to the node's own network namespace). On a container node, which shares the host's
- * kernel (docs/adr/0037), they would change the host: a scenario using them must say `nodes: vm`.
+ * What needs a node's own kernel: swap, modules, kernel-wide sysctls (a network sysctl belongs to
+ * the node's own network namespace), and NetworkPolicy, which kube-network-policies enforces
+ * through the kernel's nftables queue (a host kernel may lack it; this machine kind's does). On a
+ * container node, which shares the host's kernel (docs/adr/0037), the first would change the host
+ * and the last may go unenforced: a scenario using them must say `nodes: vm`.
  */
 const OWN_NODE_COMMANDS: { pattern: RegExp; what: string }[] = [
   { pattern: /(^|[\s;&|(])(swapon|swapoff|mkswap)\b/, what: "swap is the node's kernel's" },
   { pattern: /(^|[\s;&|(])(modprobe|insmod|rmmod)\b/, what: "modules are the node's kernel's" },
+  {
+    pattern: /\bkind:\s*NetworkPolicy\b/,
+    what: "NetworkPolicy is enforced by the node's kernel (an nftables queue)",
+  },
   {
     pattern: /(^|[\s;&|(])sysctl\s+(-\w+\s+)*(?!net\.)[a-z]+\.[\w.]+=/,
     what: 'a sysctl outside net.* is kernel-wide',

@@ -69,9 +69,10 @@ export const scenarioFileSchema = z.strictObject({
   /** Written for the sandbox's simulated guests (busybox, no kubelet): never offered to learners. */
   simulator: z.boolean().default(false),
   /**
-   * Which nodes can hold the fault for a self-test. `vm`: only a VM, because the fault is in the
-   * node's own kernel (swap, a kernel-wide sysctl, a module). `any` (the default): a container
-   * node too, which shares the host's kernel (docs/adr/0037). Learners always get VMs.
+   * Which nodes can hold the scenario for a self-test. `vm`: only a VM, because it needs a kernel
+   * of the node's own (swap, a module, a kernel-wide sysctl, NetworkPolicy enforcement). `any`
+   * (the default): a container node too, which shares the host's kernel (docs/adr/0037).
+   * Learners always get VMs.
    */
   nodes: z.enum(['any', 'vm']).default('any'),
   /** Revealed one at a time, in this order; the last may give the answer away. */

@@ -214,7 +214,9 @@ describe('lint names the file and field of what is wrong', () => {
     ]);
   });
 
-  test('a scenario that reaches a node kernel of its own must say nodes: vm', { timeout: 30_000 }, async () => {
+  test('a scenario that needs a node kernel of its own (swap, sysctls, NetworkPolicy) must say nodes: vm', {
+    timeout: 30_000,
+  }, async () => {
     // Given node-swap-enabled without `nodes: vm`, when linted, then its swapon and mkswap lines are named
     const dir = join(mkdtempSync(join(tmpdir(), 'lint-')), 'node-swap-enabled');
     cpSync(join(DEFAULT_CATALOG_DIR, 'node-swap-enabled'), dir, { recursive: true });
@@ -248,6 +250,17 @@ describe('lint names the file and field of what is wrong', () => {
       (await lintScenario(dir)).filter((p) => p.file === join(dir, 'break.sh')).map((p) => p.field),
       ['line 2'],
     );
+    // NetworkPolicy is enforced by the node's kernel too
+    writeFileSync(
+      join(dir, 'break.sh'),
+      "#!/bin/bash\nkubectl apply -f - <<'YAML'\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nYAML\n",
+    );
+    const policy = (await lintScenario(dir)).filter((p) => p.file === join(dir, 'break.sh'));
+    assert.deepEqual(
+      policy.map((p) => p.field),
+      ['line 4'],
+    );
+    assert.match(policy[0]?.message ?? '', /NetworkPolicy is enforced by the node's kernel/);
   });
 
   test('loadScenario refuses the same problems with InvalidInputError', { timeout: 30_000 }, () => {

@@ -143,7 +143,7 @@ export function parseGuestMemory(stdout: string): { memory?: GuestMemory; killed
 /**
  * What runs a lab's nodes in the sandbox: `vm` QEMU guests (what learners get), `container` container
  * nodes of the same image on the host's kernel (docs/adr/0037), `auto` container nodes except for a
- * scenario that needs VMs (`nodes: vm`: its fault is in a node's own kernel).
+ * scenario that needs VMs (`nodes: vm`: it needs a kernel of the node's own).
  */
 export type NodeChoice = 'vm' | 'container' | 'auto';
 
@@ -378,7 +378,7 @@ export function nodesFor(scenario: Scenario, target: Pick<Target, 'kind'>, choic
   if (scenario.nodes === 'vm') {
     if (choice === 'auto') return 'vm';
     throw new InvalidInputError(
-      `${scenario.id} needs VM nodes (nodes: vm): its fault is in a node's own kernel, which a container node shares with the host`,
+      `${scenario.id} needs VM nodes (nodes: vm): it needs a kernel of the node's own (swap, modules, kernel-wide sysctls, NetworkPolicy enforcement), and a container node has the host's`,
       { hint: 'test it with --nodes vm, or --nodes auto to give it VMs and the rest container nodes' },
     );
   }
