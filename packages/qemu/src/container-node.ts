@@ -4,6 +4,7 @@ import {
   constants,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -148,13 +149,17 @@ while IFS=: read -r _ controllers path; do
   case "$controllers" in name=systemd) mountpoint=/sys/fs/cgroup/systemd ;; name=*) continue ;; *) mountpoint="/sys/fs/cgroup/$controllers" ;; esac
   [ -d "$mountpoint" ] || continue
   own="$mountpoint\${path%/}/$CN_CGROUP"
-  mkdir -p "$own"
-  if [ "$controllers" = cpuset ]; then
-    # A v1 cpuset takes no task before it has CPUs and memory nodes: its parent's.
-    cat "$mountpoint\${path%/}/cpuset.cpus" > "$own/cpuset.cpus"
-    cat "$mountpoint\${path%/}/cpuset.mems" > "$own/cpuset.mems"
-  fi
-  echo $$ > "$own/cgroup.procs"
+  join_cgroup() {
+    mkdir -p "$own"
+    if [ "$controllers" = cpuset ]; then
+      # A v1 cpuset takes no task before it has CPUs and memory nodes: its parent's.
+      cat "$mountpoint\${path%/}/cpuset.cpus" > "$own/cpuset.cpus"
+      cat "$mountpoint\${path%/}/cpuset.mems" > "$own/cpuset.mems"
+    fi
+    echo $$ > "$own/cgroup.procs"
+  }
+  # Twice: another sandbox starting may sweep an empty node cgroup away in between.
+  join_cgroup 2>/dev/null || join_cgroup
 done < /proc/self/cgroup
 export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 SYSTEMD_SECCOMP=0
 exec ${NSPAWN.path} --quiet --keep-unit --register=no --boot --console=read-only \\
@@ -414,14 +419,7 @@ function writeNodeFiles(staging: string, files: Map<string, NodeFile>): void {
  * it left.
  */
 async function removeCgroups(cgroup: string, log: (line: string) => void): Promise<void> {
-  const dirs: string[] = [];
-  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
-    const [, controllers, path] = line.split(':');
-    if (controllers === undefined || controllers === '' || path === undefined) continue;
-    if (controllers.startsWith('name=') && controllers !== 'name=systemd') continue;
-    const mountpoint = controllers === 'name=systemd' ? '/sys/fs/cgroup/systemd' : `/sys/fs/cgroup/${controllers}`;
-    dirs.push(join(mountpoint, path, cgroup));
-  }
+  const dirs = ownCgroupDirs().map((dir) => join(dir, cgroup));
   const left = () => dirs.filter((dir) => existsSync(dir));
   await waitFor(
     async () => {
@@ -432,6 +430,37 @@ async function removeCgroups(cgroup: string, log: (line: string) => void): Promi
     },
     { what: `the cgroups of container node ${cgroup} to empty`, timeoutMs: 10_000, intervalMs: 500 },
   ).catch(() => log(`container node cgroups left behind: ${left().join(', ')}`));
+}
+
+/** Our own cgroup in each v1 hierarchy (name=systemd included): where node cgroups are made. */
+function ownCgroupDirs(): string[] {
+  const dirs: string[] = [];
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, controllers, path] = line.split(':');
+    if (controllers === undefined || controllers === '' || path === undefined) continue;
+    if (controllers.startsWith('name=') && controllers !== 'name=systemd') continue;
+    dirs.push(join('/sys/fs/cgroup', controllers === 'name=systemd' ? 'systemd' : controllers, path));
+  }
+  return dirs;
+}
+
+/**
+ * Removes the cgroups container nodes of a sandbox that was killed left behind (nothing removed
+ * them): only whole trees without a single process, so a node another sandbox runs is never
+ * touched.
+ */
+export async function sweepNodeCgroups(log: (line: string) => void): Promise<void> {
+  for (const parent of ownCgroupDirs()) {
+    if (!existsSync(parent)) continue;
+    for (const entry of readdirSync(parent)) {
+      if (!entry.startsWith('breakfix-')) continue;
+      const tree = join(parent, entry);
+      const procs = (await run('/usr/bin/find', [tree, '-name', 'cgroup.procs', '-exec', 'cat', '{}', '+'])).trim();
+      if (procs !== '') continue;
+      await run('/usr/bin/find', [tree, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).catch(() => undefined);
+      log(`removed the cgroup ${tree} a stopped container node left`);
+    }
+  }
 }
 
 function randomMac(): string {

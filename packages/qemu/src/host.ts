@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConflictError, InvalidInputError } from '@breakfix/core';
 import { type Accelerator, type AcceleratorChoice, chooseAccelerator, parseAcceleratorChoice } from './accelerator.js';
-import { bootContainerNode } from './container-node.js';
+import { bootContainerNode, sweepNodeCgroups } from './container-node.js';
 import { createLabNetwork, type LabNetwork, type LabNetworkOptions } from './lab-network.js';
 import { requireTools } from './tools.js';
 import { type BootOptions, bootVm, type Vm } from './vm.js';
@@ -43,6 +43,7 @@ export async function createQemuHost(options: QemuHostOptions): Promise<QemuHost
   const vms = new Map<string, { vm: Vm; network: LabNetwork }>();
   let nextNetwork = 0;
   let nextTap = 0;
+  let swept = false; // container nodes' leftover cgroups, once, before this host's first node
   let stopping: Promise<void> | undefined;
 
   const assertRunning = () => {
@@ -82,6 +83,10 @@ export async function createQemuHost(options: QemuHostOptions): Promise<QemuHost
       }
       const vmDir = join(dir, 'vm', bootOptions.name);
       const link = `tap${nextTap++}`;
+      if (bootOptions.node === 'container' && !swept) {
+        swept = true;
+        await sweepNodeCgroups(log).catch((error: unknown) => log(`cgroup sweep failed: ${(error as Error).message}`));
+      }
       const vm =
         bootOptions.node === 'container'
           ? await bootContainerNode({ dir: vmDir, logDir: join(dir, 'log'), link, log }, bootOptions)

@@ -12,6 +12,7 @@ export {
   NSPAWN,
   requireContainerNodeTools,
   rootPartition,
+  sweepNodeCgroups,
 } from './container-node.js';
 export { dnsmasqArgs, parseLeases } from './dnsmasq-config.js';
 export { createQemuHost, type QemuHost, type QemuHostOptions } from './host.js';

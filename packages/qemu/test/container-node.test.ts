@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -11,6 +20,7 @@ import {
   type LabNetwork,
   type NoCloudSeed,
   rootPartition,
+  sweepNodeCgroups,
 } from '../src/index.js';
 
 const SEED: NoCloudSeed = { userData: '#cloud-config\n', metaData: 'instance-id: cp.lab-a\n' };
@@ -139,4 +149,33 @@ test('a container node needs the raw disk of its image, and says so', async () =
       error instanceof InvalidInputError &&
       /boot the golden image's raw disk; image \/images\/node\/disk\.qcow2 names none/.test(error.message),
   );
+});
+
+test("the sweep removes a killed sandbox's empty node cgroups, never one a process runs in", async (t) => {
+  // Our cpu cgroup, where container nodes make theirs (v1 here; root may write it).
+  const line = readFileSync('/proc/self/cgroup', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[1] === 'cpu');
+  if (line === undefined) return t.skip('no cgroup v1 cpu hierarchy on this host');
+  const parent = join('/sys/fs/cgroup/cpu', line.split(':')[2] ?? '/');
+  const dead = join(parent, `breakfix-test-dead-${process.pid}`);
+  const live = join(parent, `breakfix-test-live-${process.pid}`);
+  mkdirSync(join(dead, 'kubepods.slice', 'kubepods-besteffort.slice'), { recursive: true });
+  mkdirSync(join(live, 'kubepods.slice'), { recursive: true });
+  const sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+  t.after(() => {
+    sleeper.kill('SIGKILL');
+    for (const dir of [join(live, 'kubepods.slice'), live]) rmSync(dir, { recursive: false, force: true });
+  });
+  writeFileSync(join(live, 'kubepods.slice', 'cgroup.procs'), String(sleeper.pid));
+  const said: string[] = [];
+  await sweepNodeCgroups((l) => said.push(l));
+  assert.equal(existsSync(dead), false);
+  assert.equal(existsSync(join(live, 'kubepods.slice')), true);
+  assert.ok(said.some((l) => l.includes(dead)));
+  assert.ok(!said.some((l) => l.includes(live)));
+  // Give the sleeper back, so the live tree can go
+  writeFileSync(join(parent, 'cgroup.procs'), String(sleeper.pid));
+  await sweepNodeCgroups(() => {});
+  assert.equal(existsSync(live), false);
 });
