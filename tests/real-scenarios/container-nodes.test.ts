@@ -4,9 +4,9 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '@breakfix/core';
 import { useSandbox } from '@breakfix/testkit';
+import { labctl, parseRuns, ROOT } from './labctl.js';
 
 // Scenarios on container nodes (docs/adr/0037), in every `npm test`: the golden image's root file
 // system booted by systemd-nspawn on the host's kernel, with the platform's own cloud-init, on the
@@ -16,8 +16,6 @@ import { useSandbox } from '@breakfix/testkit';
 // `labctl scenario test --nodes container`, as the catalog matrix runs them. Then: a scenario that
 // needs a node's own kernel is refused, and nothing of the nodes is left on the host.
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
 const SCENARIOS = [
   'kubelet-stopped',
   'workload-image-tag',
@@ -25,29 +23,6 @@ const SCENARIOS = [
   'kube-proxy-bad-mode',
   'apiserver-cert-san',
 ];
-
-interface Run {
-  scenario: string;
-  nodes: string;
-  ok: boolean;
-  reusedLab: boolean;
-  labId?: string;
-  seconds: Record<string, number>;
-  error?: string;
-  memory?: unknown;
-}
-
-function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [LABCTL, ...args],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, out, err) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout: out, stderr: err }),
-    );
-  });
-}
 
 /** The cgroups container nodes make for themselves (`breakfix-<node>`), anywhere in a v1 hierarchy. */
 function nodeCgroups(): string[] {
@@ -93,11 +68,7 @@ test('a worker, a workload, a network and a control-plane fault, each proven on 
     28 * 60_000,
   );
   console.log(stderr);
-  const runs = stdout
-    .trim()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Run);
+  const runs = parseRuns(stdout);
   console.log(JSON.stringify(runs.map((r) => ({ scenario: r.scenario, ok: r.ok, seconds: r.seconds }))));
   assert.deepEqual(
     runs.map((r) => [r.scenario, r.nodes, r.ok, r.error]).sort(),

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { useSandbox } from '@breakfix/testkit';
+import { labctl, parseRuns, ROOT } from './labctl.js';
 
 // Scenarios on a real lab, in every `npm test` (after the other tests, alone): one 1-node kubeadm
 // lab booted under QEMU from the golden image with the platform's own cloud-init, then a
@@ -20,33 +19,8 @@ import { useSandbox } from '@breakfix/testkit';
 // Joins, worker faults and NetworkPolicy enforcement are proven by `npm run e2e` and the catalog
 // run, `labctl scenario test --all` (docs/scenario-results.md).
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const LABCTL = join(ROOT, 'apps/labctl/bin/labctl.mjs');
 const FROM_CATALOG = ['controller-manager-deployments', 'dns-corefile-broken', 'rbac-serviceaccount-forbidden'];
 const IMPORTED = 'controlplane-kubelet-disabled';
-
-interface Run {
-  scenario: string;
-  version: string;
-  ok: boolean;
-  reusedLab: boolean;
-  labId?: string;
-  seconds: Record<string, number>;
-  error?: string;
-  memory?: Record<string, { totalMiB: number; usedMiB: number; cacheMiB: number }>;
-}
-
-function labctl(args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [LABCTL, ...args],
-      { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
-      (error, out, err) =>
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout: out, stderr: err }),
-    );
-  });
-}
 
 test('a control-plane, a DNS, an RBAC fault and an imported scenario, each proven on a shared real 1-node lab', {
   timeout: 60 * 60_000,
@@ -87,11 +61,7 @@ test('a control-plane, a DNS, an RBAC fault and an imported scenario, each prove
   );
   // What the guests went through, for whoever reads a failure
   console.log(stderr);
-  const runs = stdout
-    .trim()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Run);
+  const runs = parseRuns(stdout);
   console.log(
     JSON.stringify(runs.map((r) => ({ scenario: r.scenario, ok: r.ok, seconds: r.seconds, memory: r.memory }))),
   );

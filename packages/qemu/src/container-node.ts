@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import {
-  accessSync,
   constants,
   existsSync,
   mkdirSync,
@@ -11,12 +10,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InvalidInputError, UnsupportedEnvironmentError, UpstreamError, waitFor } from '@breakfix/core';
-import { type Exposure, exposePort } from './expose.js';
+import { InvalidInputError, UnsupportedEnvironmentError, waitFor } from '@breakfix/core';
+import { cleanupStack, guestHandle, untilStarted } from './guest-handle.js';
 import { normalizeMac } from './lab-network.js';
 import { createNetworkNamespace } from './namespace.js';
 import { type ManagedProcess, spawnManaged } from './process.js';
-import { run, TOOLS } from './tools.js';
+import { accessible, run, TOOLS } from './tools.js';
 import type { BootOptions, Vm } from './vm.js';
 
 /**
@@ -179,14 +178,7 @@ export interface ContainerNodeContext {
 
 /** Fails with what to install when the container node backend cannot run here. */
 export function requireContainerNodeTools(): void {
-  const missing = [NSPAWN, SFDISK, MKFS_EXT4].filter(({ path }) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = [NSPAWN, SFDISK, MKFS_EXT4].filter(({ path }) => !accessible(path, constants.X_OK));
   if (missing.length > 0) {
     throw new UnsupportedEnvironmentError(`container nodes need ${missing.map((tool) => tool.path).join(', ')}`, {
       hint: `run \`npm run deps\` or apt-get install -y ${missing.map((tool) => tool.debian).join(' ')}`,
@@ -229,16 +221,8 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
   const consoleLog = join(context.logDir, `${name}.console.log`);
   rmSync(consoleLog, { force: true });
 
-  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
-  const cleanUp = async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        context.log(`node ${name}: clean-up step failed: ${(error as Error).message}`);
-      }
-    }
-  };
+  const cleanups = cleanupStack(`node ${name}`, context.log);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
   try {
     const partition = await rootPartition(disk);
@@ -319,52 +303,27 @@ export async function bootContainerNode(context: ContainerNodeContext, options: 
     );
 
     // The node has booted once its systemd runs in the root we mounted (seconds, not minutes).
-    const gone = nspawn.exited.then((code) => {
-      throw new UpstreamError(`container node ${name} exited with ${code} while starting: ${tail(consoleLog)}`);
+    await untilStarted({
+      process: nspawn,
+      what: `container node ${name} to start systemd`,
+      ready: async () => (readFileSync(consoleLog, 'utf8').includes('systemd') ? true : undefined),
+      exited: (code) => `container node ${name} exited with ${code} while starting: ${tail(consoleLog)}`,
     });
-    gone.catch(() => undefined);
-    await Promise.race([
-      gone,
-      waitFor(async () => (readFileSync(consoleLog, 'utf8').includes('systemd') ? true : undefined), {
-        what: `container node ${name} to start systemd`,
-        timeoutMs: 60_000,
-        intervalMs: 200,
-      }),
-    ]);
 
-    const exposures: Exposure[] = [];
-    for (const port of options.expose.ports) {
-      const exposure = await exposePort({
-        namespace: ns,
-        logFile: join(context.logDir, `${name}.socat-${port}.log`),
-        guest: plannedAddress,
-        address: options.expose.address,
-        port,
-      });
-      exposures.push(exposure);
-      cleanups.push(() => exposure.close());
-    }
-
-    let stopping: Promise<void> | undefined;
-    const stop = () => {
-      stopping ??= cleanUp().then(() => context.log(`node ${name}: stopped`));
-      return stopping;
-    };
-    // A node that powers off ends like a VMI that finished: its resources go with it.
-    nspawn.exited.then(() => stop());
-
-    return {
-      name,
-      pid: nspawn.pid,
+    return await guestHandle({
+      label: `node ${name}`,
+      options,
+      network,
+      process: nspawn,
       mac,
       plannedAddress,
       consoleLog,
-      address: (timeoutMs) => network.leased(mac, timeoutMs),
-      exited: nspawn.exited,
-      stop,
-    };
+      logDir: context.logDir,
+      cleanups,
+      log: context.log,
+    });
   } catch (error) {
-    await cleanUp();
+    await cleanups.run();
     throw error;
   }
 }

@@ -35,14 +35,7 @@ export const OVMF = {
 /** Fails with what to install when the UEFI firmware is missing. */
 export function requireOvmf(): void {
   const files = [OVMF.plain.code, OVMF.plain.vars, OVMF.secureBoot.code, OVMF.secureBoot.vars];
-  const missing = files.filter((path) => {
-    try {
-      accessSync(path, constants.R_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = files.filter((path) => !accessible(path, constants.R_OK));
   if (missing.length > 0) {
     throw new UnsupportedEnvironmentError(`missing UEFI firmware ${missing.join(', ')}`, {
       hint: `run \`npm run deps\` or apt-get install -y ${OVMF.debian}`,
@@ -52,14 +45,7 @@ export function requireOvmf(): void {
 
 /** Fails with one message naming every missing program and the packages to install. */
 export function requireTools(): void {
-  const missing = Object.values(TOOLS).filter(({ path }) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return false;
-    } catch {
-      return true;
-    }
-  });
+  const missing = Object.values(TOOLS).filter(({ path }) => !accessible(path, constants.X_OK));
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((tool) => tool.debian))].join(' ');
     throw new UnsupportedEnvironmentError(`missing ${missing.map((tool) => tool.path).join(', ')}`, {
@@ -70,6 +56,16 @@ export function requireTools(): void {
     throw new UnsupportedEnvironmentError('the QEMU backend needs root (network namespaces, bridges, taps)', {
       hint: 'run as root, e.g. in the project container',
     });
+  }
+}
+
+/** Whether this process may read (R_OK) or run (X_OK) the file. */
+export function accessible(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidInputError, UpstreamError, waitFor } from '@breakfix/core';
+import { InvalidInputError } from '@breakfix/core';
 import type { Accelerator } from './accelerator.js';
-import { type Exposure, exposePort } from './expose.js';
+import { cleanupStack, guestHandle, untilStarted } from './guest-handle.js';
 import { type LabNetwork, normalizeMac } from './lab-network.js';
 import type { ManagedProcess } from './process.js';
 import { qemuArgs } from './qemu-args.js';
@@ -90,16 +90,8 @@ export async function bootVm(context: VmContext, options: BootOptions): Promise<
   const consoleLog = join(context.logDir, `${name}.console.log`);
   rmSync(consoleLog, { force: true });
 
-  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
-  const cleanUp = async () => {
-    for (const step of cleanups.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        context.log(`vm ${name}: clean-up step failed: ${(error as Error).message}`);
-      }
-    }
-  };
+  const cleanups = cleanupStack(`vm ${name}`, context.log);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
   try {
     const golden = resolve(image.disk);
@@ -158,54 +150,27 @@ export async function bootVm(context: VmContext, options: BootOptions): Promise<
     cleanups.push(() => qemu.stop(5_000));
     context.log(`vm ${name}: qemu pid ${qemu.pid}, mac ${mac}, will lease ${plannedAddress} on ${network.id}`);
 
-    const gone = qemu.exited.then((code) => {
-      throw new UpstreamError(`qemu for ${name} exited with ${code} while starting: ${tail(qemu.logFile)}`);
+    await untilStarted({
+      process: qemu,
+      what: `qemu for ${name} to build its machine`,
+      ready: async () => (existsSync(qmpSocket) ? queryStatus(qmpSocket, 5_000) : undefined),
+      exited: (code) => `qemu for ${name} exited with ${code} while starting: ${tail(qemu.logFile)}`,
     });
-    gone.catch(() => undefined);
-    await Promise.race([
-      gone,
-      waitFor(async () => (existsSync(qmpSocket) ? queryStatus(qmpSocket, 5_000) : undefined), {
-        what: `qemu for ${name} to build its machine`,
-        timeoutMs: 60_000,
-        intervalMs: 100,
-      }),
-    ]);
 
-    const exposures: Exposure[] = [];
-    for (const port of options.expose.ports) {
-      exposures.push(
-        await exposePort({
-          namespace: ns,
-          logFile: join(context.logDir, `${name}.socat-${port}.log`),
-          guest: plannedAddress,
-          address: options.expose.address,
-          port,
-        }),
-      );
-      const exposure = exposures.at(-1);
-      cleanups.push(() => exposure?.close());
-    }
-
-    let stopping: Promise<void> | undefined;
-    const stop = () => {
-      stopping ??= cleanUp().then(() => context.log(`vm ${name}: stopped`));
-      return stopping;
-    };
-    // A guest that powers off ends like a VMI that finished: its resources go with it.
-    qemu.exited.then(() => stop());
-
-    return {
-      name,
-      pid: qemu.pid,
+    return await guestHandle({
+      label: `vm ${name}`,
+      options,
+      network,
+      process: qemu,
       mac,
       plannedAddress,
       consoleLog,
-      address: (timeoutMs) => network.leased(mac, timeoutMs),
-      exited: qemu.exited,
-      stop,
-    };
+      logDir: context.logDir,
+      cleanups,
+      log: context.log,
+    });
   } catch (error) {
-    await cleanUp();
+    await cleanups.run();
     throw error;
   }
 }
