@@ -143,16 +143,23 @@ describe('the sandbox apiserver accepts every rendered object, policies and SSH 
             const accepted = await kube.apply(object, { dryRun: true });
             assert.equal(accepted.metadata.name, object.metadata.name);
           }
-          const ssh = sshService(
-            {
-              namespace: namespace.metadata.name,
-              labels: namespace.metadata.labels ?? {},
-              labId: spec.labId,
-            },
-            // a band no allocator leases: a dry run cannot re-pick a port someone else holds
-            pinnedNodePort('manifests-validators'),
-          );
-          assert.equal((await kube.apply(ssh, { dryRun: true })).metadata.name, 'ssh');
+          // A band no allocator of ours leases; but a Service created anywhere in the run without
+          // a nodePort gets one the apiserver picks from the whole range, ours included. So a
+          // port found taken is picked again (a dry run cannot re-pick by itself).
+          const sshAt = (port: number) =>
+            sshService(
+              { namespace: namespace.metadata.name, labels: namespace.metadata.labels ?? {}, labId: spec.labId },
+              port,
+            );
+          let accepted: KubeObject | undefined;
+          for (let attempt = 1; accepted === undefined; attempt++) {
+            try {
+              accepted = await kube.apply(sshAt(pinnedNodePort('manifests-validators')), { dryRun: true });
+            } catch (error) {
+              if (attempt >= 5 || !/provided port is already allocated/.test((error as Error).message)) throw error;
+            }
+          }
+          assert.equal(accepted.metadata.name, 'ssh');
           assert.equal(rest.filter((o) => o.kind === 'NetworkPolicy').length, 5);
           const persisted = await kube.list('kubevirt.io/v1', 'VirtualMachine', { namespace: namespace.metadata.name });
           assert.equal(persisted.length, 0, 'dry run persisted nothing');
