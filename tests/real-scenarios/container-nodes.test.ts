@@ -108,7 +108,7 @@ test('a worker, a workload, a network and a control-plane fault, each proven on 
     ['scenario', 'test', 'node-swap-enabled', '--nodes', 'container', '--sandbox', sandboxFile],
     60_000,
   );
-  assert.equal(refused.code, 1);
+  assert.equal(refused.code, 2, 'a usage error: that scenario with those nodes'); // README: exit codes
   assert.match(refused.stderr + refused.stdout, /node-swap-enabled needs VM nodes \(nodes: vm\)/);
   assert.doesNotMatch(refused.stderr + refused.stdout, /provisioning lab/);
 });
