@@ -11,7 +11,7 @@ coredns_image() {
 kubectl -n kube-system get cm kube-proxy -o yaml |
   sed 's/^    mode: *"\{0,1\}\(iptables\)\{0,1\}"\{0,1\}$/    mode: nftable/' |
   kubectl replace -f - >/dev/null
-kubectl -n kube-system get cm kube-proxy -o jsonpath='{.data.config\.conf}' | grep -q '^mode: nftable$'
+grep -q '^mode: nftable$' <<<"$(kubectl -n kube-system get cm kube-proxy -o jsonpath='{.data.config\.conf}')"
 # All at once: a rolling restart would stop at the first crashing pod and leave the others working.
 kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout=60s >/dev/null
 kubectl apply -f - >/dev/null <<YAML

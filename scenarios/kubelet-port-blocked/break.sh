@@ -34,4 +34,6 @@ UNIT
 systemctl daemon-reload
 systemctl enable node-hardening.service >/dev/null 2>&1
 systemctl restart node-hardening.service
-nft list table inet hardening | grep -q 10250
+# A here-string, not a pipe: under pipefail, nft dies of SIGPIPE (exit 141) when grep -q stops
+# reading at the first match, and the break failed although the rule was loaded.
+grep -q 10250 <<<"$(nft list table inet hardening)"

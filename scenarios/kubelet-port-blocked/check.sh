@@ -15,7 +15,7 @@ elif ! timeout 20 kubectl --request-timeout=15s -n kube-system logs kube-apiserv
   problem "kubectl logs still fails for kube-apiserver-cp."
 fi
 if nft list table inet hardening >/dev/null 2>&1; then
-  nft list table inet hardening | grep -q 'dport { 111, 2049 }' ||
+  grep -q 'dport { 111, 2049 }' <<<"$(nft list table inet hardening)" ||
     problem "The rest of the hardening (the NFS and portmapper rule) is gone from the live firewall; keep it."
 fi
 if systemctl is-enabled --quiet node-hardening.service 2>/dev/null; then
