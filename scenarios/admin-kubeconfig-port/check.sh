@@ -12,7 +12,7 @@ for config in "${broken[@]}"; do
     problem "$config is gone: repair it rather than delete it, kubectl and kubeadm read it."
     continue
   fi
-  server=$(sed -n 's/^\s*server:\s*//p' "$config" | head -n 1)
+  server=$(sed -n 's/^\s*server:\s*//p' "$config" | sed -n 1p)
   # A request that needs the file's credentials too: /readyz answers anyone.
   if ! kubectl --kubeconfig "$config" --request-timeout=5s get nodes -o name >/dev/null 2>&1; then
     problem "kubectl with $config cannot list the nodes through the API server at ${server:-(no server)}."

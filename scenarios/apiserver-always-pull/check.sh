@@ -22,6 +22,6 @@ if [[ ${updated:-0} -lt 2 || ${available:-0} -lt 2 || ${unavailable:-0} -gt 0 ]]
   problem "Deployment web is not fully available: ${updated:-0} updated, ${available:-0} available of 2."
   kubectl --request-timeout=5s get pods -l app=web -o \
     jsonpath='{range .items[*]}{.metadata.name} {.spec.containers[0].imagePullPolicy} {.status.containerStatuses[0].state.waiting.reason}{"\n"}{end}' 2>/dev/null |
-    awk '$3 != "" {print "Pod " $1 " (imagePullPolicy " $2 ") is in " $3 "."}' | head -n 3
+    awk '$3 != "" {print "Pod " $1 " (imagePullPolicy " $2 ") is in " $3 "."}' | sed -n 1,3p
 fi
 exit $((problems > 0))

@@ -16,8 +16,10 @@ kubeadm init phase certs apiserver --config /etc/breakfix/kubeadm.yaml >/dev/nul
 # The API server reloads its serving certificate from disk by itself (after a restart it may take
 # minutes under emulation to answer at all); the kubelets reconnect and report Ready again.
 ready() {
+  local nodes
   kubectl --request-timeout=5s get --raw=/readyz >/dev/null 2>&1 &&
-    ! kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null | awk '$2 != "Ready"' | grep -q .
+    nodes=$(kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null) &&
+    [[ -z $(awk '$2 != "Ready"' <<<"$nodes") ]]
 }
 deadline=$((SECONDS + 170))
 until ready; do

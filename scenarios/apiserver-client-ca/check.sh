@@ -13,7 +13,7 @@ elif ! openssl verify -CAfile "$ca" "$client" >/dev/null 2>&1; then
   problem "--client-ca-file is $ca, which did not sign the cluster's client certificates (admin.conf, kubelets)."
 fi
 if ! kubectl --request-timeout=5s --kubeconfig /etc/kubernetes/admin.conf get --raw=/readyz >/dev/null 2>&1; then
-  if ((problems == 0)) && ! crictl ps -q --name '^kube-apiserver$' 2>/dev/null | grep -q .; then
+  if ((problems == 0)) && [[ -z $(crictl ps -q --name '^kube-apiserver$' 2>/dev/null) ]]; then
     echo "No kube-apiserver container is running although its manifest looks right. A kubelet restarted shortly before a static pod's manifest changes can miss the change: restart the kubelet once more."
   fi
   problem "kubectl with /etc/kubernetes/admin.conf is still refused; after a fix give the API server a minute."

@@ -5,7 +5,7 @@ problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
 config=/etc/containerd/config.toml
 running=$(crictl info 2>/dev/null | jq -r '.config.sandboxImage // empty' 2>/dev/null)
-configured=$(sed -nE 's/^\s*sandbox_image\s*=\s*"([^"]*)".*/\1/p' "$config" | head -n 1)
+configured=$(sed -nE 's/^\s*sandbox_image\s*=\s*"([^"]*)".*/\1/p' "$config" | sed -n 1p)
 if [[ -z $running ]]; then
   problem "containerd on w1 does not answer crictl info."
 elif ! crictl inspecti "$running" >/dev/null 2>&1; then

@@ -12,7 +12,7 @@ if [[ -z ${dns:-} || -z ${api:-} ]]; then
 fi
 available=$(kubectl --request-timeout=5s -n kube-system get deploy coredns -o jsonpath='{.status.availableReplicas}' 2>/dev/null)
 [[ ${available:-0} -ge 2 ]] || problem "Deployment coredns has ${available:-0} of 2 pods available."
-answer=$(dig +short +time=2 +tries=2 @"$dns" kubernetes.default.svc.cluster.local A 2>/dev/null | head -n 1)
+answer=$(dig +short +time=2 +tries=2 @"$dns" kubernetes.default.svc.cluster.local A 2>/dev/null | sed -n 1p)
 [[ $answer == "$api" ]] || problem "kube-dns ($dns) answers kubernetes.default.svc.cluster.local with '${answer:-nothing}', not $api."
 # What the next CoreDNS pod would get: the Corefile's upstream, or the kubelet's resolv.conf.
 corefile=$(kubectl --request-timeout=5s -n kube-system get cm coredns -o jsonpath='{.data.Corefile}' 2>/dev/null)

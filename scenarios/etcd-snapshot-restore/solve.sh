@@ -5,7 +5,7 @@ set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
 snapshot=$(find /var/backups/etcd -name '*.db' | sort | tail -n 1)
 manifest=/etc/kubernetes/manifests/etcd.yaml
-flag() { grep -o -- "--$1=[^ ]*" "$manifest" | head -n 1 | cut -d= -f2-; }
+flag() { grep -o -- "--$1=[^ ]*" "$manifest" | sed -n 1p | cut -d= -f2-; }
 data=$(flag data-dir)
 rm -rf "$data.restored"
 etcdutl snapshot restore "$snapshot" --data-dir "$data.restored" --name "$(flag name)" \
@@ -32,8 +32,10 @@ invoices_running() {
   return 1
 }
 ready() {
+  local nodes
   kubectl --request-timeout=5s get --raw=/readyz >/dev/null 2>&1 && invoices_running &&
-    ! kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null | awk '$2 != "Ready"' | grep -q .
+    nodes=$(kubectl --request-timeout=5s get nodes --no-headers 2>/dev/null) &&
+    [[ -z $(awk '$2 != "Ready"' <<<"$nodes") ]]
 }
 # Ready six times in a row, 5 s apart: on a busy node the API server may restart once more after
 # its first answer (its liveness probe against an etcd still catching up), and a learner's check

@@ -4,7 +4,7 @@ set -uo pipefail
 problems=0
 problem() { echo "$*"; problems=$((problems + 1)); }
 config=/var/lib/kubelet/config.yaml
-ca=$(sed -n 's/^\s*clientCAFile:\s*//p' "$config" | head -n 1)
+ca=$(sed -n 's/^\s*clientCAFile:\s*//p' "$config" | sed -n 1p)
 if [[ -z $ca ]]; then
   problem "$config has no clientCAFile: the kubelet would accept no client certificates."
 elif [[ ! -f $ca ]]; then

@@ -7,6 +7,6 @@ if [[ ! -f $swap ]]; then
   chmod 600 "$swap"
   mkswap "$swap" >/dev/null
 fi
-swapon --show=NAME --noheadings | grep -qx "$swap" || swapon "$swap"
+grep -qx "$swap" <<<"$(swapon --show=NAME --noheadings)" || swapon "$swap"
 grep -q "^$swap " /etc/fstab || echo "$swap none swap sw 0 0" >>/etc/fstab
 systemctl restart kubelet

@@ -7,7 +7,7 @@ problem() { echo "$*"; problems=$((problems + 1)); }
 active=$(swapon --show=NAME --noheadings)
 [[ -z $active ]] || problem "Swap is still on: $(echo "$active" | tr '\n' ' ')"
 if grep -Eq '^[^#]\S*\s+\S+\s+swap\s' /etc/fstab; then
-  problem "/etc/fstab still turns swap on at boot: $(grep -E '^[^#]\S*\s+\S+\s+swap\s' /etc/fstab | head -n 1)"
+  problem "/etc/fstab still turns swap on at boot: $(grep -E '^[^#]\S*\s+\S+\s+swap\s' /etc/fstab | sed -n 1p)"
 fi
 systemctl is-active --quiet kubelet || problem "The kubelet on cp is not running (systemctl status kubelet)."
 ready=$(kubectl --request-timeout=5s get node cp -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)

@@ -14,7 +14,7 @@ if [[ -z ${image:-} ]]; then
 fi
 [[ $image != *:9.9-hardened ]] || problem "api still asks for $image, which no node has and none can pull."
 kubectl --request-timeout=5s get pods -l app=api -o jsonpath='{range .items[*]}{.metadata.name} {.status.containerStatuses[0].state.waiting.reason}{"\n"}{end}' |
-  awk '$2 ~ /ImagePull|ErrImage/ {print "Pod " $1 " is in " $2 "."}' | head -n 3
+  awk '$2 ~ /ImagePull|ErrImage/ {print "Pod " $1 " is in " $2 "."}' | sed -n 1,3p
 if [[ ${updated:-0} -lt 2 || ${available:-0} -lt 2 || ${unavailable:-0} -gt 0 ]]; then
   problem "Deployment api is not fully rolled out: ${updated:-0} updated, ${available:-0} available of 2."
 fi

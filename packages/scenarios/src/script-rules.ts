@@ -32,6 +32,7 @@ export async function scriptRuleProblems(
               'and the learner would get no feedback; add --request-timeout=5s',
           ),
         );
+    for (const reader of earlyExitReaders(parsed)) problems.push(at(reader.line, earlyExitMessage(reader.name ?? '')));
     for (const found of nodeNamesIn(script.content, parsed))
       if (!nodes.includes(found.name)) problems.push(at(found.line, unknownNodeMessage(found.name, nodes)));
   }
@@ -44,6 +45,50 @@ function undefinedMessage(name: string): string {
     'the runner uploads each script alone and sources no helpers, so define it here ' +
     '(or, if the image has this program, add it to packages/scenarios/src/node-commands.ts)'
   );
+}
+
+function earlyExitMessage(name: string): string {
+  const whole = name === 'head' ? 'sed -n 1p instead of head -n 1' : 'grep -q PATTERN <<<"$(cmd)"';
+  return (
+    `${name} reads a pipe and may stop before its input ends: under set -o pipefail the command before it ` +
+    'can die of SIGPIPE (exit 141) and fail the pipeline although the output was there; ' +
+    `read the whole output instead (${whole})`
+  );
+}
+
+/**
+ * Commands reading a pipe that stop before their input ends (`grep -q`, `grep -m`, `head`) in a
+ * script that sets pipefail, including inside `bash -c` strings that set it themselves.
+ */
+function earlyExitReaders(script: ShellScript): ShellCall[] {
+  const found = script.pipefail
+    ? script.pipeReaders.map(unwrap).filter((run): run is ShellCall => run !== undefined && stopsEarly(run))
+    : [];
+  for (const nested of script.nested) found.push(...earlyExitReaders(nested));
+  return found;
+}
+
+/** grep's options that take the next word (`-e PATTERN`): it is not an option cluster to read. */
+const GREP_VALUED = new Set(['e', 'f', 'A', 'B', 'C', 'd', 'D']);
+
+function stopsEarly(run: ShellCall): boolean {
+  if (run.name === 'head') return true;
+  if (run.name !== 'grep' && run.name !== 'egrep' && run.name !== 'fgrep') return false;
+  for (let i = 0; i < run.args.length; i++) {
+    const arg = run.args[i];
+    if (arg === undefined || arg === '--') break;
+    if (/^--(quiet|silent|max-count)(=|$)/.test(arg)) return true;
+    if (/^--(regexp|file|after-context|before-context|context|devices|directories)$/.test(arg)) i++;
+    if (!/^-[^-]/.test(arg)) continue;
+    for (const flag of arg.slice(1)) {
+      if (flag === 'q' || flag === 'm') return true;
+      if (GREP_VALUED.has(flag)) {
+        if (arg.endsWith(flag)) i++;
+        break;
+      }
+    }
+  }
+  return false;
 }
 
 function unknownNodeMessage(name: string, nodes: string[]): string {

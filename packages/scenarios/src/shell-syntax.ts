@@ -17,6 +17,10 @@ export interface ShellScript {
   functions: Map<string, number>;
   /** Scripts handed to `bash -c` / `sh -c` as a literal: a separate shell that sees none of the functions above. */
   nested: ShellScript[];
+  /** Every simple command that reads a pipe (`b` and `grep` in `a | b | grep -q x`). */
+  pipeReaders: ShellCall[];
+  /** The script turns on `set -o pipefail` (`set -euo pipefail` too): a pipeline fails when any of its commands does. */
+  pipefail: boolean;
 }
 
 /**
@@ -97,9 +101,17 @@ export async function parseShell(content: string, options: ParseOptions = {}): P
 }
 
 async function collect(tree: unknown, lineOffset: number, options: ParseOptions): Promise<ShellScript> {
-  const script: ShellScript = { calls: [], functions: new Map(), nested: [] };
+  const script: ShellScript = { calls: [], functions: new Map(), nested: [], pipeReaders: [], pipefail: false };
   const inner: { content: string; line: number }[] = [];
   walk(tree, (node) => {
+    // `a | b | c` parses as ((a | b) | c): the right side of each pipe reads it.
+    if (node.Type === 'BinaryCmd' && (node.Op === PIPE || node.Op === PIPE_ALL)) {
+      const reader = (node.Y as Node | undefined)?.Cmd as Node | undefined;
+      if (reader?.Type === 'CallExpr' && Array.isArray(reader.Args) && reader.Args.length > 0) {
+        const words = (reader.Args as Node[]).map(literal);
+        script.pipeReaders.push({ name: words[0], args: words.slice(1), line: lineOffset + line(reader) });
+      }
+    }
     if (node.Type === 'FuncDecl') {
       const name = (node.Name as { Value?: string } | undefined)?.Value;
       if (name !== undefined && !script.functions.has(name)) script.functions.set(name, lineOffset + line(node));
@@ -108,6 +120,7 @@ async function collect(tree: unknown, lineOffset: number, options: ParseOptions)
       const words = (node.Args as Node[]).map(literal);
       const call: ShellCall = { name: words[0], args: words.slice(1), line: lineOffset + line(node) };
       script.calls.push(call);
+      if (call.name === 'set' && setsPipefail(call.args)) script.pipefail = true;
       const run = unwrap(call);
       const flag = run?.args.indexOf('-c') ?? -1;
       const code = run?.args[flag + 1];
@@ -123,6 +136,15 @@ async function collect(tree: unknown, lineOffset: number, options: ParseOptions)
 }
 
 type Node = Record<string, unknown>;
+
+/** mvdan/sh's BinCmdOperator values for `|` and `|&`. */
+const PIPE = 12;
+const PIPE_ALL = 13;
+
+/** `set -o pipefail`, `set -euo pipefail`: an option cluster ending in `o` followed by `pipefail`. */
+function setsPipefail(args: (string | undefined)[]): boolean {
+  return args.some((arg, i) => arg === 'pipefail' && /^-[A-Za-z]*o$/.test(args[i - 1] ?? ''));
+}
 
 function walk(value: unknown, visit: (node: Node) => void): void {
   if (Array.isArray(value)) {

@@ -16,6 +16,11 @@ const undefinedCall = (name: string) =>
 const NO_TIMEOUT =
   'kubectl without --request-timeout: a hung API server would hold this check until the runner kills it, ' +
   'and the learner would get no feedback; add --request-timeout=5s';
+const earlyExit = (name: string, whole: string) =>
+  `${name} reads a pipe and may stop before its input ends: under set -o pipefail the command before it ` +
+  'can die of SIGPIPE (exit 141) and fail the pipeline although the output was there; ' +
+  `read the whole output instead (${whole})`;
+const GREP_EARLY = earlyExit('grep', 'grep -q PATTERN <<<"$(cmd)"');
 const unknownNode = (name: string) =>
   `names node ${name}, but this scenario's labs have only cp, w1 (topology.workers: 1)`;
 
@@ -92,6 +97,34 @@ describe('the rules see what the shell would run', () => {
         'break.sh': `${HEAD}# on a bigger lab this would go to w2\nkubectl apply -f - <<YAML\nspec: {nodeSelector: {kubernetes.io/hostname: w2}}\nYAML\n`,
       },
       (dir) => [{ file: join(dir, 'break.sh'), field: 'line 6', message: unknownNode('w2') }],
+    ],
+    [
+      'under pipefail, grep -q, grep -m and head reading a pipe (also mid-pipeline and in a set -o pipefail bash -c)',
+      {
+        'break.sh':
+          `${HEAD}if nft list ruleset | grep -q 10250; then exit 0; fi\n` +
+          `! crictl ps -q | grep -qx abc || true\nx=$(ip route | grep -m1 default)\n` +
+          `y=$(grep -o -- '--a=[^ ]*' /etc/f | head -n 1 | cut -d= -f2)\n` +
+          `timeout 9 bash -c 'set -o pipefail; until journalctl | grep --quiet up; do sleep 1; done'\necho "$x$y"\n`,
+      },
+      (dir) => [
+        { file: join(dir, 'break.sh'), field: 'line 4', message: GREP_EARLY },
+        { file: join(dir, 'break.sh'), field: 'line 5', message: GREP_EARLY },
+        { file: join(dir, 'break.sh'), field: 'line 6', message: GREP_EARLY },
+        { file: join(dir, 'break.sh'), field: 'line 7', message: earlyExit('head', 'sed -n 1p instead of head -n 1') },
+        { file: join(dir, 'break.sh'), field: 'line 8', message: GREP_EARLY },
+      ],
+    ],
+    [
+      'grep that reads all its input, a here-string, or a shell without pipefail is not a problem',
+      {
+        'break.sh':
+          `${HEAD}grep -q 10250 <<<"$(nft list ruleset)"\nn=$(crictl ps -q | grep -c abc || true)\n` +
+          `v=$(grep -e -q /etc/f | sed -n 1p)\ntimeout 9 bash -c 'until journalctl | grep -q up; do sleep 1; done'\n` +
+          `echo "$n$v"\n`,
+        'solve.sh': '#!/bin/bash\nset -eu\nip route | grep -q default || exit 1\nip link | head -n 1\n',
+      },
+      () => [],
     ],
     [
       'a worker the topology lacks in the brief',
