@@ -4,6 +4,10 @@
 # objects from the snapshot, recreating them by hand gives look-alikes with new UIDs.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 state=/var/lib/breakfix/etcd-snapshot-restore
 snapshot=/var/backups/etcd/etcd-$(date +%Y%m%d)-0600.db
 [[ -f $state/uids ]] && exit 0 # broken already: the snapshot is taken once
@@ -52,7 +56,7 @@ spec:
         - {name: config, configMap: {name: invoices}}
 YAML
 kubectl apply -f "$state/billing.yaml" >/dev/null
-kubectl -n billing rollout status deploy/invoices --timeout=300s >/dev/null
+kubectl -n billing rollout status deploy/invoices --timeout="$(left)" >/dev/null
 for ref in deployment/invoices configmap/invoices secret/payment-gateway; do
   echo "$ref $(kubectl -n billing get "$ref" -o jsonpath='{.metadata.uid}')"
 done >"$state/uids.tmp"
@@ -61,5 +65,5 @@ etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.
   snapshot save "$snapshot.part" >/dev/null
 chmod 0600 "$snapshot.part"
 mv "$snapshot.part" "$snapshot"
-kubectl delete namespace billing --timeout=300s >/dev/null
+kubectl delete namespace billing --timeout="$(left)" >/dev/null
 mv "$state/uids.tmp" "$state/uids"

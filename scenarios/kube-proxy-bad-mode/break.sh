@@ -4,6 +4,10 @@
 # Services created before keep working: their iptables rules stay behind when kube-proxy dies.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 coredns_image() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/coredns:"
 }
@@ -13,7 +17,7 @@ kubectl -n kube-system get cm kube-proxy -o yaml |
   kubectl replace -f - >/dev/null
 grep -q '^mode: nftable$' <<<"$(kubectl -n kube-system get cm kube-proxy -o jsonpath='{.data.config\.conf}')"
 # All at once: a rolling restart would stop at the first crashing pod and leave the others working.
-kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout=60s >/dev/null
+kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout="$(left)" >/dev/null
 kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: ConfigMap
@@ -51,4 +55,4 @@ spec:
   selector: {app: web}
   ports: [{name: http, port: 80, targetPort: http}]
 YAML
-kubectl rollout status deploy/web --timeout=90s >/dev/null
+kubectl rollout status deploy/web --timeout="$(left)" >/dev/null

@@ -5,6 +5,10 @@
 # egress to the cluster DNS, so client can no longer resolve web.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 system_image() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/$1:"
 }
@@ -85,10 +89,9 @@ spec:
             timeoutSeconds: 10
             failureThreshold: 2
 YAML
-# Generous waits: on an emulated node under load a pod can take minutes to start (the break
-# has 10 minutes in all on a real guest).
-kubectl -n shop rollout status deploy/web --timeout=200s >/dev/null
-kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout=240s >/dev/null
+# On an emulated node under load a pod can take minutes to start.
+kubectl -n shop rollout status deploy/web --timeout="$(left)" >/dev/null
+kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout="$(left)" >/dev/null
 kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -2,6 +2,10 @@
 # Runs web on w1 before its disk fills up, so the learner sees the evictions.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 pause_image() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
 }
@@ -21,4 +25,4 @@ spec:
       containers:
         - {name: web, image: "$(pause_image)", imagePullPolicy: IfNotPresent}
 YAML
-kubectl rollout status deploy/web --timeout=90s >/dev/null
+kubectl rollout status deploy/web --timeout="$(left)" >/dev/null

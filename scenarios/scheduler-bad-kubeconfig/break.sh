@@ -2,6 +2,9 @@
 # Points the scheduler at a kubeconfig that does not exist, then creates pods that need scheduling.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
 pause_image() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
 }
@@ -10,7 +13,7 @@ manifest=/etc/kubernetes/manifests/kube-scheduler.yaml
 sed -i 's#--kubeconfig=/etc/kubernetes/scheduler.conf$#--kubeconfig=/etc/kubernetes/scheduler.config#' "$manifest"
 grep -q -- '--kubeconfig=/etc/kubernetes/scheduler.config' "$manifest"
 # Wait until the broken scheduler has replaced the working one, so the pods below stay Pending.
-for _ in $(seq 45); do
+while ((SECONDS < deadline)); do
   ready=$(kubectl -n kube-system get pod kube-scheduler-cp -o jsonpath='{.status.containerStatuses[0].ready}' 2>/dev/null || true)
   [[ $ready == true ]] || break
   sleep 2

@@ -2,6 +2,10 @@
 # Taints the only worker as if maintenance never ended, then deploys web, which cannot go anywhere.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
+# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 pause_image() {
   kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" 2>/dev/null | grep "/pause:"
 }
@@ -21,4 +25,4 @@ spec:
 YAML
 # Pods of an earlier web (same template) would keep running where they are: replace them, and
 # wait until they are gone, so the break ends with both pods Pending.
-kubectl delete pod -l app=web --timeout=120s >/dev/null
+kubectl delete pod -l app=web --timeout="$(left)" >/dev/null

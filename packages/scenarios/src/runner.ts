@@ -138,7 +138,7 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
       const result = await onNode(lab, node, EXECUTE_UPLOADED, {
         timeoutMs,
         stdin: script.content,
-        env: environment(scenario, lab, node),
+        env: environment(scenario, lab, node, timeoutMs),
       });
       return {
         phase: script.phase,
@@ -190,7 +190,7 @@ export function createScenarioRunner(options: ScenarioRunnerOptions) {
       result = await onNode(lab, node, command, {
         timeoutMs,
         stdin: script.content,
-        env: environment(scenario, lab, node),
+        env: environment(scenario, lab, node, timeoutMs),
         idempotent: true,
       });
     } catch (error) {
@@ -351,9 +351,15 @@ const EXECUTE_UPLOADED_KEEP = [
 const BREAK_STATUS = '@breakfix-break';
 const STATUS_LINE = new RegExp(`\\n?${BREAK_STATUS} (\\S+)\\n$`);
 
-function environment(scenario: Scenario, lab: LabTargets, node: string): Record<string, string> {
+/**
+ * What a script sees of the lab, and its own deadline: BREAKFIX_TIMEOUT_SECONDS, so a script that
+ * waits for the cluster can time its waits from what it was given (the runner gives an emulated lab
+ * several times what a learner's lab gets) instead of a number that is too short on a slow lab.
+ */
+function environment(scenario: Scenario, lab: LabTargets, node: string, timeoutMs: number): Record<string, string> {
   const nodes = sortedNodes(lab);
   return {
+    BREAKFIX_TIMEOUT_SECONDS: String(Math.floor(timeoutMs / 1000)),
     BREAKFIX_LAB_ID: lab.labId,
     BREAKFIX_SCENARIO: scenario.id,
     BREAKFIX_NODE: node,

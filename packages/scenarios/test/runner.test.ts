@@ -220,18 +220,25 @@ describe('scenario runner over real SSH', () => {
     });
   });
 
-  test('scripts run where they are told, with the lab and node names in their environment', async () => {
+  test('scripts run where they are told, with the lab and node names and their own deadline in their environment', async () => {
     const scenario = fixture(
       'env-fixture',
       {
         'check.sh':
-          '#!/bin/sh\necho "$BREAKFIX_LAB_ID $BREAKFIX_SCENARIO $BREAKFIX_NODE [$BREAKFIX_NODES] [$BREAKFIX_WORKERS]"\nexit 1\n',
+          '#!/bin/sh\necho "$BREAKFIX_LAB_ID $BREAKFIX_SCENARIO $BREAKFIX_NODE [$BREAKFIX_NODES] [$BREAKFIX_WORKERS] $BREAKFIX_TIMEOUT_SECONDS"\nexit 1\n',
+        'break.sh': '#!/bin/sh\necho "break has $BREAKFIX_TIMEOUT_SECONDS s" >&2\n',
       },
       { check: [{ run: 'check.sh', on: 'all' }] },
     );
     const result = await runner.check(scenario, lab);
     assert.equal(result.solved, false);
-    assert.deepEqual(result.feedback, [`${ns} env-fixture cp [cp w1] [w1]`, `${ns} env-fixture w1 [cp w1] [w1]`]);
+    // The check's deadline here is 5 s (checkTimeoutMs above), the break's 1.5 s: whole seconds, rounded down
+    assert.deepEqual(result.feedback, [`${ns} env-fixture cp [cp w1] [w1] 5`, `${ns} env-fixture w1 [cp w1] [w1] 5`]);
+    const broken = await runner.applyBreak(scenario, lab, { force: true });
+    assert.deepEqual(
+      broken.map((step) => step.stderr.trim()),
+      ['break has 1 s'],
+    );
   });
 
   test('a check that fails silently still tells the learner something', async () => {

@@ -478,7 +478,10 @@ function createHarness(
     // Simulated guests have no root: their sudo runs as the operator, who cannot write /var/lib.
     ...(simulated ? { stateDir: '/tmp/breakfix-scenario-state' } : {}),
     // An emulated guest runs kubectl and systemctl many times slower than a learner's lab on KVM.
-    ...(real ? { breakTimeoutMs: 600_000, checkTimeoutMs: 180_000, solveTimeoutMs: 900_000 } : {}),
+    // Scripts see their deadline (BREAKFIX_TIMEOUT_SECONDS) and time their waits from it.
+    ...(real
+      ? { breakTimeoutMs: 600_000, checkTimeoutMs: 180_000, solveTimeoutMs: 900_000, decoyTimeoutMs: 600_000 }
+      : {}),
   });
   return {
     provisioner,
