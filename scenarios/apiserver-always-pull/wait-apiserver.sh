@@ -3,8 +3,7 @@
 # emulated node has needed 5 minutes). break.sh after it decides (and fails if it still has not).
 set -uo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
-# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+# Waits share this script's deadline, less 10 s to say what timed out (instructor guide, "Waits").
 deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
 while ((SECONDS < deadline)); do
   policy=$(kubectl --request-timeout=5s run admission-probe --image=registry.k8s.io/pause --image-pull-policy=IfNotPresent \

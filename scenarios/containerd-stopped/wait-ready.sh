@@ -2,4 +2,7 @@
 # Waits until w1 is Ready again after the fix on the node.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-kubectl wait --for=condition=Ready node/w1 --timeout=150s
+# Waits share this script's deadline, less 10 s to say what timed out (instructor guide, "Waits").
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-180} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
+kubectl wait --for=condition=Ready node/w1 --timeout="$(left)"

@@ -4,8 +4,7 @@
 # one pod at a time, outlasted the decoy's 120 s deadline on a starved emulated lab.
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-# Waits take what is left of the deadline the runner gave this script (BREAKFIX_TIMEOUT_SECONDS,
-# minutes on an emulated lab, 2 on a learner's), less 10 s to report what timed out.
+# Waits share this script's deadline, less 10 s to say what timed out (instructor guide, "Waits").
 deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10))
 old=" $(kubectl -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[*].metadata.name}') "
 kubectl -n kube-system delete pod -l k8s-app=kube-dns --wait=false >/dev/null

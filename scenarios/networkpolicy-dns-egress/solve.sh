@@ -3,6 +3,9 @@
 # the break made it (re-applied, in case a wrong fix removed it).
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
+# Waits share this script's deadline, less 10 s to say what timed out (instructor guide, "Waits").
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-180} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 kubectl apply -f - >/dev/null <<'YAML'
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -43,4 +46,4 @@ spec:
           podSelector: {matchLabels: {k8s-app: kube-dns}}
       ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
 YAML
-kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout=120s >/dev/null
+kubectl -n shop wait --for=condition=Ready pod -l app=client --timeout="$(left)" >/dev/null

@@ -1,5 +1,8 @@
 #!/bin/bash
 set -euo pipefail
 export KUBECONFIG=/etc/kubernetes/admin.conf
-kubectl wait --for=condition=DiskPressure=False node/w1 --timeout=100s
-kubectl rollout status deploy/web --timeout=70s
+# Waits share this script's deadline, less 10 s to say what timed out (instructor guide, "Waits").
+deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-180} - 10))
+left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
+kubectl wait --for=condition=DiskPressure=False node/w1 --timeout="$(left)"
+kubectl rollout status deploy/web --timeout="$(left)"
