@@ -6,5 +6,5 @@ deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-180} - 10))
 left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }
 sed -i 's#^resolvConf: .*#resolvConf: /run/systemd/resolve/resolv.conf#' /var/lib/kubelet/config.yaml
 systemctl restart kubelet
-timeout 120 bash -c 'until kubectl -n kube-system delete pod -l k8s-app=kube-dns --wait=false >/dev/null 2>&1; do sleep 3; done'
+timeout "$(left)" bash -c 'until kubectl -n kube-system delete pod -l k8s-app=kube-dns --wait=false >/dev/null 2>&1; do sleep 3; done'
 kubectl -n kube-system rollout status deploy coredns --timeout="$(left)"

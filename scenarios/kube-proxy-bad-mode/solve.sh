@@ -9,4 +9,4 @@ kubectl -n kube-system get cm kube-proxy -o yaml | sed 's/^    mode: nftable$/  
 kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout="$(left)"
 kubectl -n kube-system rollout status ds/kube-proxy --timeout="$(left)"
 ip=$(kubectl get svc web -o jsonpath='{.spec.clusterIP}')
-timeout 25 bash -c "until curl -fsS --max-time 2 http://$ip/health >/dev/null 2>&1; do sleep 2; done"
+timeout "$(left)" bash -c "until curl -fsS --max-time 2 http://$ip/health >/dev/null 2>&1; do sleep 2; done"

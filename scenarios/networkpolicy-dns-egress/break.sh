@@ -120,4 +120,4 @@ spec:
       ports: [{protocol: TCP, port: 8080}]
 YAML
 # The break is in place when the lockdown has reached the client: it no longer resolves web.
-timeout 120 bash -c 'until kubectl -n shop get pod -l app=client -o jsonpath="{.items[*].status.conditions[?(@.type==\"Ready\")].status}" | grep -qx False; do sleep 3; done'
+timeout "$(left)" bash -c 'until kubectl -n shop get pod -l app=client -o jsonpath="{.items[*].status.conditions[?(@.type==\"Ready\")].status}" | grep -qx False; do sleep 3; done'
