@@ -7,8 +7,9 @@ import { type ParseOptions, parseShell, type ShellCall, type ShellScript, unwrap
 
 /**
  * What shellcheck cannot see in a scenario, because it needs to know how breakfix runs scripts:
- * calls of functions defined nowhere, check scripts whose kubectl could hang, and node names no
- * lab of the scenario has. Each problem names the file and line.
+ * calls of functions defined nowhere, check scripts whose kubectl could hang, pipe readers that
+ * fail a pipefail pipeline, waits of a fixed length instead of the script's deadline, and node
+ * names no lab of the scenario has. Each problem names the file and line.
  */
 export async function scriptRuleProblems(
   scenario: Scenario,
@@ -33,6 +34,8 @@ export async function scriptRuleProblems(
           ),
         );
     for (const reader of earlyExitReaders(parsed)) problems.push(at(reader.line, earlyExitMessage(reader.name ?? '')));
+    if (!checks.has(script.path))
+      for (const wait of fixedWaits(script.content, parsed)) problems.push(at(wait.line, fixedWaitMessage(wait.what)));
     for (const found of nodeNamesIn(script.content, parsed))
       if (!nodes.includes(found.name)) problems.push(at(found.line, unknownNodeMessage(found.name, nodes)));
   }
@@ -89,6 +92,62 @@ function stopsEarly(run: ShellCall): boolean {
     }
   }
   return false;
+}
+
+function fixedWaitMessage(what: string): string {
+  return (
+    `waits a fixed time (${what}): the runner gives this script a deadline, 2 or 3 minutes on a learner's lab ` +
+    'and several times that on an emulated one, and a fixed wait is either cut off by it or runs out first on ' +
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash, not a template
+    'a slow lab; take the time from it: deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10)), then ' +
+    '--timeout="$(left)" or ((SECONDS < deadline)) (instructor guide, "Waits")'
+  );
+}
+
+interface FixedWait {
+  what: string;
+  line: number;
+}
+
+/**
+ * Literal `SECONDS + 100` or `SECONDS < 100` in arithmetic: a deadline counted from a number (not
+ * `deadline - SECONDS > 1`, which asks what is left of one).
+ */
+const SECONDS_LITERAL = /(?<!-\s*)\bSECONDS\s*(?:[<>]=?|\+)\s*\d+/;
+const KUBECTL_WAITS = new Set(['wait', 'rollout', 'delete']);
+
+/**
+ * Waits bounded by a number written in the script (a break, decoy or solve: checks do not wait):
+ * kubectl wait / rollout status / delete with a literal `--timeout`, `timeout N` around a shell
+ * loop or a kubectl wait, and deadlines counted from a literal against bash's SECONDS.
+ */
+function fixedWaits(content: string, script: ShellScript): FixedWait[] {
+  const found: FixedWait[] = [];
+  content.split('\n').forEach((text, index) => {
+    if (/^\s*#/.test(text)) return;
+    const literal = SECONDS_LITERAL.exec(text);
+    if (literal !== null) found.push({ what: literal[0], line: index + 1 });
+  });
+  const fromCalls = (s: ShellScript): void => {
+    for (const call of s.calls) {
+      const run = unwrap(call);
+      if (call.name === 'timeout') {
+        const seconds = call.args.find((arg) => arg === undefined || !arg.startsWith('-'));
+        const inner = run?.name;
+        if (seconds !== undefined && /^\d+(\.\d+)?[smh]?$/.test(seconds) && (inner === 'bash' || inner === 'sh'))
+          found.push({ what: `timeout ${seconds} ${inner} -c`, line: call.line });
+      }
+      if (run?.name !== 'kubectl' || !run.args.some((arg) => arg !== undefined && KUBECTL_WAITS.has(arg))) continue;
+      run.args.forEach((arg, i) => {
+        const value = arg === '--timeout' ? run.args[i + 1] : arg?.startsWith('--timeout=') ? arg.slice(10) : undefined;
+        if (value !== undefined && /^\d/.test(value))
+          found.push({ what: `kubectl --timeout=${value}`, line: run.line });
+      });
+    }
+    s.nested.forEach(fromCalls);
+  };
+  fromCalls(script);
+  return found.filter((f, i) => found.findIndex((g) => g.line === f.line) === i);
 }
 
 function unknownNodeMessage(name: string, nodes: string[]): string {

@@ -57,7 +57,13 @@ export function unwrap(call: ShellCall): ShellCall | undefined {
     let leading = wrapper.leading;
     while (i < words.length) {
       const word = words[i];
-      if (word === undefined) return undefined;
+      if (word === undefined) {
+        // A computed leading word (`timeout "$(left)" bash -c ...`) still leaves the command known.
+        if (leading === 0) return undefined;
+        leading--;
+        i++;
+        continue;
+      }
       if (current.name === 'command' && /^-[vV]/.test(word)) return undefined;
       if (word === '--') {
         i++;

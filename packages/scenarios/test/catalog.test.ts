@@ -328,10 +328,11 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
       [['solve-w1.sh', 'w1']],
     );
     assert.match(scenario.scripts.solve[0]?.content ?? '', /\nsystemctl enable --now kubelet\n/);
-    // Killercoda's solution stops once typed; the import waits until w1 is Ready before the check
+    // Killercoda's solution stops once typed; the import waits, while the solve's deadline lasts,
+    // until w1 is Ready before the check
     assert.match(
       scenario.scripts.solve[0]?.content ?? '',
-      /enable --now kubelet\n# Added on import: wait \(at most 150 s\)[\s\S]*get node "\$\(hostname\)"[\s\S]*== True \]\] && break\n/,
+      /\ndeadline=\$\(\(\$\{BREAKFIX_TIMEOUT_SECONDS:-180\} - 10\)\)\n[\s\S]*enable --now kubelet\n# Added on import: wait \(while the deadline lasts\)[\s\S]*while \(\(SECONDS < deadline\)\)[\s\S]*get node "\$\(hostname\)"[\s\S]*== True \]\] && break\n/,
     );
     for (const script of [...scenario.scripts.break, ...scenario.scripts.check, ...scenario.scripts.solve])
       assert.doesNotMatch(script.content, /\bssh\b/, script.file);
@@ -389,6 +390,15 @@ describe('scaffold and importers produce scenarios that lint clean', () => {
     for (const solve of scenario.scripts.solve) assert.match(solve.content, /# Added on import: wait/, solve.file);
     for (const script of [...scenario.scripts.break, ...scenario.scripts.check])
       assert.doesNotMatch(script.content, /# Added on import: wait/, script.file);
+    // The track's setup waited a fixed 120 s; imported, it waits for what is left of its deadline
+    const setup = scenario.scripts.break[0]?.content ?? '';
+    assert.match(setup, /\nkubectl wait --for=condition=Ready node --all --timeout="\$\(left\)"\n/);
+    assert.match(setup, /\nleft\(\) \{ echo "\$\(\(deadline - SECONDS > 1 \? deadline - SECONDS : 1\)\)s"; \}\n/);
+    assert.doesNotMatch(
+      scenario.scripts.break[1]?.content ?? '',
+      /deadline/,
+      'a break that does not wait needs no deadline',
+    );
     assert.deepEqual(scenario.hints, [
       'Where to look: The kubelet talks to the container runtime over a socket. Is the runtime up on `worker`?',
       'Answer: Run `systemctl enable --now containerd` on `worker`.',

@@ -21,6 +21,12 @@ const earlyExit = (name: string, whole: string) =>
   'can die of SIGPIPE (exit 141) and fail the pipeline although the output was there; ' +
   `read the whole output instead (${whole})`;
 const GREP_EARLY = earlyExit('grep', 'grep -q PATTERN <<<"$(cmd)"');
+const fixedWait = (what: string) =>
+  `waits a fixed time (${what}): the runner gives this script a deadline, 2 or 3 minutes on a learner's lab ` +
+  'and several times that on an emulated one, and a fixed wait is either cut off by it or runs out first on ' +
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: bash, not a template
+  'a slow lab; take the time from it: deadline=$((${BREAKFIX_TIMEOUT_SECONDS:-120} - 10)), then ' +
+  '--timeout="$(left)" or ((SECONDS < deadline)) (instructor guide, "Waits")';
 const unknownNode = (name: string) =>
   `names node ${name}, but this scenario's labs have only cp, w1 (topology.workers: 1)`;
 
@@ -32,6 +38,10 @@ describe('deliberately broken fixtures: each rule names the file and line', () =
     ],
     ['check-kubectl-timeout', (dir) => ({ file: join(dir, 'check.sh'), field: 'line 5', message: NO_TIMEOUT })],
     ['unknown-node', (dir) => ({ file: join(dir, 'check.sh'), field: 'line 4', message: unknownNode('w2') })],
+    [
+      'fixed-wait',
+      (dir) => ({ file: join(dir, 'solve.sh'), field: 'line 6', message: fixedWait('kubectl --timeout=90s') }),
+    ],
   ];
   for (const [fixture, expected] of cases) {
     test(fixture, TIMEOUT, async () => {
@@ -58,7 +68,7 @@ describe('the rules see what the shell would run', () => {
     [
       'a function defined in the script is not a problem; called inside bash -c it is (a new shell)',
       {
-        'break.sh': `${HEAD}ready() { kubectl get --raw=/readyz >/dev/null 2>&1; }\nready || true\ntimeout 60 bash -c "until ready; do sleep 2; done"\n`,
+        'break.sh': `${HEAD}ready() { kubectl get --raw=/readyz >/dev/null 2>&1; }\nready || true\nt=60; timeout "$t" bash -c "until ready; do sleep 2; done"\n`,
       },
       (dir) => [{ file: join(dir, 'break.sh'), field: 'line 6', message: undefinedCall('ready') }],
     ],
@@ -75,8 +85,8 @@ describe('the rules see what the shell would run', () => {
       (dir) => [{ file: join(dir, 'check.sh'), field: 'line 4', message: NO_TIMEOUT }],
     ],
     [
-      'kubectl without a timeout in a solve script is allowed: the solve waits on purpose',
-      { 'solve.sh': `${HEAD}kubectl wait --for=condition=Ready node/w1 --timeout=150s\n` },
+      'kubectl without a request timeout in a solve script is allowed: the solve waits on purpose',
+      { 'solve.sh': `${HEAD}t=150s; kubectl wait --for=condition=Ready node/w1 --timeout="$t"\n` },
       () => [],
     ],
     [
@@ -105,7 +115,7 @@ describe('the rules see what the shell would run', () => {
           `${HEAD}if nft list ruleset | grep -q 10250; then exit 0; fi\n` +
           `! crictl ps -q | grep -qx abc || true\nx=$(ip route | grep -m1 default)\n` +
           `y=$(grep -o -- '--a=[^ ]*' /etc/f | head -n 1 | cut -d= -f2)\n` +
-          `timeout 9 bash -c 'set -o pipefail; until journalctl | grep --quiet up; do sleep 1; done'\necho "$x$y"\n`,
+          `timeout "$x" bash -c 'set -o pipefail; until journalctl | grep --quiet up; do sleep 1; done'\necho "$x$y"\n`,
       },
       (dir) => [
         { file: join(dir, 'break.sh'), field: 'line 4', message: GREP_EARLY },
@@ -120,9 +130,42 @@ describe('the rules see what the shell would run', () => {
       {
         'break.sh':
           `${HEAD}grep -q 10250 <<<"$(nft list ruleset)"\nn=$(crictl ps -q | grep -c abc || true)\n` +
-          `v=$(grep -e -q /etc/f | sed -n 1p)\ntimeout 9 bash -c 'until journalctl | grep -q up; do sleep 1; done'\n` +
+          `v=$(grep -e -q /etc/f | sed -n 1p)\ntimeout "$v" bash -c 'until journalctl | grep -q up; do sleep 1; done'\n` +
           `echo "$n$v"\n`,
         'solve.sh': '#!/bin/bash\nset -eu\nip route | grep -q default || exit 1\nip link | head -n 1\n',
+      },
+      () => [],
+    ],
+    [
+      'waits of a fixed length in breaks, decoys and solves: kubectl --timeout, timeout N around a loop, SECONDS against a number',
+      {
+        'break.sh':
+          `${HEAD}kubectl rollout status deploy/web --timeout=90s\nkubectl wait --for=delete pod/a --timeout 2m\n` +
+          `timeout 120 bash -c 'until kubectl get --raw=/readyz; do sleep 3; done'\ndeadline=$((SECONDS + 300))\n` +
+          `while ((SECONDS < 100)); do sleep 1; done\ntimeout 5 crictl ps >/dev/null\necho "$deadline"\n`,
+        'decoy.sh': `${HEAD}kubectl -n kube-system delete pod -l k8s-app=kube-proxy --wait=true --timeout=60s\n`,
+      },
+      (dir) => [
+        { file: join(dir, 'break.sh'), field: 'line 4', message: fixedWait('kubectl --timeout=90s') },
+        { file: join(dir, 'break.sh'), field: 'line 5', message: fixedWait('kubectl --timeout=2m') },
+        { file: join(dir, 'break.sh'), field: 'line 6', message: fixedWait('timeout 120 bash -c') },
+        { file: join(dir, 'break.sh'), field: 'line 7', message: fixedWait('SECONDS + 300') },
+        { file: join(dir, 'break.sh'), field: 'line 8', message: fixedWait('SECONDS < 100') },
+        { file: join(dir, 'decoy.sh'), field: 'line 4', message: fixedWait('kubectl --timeout=60s') },
+      ],
+    ],
+    [
+      'waits timed from the deadline, a bound on one command, and a check (checks do not wait) are not a problem',
+      {
+        'solve.sh':
+          `${HEAD}deadline=$((\${BREAKFIX_TIMEOUT_SECONDS:-180} - 10))\n` +
+          'left() { echo "$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))s"; }\n' +
+          'kubectl rollout status deploy/web --timeout="$(left)"\n' +
+          `timeout "$(left)" bash -c 'until kubectl get --raw=/readyz; do sleep 3; done'\n` +
+          'while ((SECONDS < deadline)); do sleep 1; done\ntimeout 5 crictl ps >/dev/null\n',
+        'check.sh':
+          `${HEAD}timeout 20 bash -c 'until kubectl --request-timeout=5s get ns >/dev/null; do sleep 1; done'\n` +
+          'kubectl --request-timeout=5s wait --for=condition=Ready node/w1 --timeout=5s || exit 1\n',
       },
       () => [],
     ],

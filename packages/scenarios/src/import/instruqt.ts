@@ -16,6 +16,7 @@ import {
   KUBECTL_TIMEOUT_SHIM,
   renameNodes,
   SETTLE_SHIM,
+  withDeadline,
 } from './shims.js';
 
 const trackSchema = z.looseObject({
@@ -79,11 +80,12 @@ export function importInstruqt(sourceDir: string, outDir: string, options: { id?
         const node = nodeOf(host);
         const name = `${phase}-${label}-${node}.sh`;
         const body = scriptBody(readFileSync(path, 'utf8'));
+        const renamed = renameNodes(body, Object.fromEntries(hosts.map((h) => [h, nodeOf(h)])));
         files[name] = [
           '#!/bin/bash',
           `# Imported from Instruqt: ${basename(dir)}/${lifecycle}-${host}`,
           ...(phase === 'check' ? [FAIL_MESSAGE_SHIM, KUBECTL_TIMEOUT_SHIM] : []),
-          renameNodes(body, Object.fromEntries(hosts.map((h) => [h, nodeOf(h)]))),
+          ...(phase === 'check' ? [renamed] : withDeadline(renamed, phase === 'solve')),
           ...(phase === 'solve' ? [SETTLE_SHIM] : []),
           '',
         ].join('\n');

@@ -13,6 +13,7 @@ import {
   KUBECTL_TIMEOUT_SHIM,
   renameNodes,
   SETTLE_SHIM,
+  withDeadline,
 } from './shims.js';
 
 /** Killercoda's kubeadm images name their nodes `controlplane` and `node01`. */
@@ -128,7 +129,11 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
   for (const [name, file] of backgrounds) {
     if (file === undefined) continue;
     breaks.push(
-      ...split(name, scriptBody(read(file)), (body) => `#!/bin/bash\n# Imported from Killercoda: ${file}\n${body}\n`),
+      ...split(
+        name,
+        scriptBody(read(file)),
+        (body) => `#!/bin/bash\n# Imported from Killercoda: ${file}\n${withDeadline(body).join('\n')}\n`,
+      ),
     );
   }
   if (breaks.length === 0) throw new InvalidInputError(`${indexFile} has no background script: nothing breaks the lab`);
@@ -170,7 +175,7 @@ export function importKillercoda(sourceDir: string, outDir: string, options: { i
       'solve',
       solution.join('\n'),
       (body) =>
-        `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${body}\n${SETTLE_SHIM}\n`,
+        `#!/bin/bash\n# From the "Solution" blocks of the Killercoda texts.\nset -euo pipefail\n${withDeadline(body, true).join('\n')}\n${SETTLE_SHIM}\n`,
     );
   }
   const files: Record<string, string> = Object.fromEntries(
