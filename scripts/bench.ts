@@ -5,13 +5,17 @@
 // with nothing else running (another job's VM distorts every figure).
 //
 //   BREAKFIX_BENCH_ONLY=claim,api            run only these groups (render, isolation, pool, scale,
-//                                            claim, sandbox, slack, api, testbin)
+//                                            claim, sandbox, slack, api, testbin, boot)
 //   BREAKFIX_BENCH_CLAIMS=200                measured claims per series (pool, claim, api); p99 needs 200
 //   BREAKFIX_BENCH_LEARNERS=50               learners claiming at once, and labs per round
 //   BREAKFIX_BENCH_WARMUP=5                  claims before each series, not measured
 //   BREAKFIX_BENCH_SCALE_SIZES=1000,10000   lab records per `scale` run (each on a fresh sandbox)
 //   BREAKFIX_BENCH_COLD_BUILD=1              also time building the Go test binaries from an
 //                                            empty cache (several minutes of both cores)
+//   BREAKFIX_BENCH_BOOTS=3                   boot the golden image to SSH this many times each
+//                                            way (UEFI as KubeVirt does, and direct kernel):
+//                                            minutes each under TCG, so 0 unless the `boot`
+//                                            group is asked for by name (then 1)
 //
 // `scale` runs the pool worker in its own process over 1 000 and 10 000 lab records (a fresh
 // sandbox each, namespaces included): reconcile and tick durations, the worker's RSS and peak.
@@ -19,6 +23,7 @@
 // Small runs for trying a change: BREAKFIX_BENCH_CLAIMS=20 BREAKFIX_BENCH_LEARNERS=10.
 import { spawnSync } from 'node:child_process';
 import { benchApi } from './bench/api.js';
+import { benchBoot } from './bench/boot.js';
 import { benchClaim } from './bench/claim.js';
 import { benchIsolation } from './bench/isolation.js';
 import { benchPool } from './bench/pool.js';
@@ -35,6 +40,7 @@ export interface BenchSettings {
   learners: number;
   warmup: number;
   coldBuild: boolean;
+  boots: number;
 }
 
 function count(variable: string, fallback: number, min: number): number {
@@ -53,6 +59,7 @@ const settings: BenchSettings = {
   learners: count('BREAKFIX_BENCH_LEARNERS', 50, 1),
   warmup: count('BREAKFIX_BENCH_WARMUP', 5, 0),
   coldBuild: process.env.BREAKFIX_BENCH_COLD_BUILD === '1',
+  boots: count('BREAKFIX_BENCH_BOOTS', process.env.BREAKFIX_BENCH_ONLY?.split(',').includes('boot') ? 1 : 0, 0),
 };
 
 const groups: Record<string, (settings: BenchSettings) => AsyncGenerator<Figure>> = {
@@ -65,6 +72,7 @@ const groups: Record<string, (settings: BenchSettings) => AsyncGenerator<Figure>
   slack: benchSlack,
   api: benchApi,
   testbin: benchColdBuild,
+  boot: benchBoot,
 };
 
 const only = process.env.BREAKFIX_BENCH_ONLY?.split(',');
