@@ -82,8 +82,14 @@ fail() {
 deadline=$((SECONDS + BREAKFIX_TIMEOUT_SECONDS))
 past_deadline() { ((SECONDS >= deadline)); }
 k() { kubectl --request-timeout=30s "$@"; }
-# The last lines of a log that say what went wrong, on one line (for the failed marker).
-last_error() { grep -iE 'error|invalid|fail' "$1" | tail -n 3 | tr '\n' ' ' | cut -c1-600; }
+# What a kubeadm log says went wrong, on one line (for the failed marker): its [ERROR ...] lines
+# (the preflight checks that failed), else its last lines that say error, invalid or fail, without
+# kubeadm's advice on stack traces and on ignoring checks, which says nothing about the cause.
+last_error() {
+  { grep -E '^[[:space:]]*\\[ERROR' "$1" ||
+    grep -iE 'error|invalid|fail' "$1" | grep -vE 'stack trace|If you know what you are doing' | tail -n 3 || true; } |
+    tr '\n' ' ' | tr -s ' \t' ' ' | cut -c1-600
+}
 
 # retry <what> <command...>: runs the command every 5 s until it succeeds or the deadline passes.
 retry() {
